@@ -1,0 +1,226 @@
+"""Figures of one run folder: regional time series with seed bands, and the flow matrix.
+
+Reads ``run_dir/regions.parquet`` (scenario, seed, year, region, metric, value) and
+``run_dir/flows.parquet`` (scenario, seed, year, origin, destination, contract_value_bn,
+contracts), both at real-world scale, and writes PNG files next to them.  Money is in
+billion yuan ("bn yuan"), counts are firms.
+
+The drawing helpers here (:func:`seed_quantiles`, :func:`draw_fan`, :func:`draw_od_matrix`)
+are shared with :mod:`experiments.compare`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.colors import LogNorm  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
+
+DPI = 110
+REGIONS: tuple[str, ...] = ("Beijing", "Tianjin", "Hebei")  # regions shown in time series
+FLOW_REGIONS: tuple[str, ...] = ("Beijing", "Tianjin", "Hebei", "Rest of China")
+REGION_COLOURS = {"Beijing": "#c0392b", "Tianjin": "#2471a3", "Hebei": "#1e8449"}
+
+# metric -> (title, unit).  Units: "bn yuan" = billion yuan per year; "firms" = count.
+METRICS: dict[str, tuple[str, str]] = {
+    "rd_spending_bn": ("R&D spending", "bn yuan"),
+    "contract_turnover_bn": ("Technology contracts sold (turnover)", "bn yuan"),
+    "contract_absorbed_bn": ("Technology contracts bought (absorbed)", "bn yuan"),
+    "transformed_output_bn": ("Output from transferred technology", "bn yuan"),
+    "high_tech_enterprises": ("High-tech enterprises", "firms"),
+    "sci_tech_smes": ("Sci-tech SMEs", "firms"),
+}
+KEY_METRICS: tuple[str, ...] = tuple(METRICS)
+
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+Q_COLS = ("q05", "q25", "q50", "q75", "q95")
+BAND_NOTE = "line = median across seeds; dark band = middle 50% of seeds; light band = 90% (5th-95th percentile)"
+
+
+# ----------------------------------------------------------------------------- reading
+
+def read_run(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(regions, flows)`` of a run folder; a missing ``scenario`` column is filled from the folder name."""
+    run_dir = Path(run_dir)
+    missing = [f for f in ("regions.parquet", "flows.parquet") if not (run_dir / f).exists()]
+    if missing:
+        raise FileNotFoundError(f"{run_dir}: missing {', '.join(missing)} (not a run folder?)")
+    regions = pd.read_parquet(run_dir / "regions.parquet")
+    flows = pd.read_parquet(run_dir / "flows.parquet")
+    for df in (regions, flows):
+        if "scenario" not in df.columns:
+            df["scenario"] = run_dir.name
+        if "seed" not in df.columns:
+            df["seed"] = 0
+    return regions, flows
+
+
+def scenario_name(regions: pd.DataFrame, default: str) -> str:
+    """The scenario named in the table (joined with '+' if several), else ``default``."""
+    names = sorted(map(str, regions["scenario"].unique())) if "scenario" in regions else []
+    return " + ".join(names) if names else default
+
+
+# ----------------------------------------------------------------------------- statistics
+
+def seed_quantiles(df: pd.DataFrame, by: list[str], value: str = "value") -> pd.DataFrame:
+    """Quantiles across seeds of ``value`` grouped by ``by``: columns ``by + q05..q95 + n``."""
+    g = df.groupby(by, sort=True)[value]
+    q = g.quantile(list(QUANTILES)).unstack(-1)
+    q.columns = list(Q_COLS)
+    q["n"] = g.size()
+    return q.reset_index()
+
+
+def od_mean(flows: pd.DataFrame, year: int) -> pd.DataFrame:
+    """Seed-mean contract value (bn yuan) in ``year`` as an origin x destination matrix.
+
+    Rows and columns follow :data:`FLOW_REGIONS`; pairs that are not modelled are NaN.
+    """
+    sub = flows[flows["year"] == year]
+    m = sub.groupby(["origin", "destination"])["contract_value_bn"].mean().unstack()
+    return m.reindex(index=list(FLOW_REGIONS), columns=list(FLOW_REGIONS)).astype(float)
+
+
+# ----------------------------------------------------------------------------- drawing helpers
+
+def thousands(ax: plt.Axes) -> None:
+    """Format the y axis with thousands separators (1,000 not 1000 or 1e3)."""
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if abs(v) >= 10 else f"{v:,.1f}"))
+
+
+def draw_fan(ax: plt.Axes, q: pd.DataFrame, colour: str, label: str | None = None,
+             line_kw: dict | None = None) -> None:
+    """Median line with 50% and 90% bands; ``q`` has ``year`` and ``q05..q95`` columns."""
+    q = q.sort_values("year")
+    ax.fill_between(q["year"], q["q05"], q["q95"], color=colour, alpha=0.13, linewidth=0)
+    ax.fill_between(q["year"], q["q25"], q["q75"], color=colour, alpha=0.30, linewidth=0)
+    ax.plot(q["year"], q["q50"], color=colour, label=label, **({"lw": 2} | (line_kw or {})))
+
+
+def _fmt_bn(v: float) -> str:
+    if not np.isfinite(v):
+        return "n/a"
+    if abs(v) >= 100:
+        return f"{v:,.0f}"
+    if abs(v) >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+def draw_od_matrix(ax: plt.Axes, m: pd.DataFrame, norm, cmap: str = "YlOrRd"):
+    """Annotated heatmap of an origin x destination matrix in bn yuan; returns the image.
+
+    NaN cells (pairs not modelled) are grey with the note "not modelled".
+    """
+    data = np.ma.masked_invalid(m.to_numpy(dtype=float))
+    cm = plt.get_cmap(cmap).copy()
+    cm.set_bad("#dddddd")
+    im = ax.imshow(data, cmap=cm, norm=norm, aspect="auto")
+    for i in range(m.shape[0]):
+        for j in range(m.shape[1]):
+            v = m.iat[i, j]
+            if not np.isfinite(v):
+                ax.text(j, i, "not\nmodelled", ha="center", va="center", fontsize=8, color="#555555")
+                continue
+            rgba = cm(norm(max(v, norm.vmin)) if isinstance(norm, LogNorm) else norm(v))
+            lum = 0.299 * rgba[0] + 0.587 * rgba[1] + 0.114 * rgba[2]
+            ax.text(j, i, _fmt_bn(v), ha="center", va="center", fontsize=10,
+                    color="white" if lum < 0.5 else "black", fontweight="bold" if i == j else None)
+    ax.set_xticks(range(m.shape[1]), [c.replace(" of ", "\nof ") for c in m.columns], fontsize=9)
+    ax.set_yticks(range(m.shape[0]), list(m.index), fontsize=9)
+    ax.set_xlabel("buyer (destination)")
+    ax.set_ylabel("seller (origin)")
+    ax.tick_params(length=0)
+    return im
+
+
+def log_norm_for(*matrices: pd.DataFrame) -> LogNorm:
+    """A shared log colour scale covering the positive values of all matrices (bn yuan)."""
+    vals = np.concatenate([m.to_numpy(dtype=float).ravel() for m in matrices])
+    vals = vals[np.isfinite(vals) & (vals > 0)]
+    if vals.size == 0:
+        return LogNorm(vmin=0.01, vmax=1.0)
+    lo, hi = float(vals.min()), float(vals.max())
+    if hi <= lo:
+        hi = lo * 10
+    return LogNorm(vmin=lo, vmax=hi)
+
+
+# ----------------------------------------------------------------------------- figures of one run
+
+def plot_timeseries(regions: pd.DataFrame, path: Path, scenario: str) -> Path:
+    """2x3 panels, one per key metric, one fan per region (Beijing, Tianjin, Hebei)."""
+    sub = regions[regions["region"].isin(REGIONS) & regions["metric"].isin(KEY_METRICS)]
+    q = seed_quantiles(sub, ["metric", "region", "year"])
+    n_seeds = regions["seed"].nunique()
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8.5), sharex=True)
+    for ax, metric in zip(axes.ravel(), KEY_METRICS):
+        title, unit = METRICS[metric]
+        for region in REGIONS:
+            qr = q[(q["metric"] == metric) & (q["region"] == region)]
+            if len(qr):
+                draw_fan(ax, qr, REGION_COLOURS[region], label=region)
+        ax.set_title(title, fontsize=11)
+        ax.set_ylabel(unit if unit == "firms" else f"{unit} per year")
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+        thousands(ax)
+        if not ax.lines:
+            ax.text(0.5, 0.5, "metric not in results", transform=ax.transAxes, ha="center", color="grey")
+    for ax in axes[-1]:
+        ax.set_xlabel("year")
+    handles, labels = axes.ravel()[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper right", ncol=3, frameon=False, bbox_to_anchor=(0.99, 0.965))
+    fig.suptitle(f"Scenario \u201c{scenario}\u201d: regional indicators", fontsize=14, x=0.01, ha="left", y=0.975)
+    fig.text(0.01, 0.01, f"{n_seeds} seed{'s' if n_seeds != 1 else ''}; {BAND_NOTE}.",
+             fontsize=9, color="#444444")
+    fig.tight_layout(rect=(0, 0.03, 1, 0.94))
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path
+
+
+def plot_od(flows: pd.DataFrame, year: int, path: Path, scenario: str) -> Path:
+    """Annotated origin-destination heatmap of the seed-mean contract value in ``year``."""
+    m = od_mean(flows, year)
+    n_seeds = flows.loc[flows["year"] == year, "seed"].nunique()
+    fig, ax = plt.subplots(figsize=(8, 6.2))
+    norm = log_norm_for(m)
+    im = draw_od_matrix(ax, m, norm)
+    cb = fig.colorbar(im, ax=ax, shrink=0.85)
+    cb.set_label("contract value, bn yuan per year (log colour scale)")
+    ax.set_title(f"Scenario \u201c{scenario}\u201d: technology contracts by origin and destination, {year}\n"
+                 f"mean of {n_seeds} seed{'s' if n_seeds != 1 else ''}, bn yuan", fontsize=11)
+    fig.text(0.01, 0.01, "Row = where the selling lab/firm is; column = where the buyer is. "
+             "Diagonal (bold) = trade within a region.", fontsize=8.5, color="#444444")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path
+
+
+def plot_run(run_dir: Path, od_years: tuple[int, ...] | None = None) -> list[Path]:
+    """Write the figures of one run folder into it and return their paths.
+
+    * ``timeseries.png``: key metrics by region over time (median, 50% and 90% seed bands);
+    * ``od_matrix_<year>.png``: contract value by origin and destination (bn yuan, seed mean)
+      for the last year, and 2024 if present (or for ``od_years``).
+    """
+    run_dir = Path(run_dir)
+    regions, flows = read_run(run_dir)
+    scenario = scenario_name(regions, run_dir.name)
+    out = [plot_timeseries(regions, run_dir / "timeseries.png", scenario)]
+    years = sorted(int(y) for y in flows["year"].unique())
+    if od_years is None:
+        od_years = tuple(y for y in (2024, years[-1] if years else None) if y in years)
+    for year in dict.fromkeys(od_years):  # keep order, drop duplicates
+        out.append(plot_od(flows, year, run_dir / f"od_matrix_{year}.png", scenario))
+    return out

@@ -1,0 +1,141 @@
+"""The agents: firms, labs and the Rest-of-China trading partner.
+
+Each firm and lab is a Mesa ``Agent``; its state lives in one row of a column table
+(:class:`FirmTable`, :class:`LabTable`) so that the model updates all agents at once with numpy
+(see ``model/model.py``).  The agent objects give each row an identity in Mesa's ``AgentSet``
+and read-only views of their state for inspection and for the reference stepping.
+
+Units: money in million yuan (m yuan) per year unless a name ends in ``_bn``; a firm's
+``weight`` is the number of real firms it stands for (1/scale).
+"""
+
+from __future__ import annotations
+
+import mesa
+import numpy as np
+
+from model.regions import FLOW_REGIONS, REGIONS, SECTORS
+
+
+class FirmTable:
+    """Column store of all firms ever created (rows are never reused; ``alive`` marks the living).
+
+    Arrays grow in chunks; ``n`` is the number of rows in use.
+    """
+
+    FIELDS: dict[str, type] = {
+        "region": np.int8,  # home region (R&D base): 0 Beijing, 1 Tianjin, 2 Hebei
+        "sector": np.int8,  # index into SECTORS
+        "sales": np.float64,  # m yuan per year
+        "rd_intensity": np.float64,  # own R&D / sales (before subsidy)
+        "rd": np.float64,  # R&D spending this year, m yuan (subsidy included)
+        "rd_stock": np.float64,  # R&D capital, m yuan (perpetual inventory)
+        "weight": np.float64,  # real firms this agent stands for
+        "birth_year": np.int16,
+        "alive": np.bool_,
+        "active": np.bool_,  # participates in the registered technology market
+        "hte": np.bool_,  # recognised national high-tech enterprise
+        "hte_until": np.int16,  # year in which the recognition is reviewed
+        "last_ip_year": np.int16,  # last year the firm produced or bought a technology
+        "prod_region": np.int8,  # where it transforms technology (own region or a branch)
+        "park": np.bool_,  # its branch is in the Xiong'an Zhongguancun Science Park
+        "output": np.float64,  # transformed output this year, m yuan
+        "demand": np.float64,  # output it wanted to transform this year, m yuan
+    }
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self.n = 0
+        for name, dtype in self.FIELDS.items():
+            setattr(self, name, np.zeros(capacity, dtype=dtype))
+
+    @property
+    def capacity(self) -> int:
+        return len(self.region)
+
+    def append(self, **columns: np.ndarray) -> np.ndarray:
+        """Add rows (all FIELDS not given are zero) and return their row indices."""
+        k = len(next(iter(columns.values())))
+        if self.n + k > self.capacity:
+            new_cap = max(2 * self.capacity, self.n + k)
+            for name in self.FIELDS:
+                old = getattr(self, name)
+                grown = np.zeros(new_cap, dtype=old.dtype)
+                grown[: self.n] = old[: self.n]
+                setattr(self, name, grown)
+        rows = np.arange(self.n, self.n + k)
+        for name, values in columns.items():
+            getattr(self, name)[rows] = values
+        self.n += k
+        return rows
+
+    def view(self, name: str) -> np.ndarray:
+        """The used part of a column (a view: writes go to the table)."""
+        return getattr(self, name)[: self.n]
+
+
+class LabTable:
+    """Column store of labs (national key labs and new research institutions), one row per lab."""
+
+    def __init__(self, region: np.ndarray, sector: np.ndarray, budget: np.ndarray) -> None:
+        self.region = region.astype(np.int8)  # 0 Beijing, 1 Tianjin, 2 Hebei
+        self.sector = sector.astype(np.int8)
+        self.budget = budget.astype(np.float64)  # m yuan per year of public research spending
+        self.n = len(region)
+
+
+class Firm(mesa.Agent):
+    """A technology firm: does R&D, buys and sells technology, transforms it where it has capacity,
+    grows, may upgrade to a high-tech enterprise and may open a production branch elsewhere."""
+
+    def __init__(self, model: mesa.Model, row: int) -> None:
+        super().__init__(model)
+        self.row = row  # row in model.firms
+
+    def _get(self, name: str):
+        return getattr(self.model.firms, name)[self.row]
+
+    @property
+    def region(self) -> str:
+        return REGIONS[self._get("region")]
+
+    @property
+    def sector(self) -> str:
+        return SECTORS[self._get("sector")]
+
+    @property
+    def sales_m(self) -> float:
+        return float(self._get("sales"))
+
+    @property
+    def is_hte(self) -> bool:
+        return bool(self._get("hte"))
+
+    @property
+    def production_region(self) -> str:
+        return REGIONS[self._get("prod_region")]
+
+
+class Lab(mesa.Agent):
+    """A public research unit: turns its budget into technologies that it licenses or sells."""
+
+    def __init__(self, model: mesa.Model, row: int) -> None:
+        super().__init__(model)
+        self.row = row  # row in model.labs
+
+    @property
+    def region(self) -> str:
+        return REGIONS[self.model.labs.region[self.row]]
+
+    @property
+    def budget_m(self) -> float:
+        return float(self.model.labs.budget[self.row])
+
+
+class RestOfChina(mesa.Agent):
+    """The rest of China as one aggregate trading partner: it buys the region's technology and
+    offers its own.  Its searches per year (real scale) are held in ``searches``."""
+
+    def __init__(self, model: mesa.Model) -> None:
+        super().__init__(model)
+        self.name = FLOW_REGIONS[-1]
+        self.searches = 0.0

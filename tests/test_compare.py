@@ -1,0 +1,182 @@
+"""Tests of experiments.plots and experiments.compare on synthetic run folders.
+
+The synthetic results follow docs/CONTRACT.md (real-world scale, bn yuan) and have a known,
+built-in scenario effect, so the sign and size of paired differences can be checked.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from experiments.compare import compare, paired_differences
+from experiments.plots import plot_run
+
+YEARS = range(2020, 2036)
+FLOW_REGIONS = ("Beijing", "Tianjin", "Hebei", "Rest of China")
+# 2020 contract value by origin (rows) and destination (columns), bn yuan; RoC->RoC absent.
+BASE_FLOWS = np.array([
+    [200.0, 15.0, 25.0, 400.0],
+    [10.0, 60.0, 8.0, 40.0],
+    [3.0, 2.0, 20.0, 13.0],
+    [150.0, 40.0, 30.0, np.nan],
+])
+# 2020 level and yearly growth of the non-flow metrics.
+BASE_METRICS = {
+    "rd_spending_bn": ({"Beijing": 233.0, "Tianjin": 48.5, "Hebei": 63.4}, 0.07),
+    "transformed_output_bn": ({"Beijing": 500.0, "Tianjin": 180.0, "Hebei": 120.0}, 0.06),
+    "high_tech_enterprises": ({"Beijing": 29000.0, "Tianjin": 9200.0, "Hebei": 9400.0}, 0.05),
+    "sci_tech_smes": ({"Beijing": 10000.0, "Tianjin": 9000.0, "Hebei": 12000.0}, 0.06),
+}
+# Built-in effects: scenario -> {(origin, destination) or (region, metric): relative change by 2030}.
+EFFECTS = {
+    "baseline": {},
+    "lower_friction": {("Beijing", "Hebei"): 0.40, ("Beijing", "Tianjin"): 0.20,
+                       ("Hebei", "transformed_output_bn"): 0.15, ("Hebei", "high_tech_enterprises"): 0.05},
+    "hebei_rd_push": {("Hebei", "rd_spending_bn"): 0.30, ("Hebei", "sci_tech_smes"): 0.10},
+    "no_effect": {},
+}
+
+
+def _ramp(year: int) -> float:
+    """Share of a scenario effect in force: 0 up to 2025, rising linearly to 1 in 2030."""
+    return float(np.clip((year - 2025) / 5, 0, 1))
+
+
+def make_run(root: Path, scenario: str, seeds=range(5), years=YEARS, manifest: bool = True) -> Path:
+    """Write a synthetic run folder ``root/scenario`` and return it.
+
+    Seed noise is a log random walk drawn from the seed alone (common random numbers), so the
+    paired difference of a scenario to the baseline is exactly its built-in effect.
+    """
+    eff = EFFECTS[scenario]
+    years = list(years)
+    reg_rows, flow_rows = [], []
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        shocks = np.exp(np.cumsum(rng.normal(0, 0.03, size=(len(years), 4, 4)), axis=0))
+        mshocks = np.exp(np.cumsum(rng.normal(0, 0.03, size=(len(years), len(BASE_METRICS), 3)), axis=0))
+        for t, year in enumerate(years):
+            growth = 1.08 ** (year - 2020)
+            flows = BASE_FLOWS * growth * shocks[t]
+            for i, o in enumerate(FLOW_REGIONS):
+                for j, d in enumerate(FLOW_REGIONS):
+                    flows[i, j] *= 1 + eff.get((o, d), 0.0) * _ramp(year)
+                    if np.isfinite(flows[i, j]):
+                        flow_rows.append((scenario, seed, year, o, d, flows[i, j], flows[i, j] * 1e3 / 1.5))
+            for i, r in enumerate(FLOW_REGIONS):
+                reg_rows.append((scenario, seed, year, r, "contract_turnover_bn", np.nansum(flows[i, :])))
+                reg_rows.append((scenario, seed, year, r, "contract_absorbed_bn", np.nansum(flows[:, i])))
+                reg_rows.append((scenario, seed, year, r, "absorbed_from_beijing_bn", flows[0, i]))
+            for k, (metric, (base, g)) in enumerate(BASE_METRICS.items()):
+                for j, r in enumerate(("Beijing", "Tianjin", "Hebei")):
+                    v = base[r] * (1 + g) ** (year - 2020) * mshocks[t, k, j]
+                    v *= 1 + eff.get((r, metric), 0.0) * _ramp(year)
+                    if metric in ("high_tech_enterprises", "sci_tech_smes"):
+                        v = round(v)
+                    reg_rows.append((scenario, seed, year, r, metric, float(v)))
+            reg_rows.append((scenario, seed, year, "Xiong'an", "park_firms", 10.0 * (year - 2019)))
+    run_dir = Path(root) / scenario
+    run_dir.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(reg_rows, columns=["scenario", "seed", "year", "region", "metric", "value"]).to_parquet(
+        run_dir / "regions.parquet")
+    pd.DataFrame(flow_rows, columns=["scenario", "seed", "year", "origin", "destination",
+                                     "contract_value_bn", "contracts"]).to_parquet(run_dir / "flows.parquet")
+    if manifest and scenario != "no_effect":
+        (run_dir / "manifest.json").write_text(json.dumps({
+            "scenario": scenario, "seeds": list(seeds),
+            "description": f"Synthetic test scenario {scenario}.",
+            "rationale": "Built-in effects for testing the comparison code."}))
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def result_set(tmp_path_factory) -> list[Path]:
+    root = tmp_path_factory.mktemp("results")
+    return [make_run(root, s) for s in EFFECTS]
+
+
+def _load(dirs):
+    regions = pd.concat(pd.read_parquet(d / "regions.parquet") for d in dirs)
+    flows = pd.concat(pd.read_parquet(d / "flows.parquet") for d in dirs)
+    return regions, flows
+
+
+def test_paired_differences_sign_and_size(result_set):
+    regions, flows = _load(result_set)
+    d = paired_differences(regions, flows, baseline="baseline")
+    assert set(d.columns) >= {"scenario", "outcome", "year", "mean_diff", "lo", "hi", "straddles_zero"}
+    assert set(d["scenario"]) == {"lower_friction", "hebei_rd_push", "no_effect"}
+    assert set(d["year"]) == {2030, 2035}
+
+    def row(scenario, outcome, year):
+        r = d[(d["scenario"] == scenario) & (d["outcome"] == outcome) & (d["year"] == year)]
+        assert len(r) == 1, (scenario, outcome, year)
+        return r.iloc[0]
+
+    base = flows[(flows["scenario"] == "baseline") & (flows["origin"] == "Beijing")
+                 & (flows["destination"] == "Hebei") & (flows["year"] == 2035)]
+    r = row("lower_friction", "flow Beijing->Hebei", 2035)
+    assert r["mean_diff"] == pytest.approx(0.40 * base["contract_value_bn"].mean(), rel=1e-9)
+    assert 0 < r["lo"] < r["mean_diff"] < r["hi"] and not r["straddles_zero"]
+    r = row("lower_friction", "flow Beijing->Tianjin+Hebei", 2030)
+    assert r["mean_diff"] > 0 and not r["straddles_zero"]
+    assert row("lower_friction", "Hebei transformed_output_bn", 2030)["lo"] > 0
+    # Unaffected outcomes and the no-effect scenario: exactly zero under common random numbers.
+    for scenario, outcome in [("no_effect", "flow Beijing->Hebei"), ("hebei_rd_push", "Beijing rd_spending_bn"),
+                              ("lower_friction", "Hebei rd_spending_bn")]:
+        r = row(scenario, outcome, 2035)
+        assert r["mean_diff"] == pytest.approx(0, abs=1e-9) and r["straddles_zero"]
+    assert row("hebei_rd_push", "Hebei rd_spending_bn", 2035)["lo"] > 0
+
+
+def test_paired_interval_is_paired_t():
+    """Seed-level differences 1, 2, 3 give mean 2 and a 90% paired-t interval 2 -/+ t(0.95, 2)/sqrt(3)."""
+    rows = []
+    for scenario, add in [("baseline", 0.0), ("alt", 1.0)]:
+        for seed, v in enumerate([10.0, 20.0, 30.0]):
+            rows.append((scenario, seed, 2030, "Hebei", "rd_spending_bn", v + add * (seed + 1)))
+    regions = pd.DataFrame(rows, columns=["scenario", "seed", "year", "region", "metric", "value"])
+    flows = pd.DataFrame(columns=["scenario", "seed", "year", "origin", "destination", "contract_value_bn", "contracts"])
+    d = paired_differences(regions, flows, baseline="baseline", years=(2030,))
+    r = d[d["outcome"] == "Hebei rd_spending_bn"].iloc[0]
+    half = stats.t.ppf(0.95, 2) / np.sqrt(3)
+    assert (r["mean_diff"], r["lo"], r["hi"]) == pytest.approx((2.0, 2.0 - half, 2.0 + half))
+    assert not r["straddles_zero"]
+
+
+def test_missing_baseline_is_a_clear_error(result_set, tmp_path):
+    regions, flows = _load(result_set)
+    with pytest.raises(ValueError, match="baseline 'status_quo'.*lower_friction"):
+        paired_differences(regions, flows, baseline="status_quo")
+    with pytest.raises(ValueError, match="status_quo"):
+        compare(result_set, tmp_path / "cmp", baseline="status_quo")
+
+
+def test_compare_writes_report(result_set, tmp_path):
+    out = tmp_path / "cmp"
+    report = compare(result_set, out)
+    assert report == out / "report.html"
+    html = report.read_text()
+    assert html.count("data:image/png;base64,") >= 5
+    for scenario in EFFECTS:
+        assert scenario in html
+    assert "Synthetic test scenario lower_friction." in html
+    for name in ("paired_differences.csv", "outcomes.csv", "outcomes.html"):
+        assert (out / name).exists(), name
+    table = pd.read_csv(out / "paired_differences.csv")
+    assert {"scenario", "outcome", "year", "mean_diff", "lo", "hi", "straddles_zero"} <= set(table.columns)
+    assert list(out.glob("*.png"))
+
+
+def test_plot_run_writes_pngs(result_set):
+    paths = plot_run(result_set[0])
+    names = {p.name for p in paths}
+    assert {"timeseries.png", "od_matrix_2035.png", "od_matrix_2024.png"} <= names
+    for p in paths:
+        assert p.exists() and p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
