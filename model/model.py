@@ -137,6 +137,10 @@ class TechTransferModel(mesa.Model):
         depreciation = value("rd_stock_depreciation")
         f.view("rd")[:] = f.view("rd_intensity") * f.view("sales")
         f.view("rd_stock")[:] = f.view("rd") / (depreciation + 0.05)  # steady-state capital, 5% growth
+        # core IP held at the start: a technology produced in 2017-2019 at the firm's current rate
+        lam = self.params.at("kpf_productivity", START_YEAR) * f.view("rd") ** self.params.at("kpf_elasticity", START_YEAR)
+        has_ip = self.rng.random(f.n) < 1 - np.exp(-3 * lam)
+        f.view("last_ip_year")[:] = np.where(has_ip, START_YEAR - 1, START_YEAR - 99)
 
     def _add_firms(self, cols: dict[str, np.ndarray]) -> None:
         rows = self.firms.append(**cols)
@@ -149,6 +153,9 @@ class TechTransferModel(mesa.Model):
             self._demography(year)
             self._diffuse_participation(year)
         self._rd(year)
+        if year == START_YEAR:  # the technologies still on offer from before 2020
+            for vintage in range(year - int(value("tech_shelf_life")) + 1, year):
+                self._produce_technologies(vintage)
         self._produce_technologies(year)
         deals = self._market(year)
         self._transform(year, deals)
@@ -207,7 +214,8 @@ class TechTransferModel(mesa.Model):
         alive = np.flatnonzero(f.view("alive"))
         n_firm = self.rng.poisson(A * f.rd[alive] ** beta)
         n_lab = self.rng.poisson(A * labs.budget**beta)
-        f.last_ip_year[alive[n_firm > 0]] = year
+        f.last_ip_year[alive[n_firm > 0]] = np.maximum(f.last_ip_year[alive[n_firm > 0]], year)
+        n_firm[~f.active[alive]] = 0  # only firms active in the registered market offer their technologies
         owner = np.concatenate([np.repeat(alive, n_firm), np.repeat(np.arange(labs.n), n_lab)])
         kind = np.concatenate([np.zeros(n_firm.sum(), np.int8), np.ones(n_lab.sum(), np.int8)])
         region = np.concatenate([np.repeat(f.region[alive], n_firm), np.repeat(labs.region, n_lab)])
@@ -220,7 +228,7 @@ class TechTransferModel(mesa.Model):
         new = dict(owner=owner, kind=kind, region=region, sector=sector, weight=weight,
                    value=value_m, maturity=maturity, vintage=np.full(m, year, np.int16))
         shelf = int(value("tech_shelf_life"))
-        keep = self.techs["vintage"] > year - shelf
+        keep = self.techs["vintage"] > self.year - shelf
         self.techs = {k: np.concatenate([v[keep], new[k]]) for k, v in self.techs.items()}
 
     # -- 4. market participation (Bass diffusion)
@@ -350,10 +358,6 @@ class TechTransferModel(mesa.Model):
         sector_yield = np.where(deals["sector"][firm_deal] == ICV, supplier, 1.0)
         want = deals["value"][firm_deal] * deals["maturity"][firm_deal] * p.at("transformation_yield", year) * sector_yield
         np.add.at(f.demand, buyer, want)
-        # licence income of selling firms
-        sold_by_firm = (deals["seller"] >= 0) & (deals["seller_kind"] == 0)
-        income = np.bincount(deals["seller"][sold_by_firm], weights=deals["value"][sold_by_firm] * deals["weight"][sold_by_firm], minlength=f.n)
-        f.view("sales")[:] += income / f.view("weight").clip(min=1e-12) * f.view("alive")
         # congestion by production region: output = D / sqrt(1 + (D/C)^2)
         if year > START_YEAR:
             self.capacity_bn *= 1 + value("capacity_growth")

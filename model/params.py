@@ -63,30 +63,30 @@ class Params:
     boundary_cost: Value = 1.5  # log-points of attractiveness lost crossing a BTH boundary
     roc_boundary_cost: Value = 0.5  # log-points lost trading with the rest of China (besides distance)
     # Demand for technology: searches per market-active buyer and absorptive capacity.
-    search_rate: Value = 0.6  # searches per active firm per year at reference R&D stock
+    search_rate: Value = 2.0  # searches per active firm per year at reference R&D stock
     absorptive_stock_m: Value = 5.0  # m yuan R&D stock at which acceptance prob = 1 - 1/e
-    roc_demand: Value = 1.5  # Rest-of-China searches for BTH techs, per BTH active firm
+    roc_demand: Value = 2.5  # multiplier on the Rest of China's searches (inputs: roc_searches_2020)
     roc_supply: Value = 1.0  # Rest-of-China technologies on offer, relative to BTH's own
     # Market participation diffuses (Bass 1969): p innovation, q imitation.
     bass_p: Value = 0.02  # per year
-    bass_q: Value = 0.35  # per year, times the region's active share
-    participation_beijing: Value = 0.70  # share of firms active in the registered market, 2020
+    bass_q: Value = 0.3  # per year, times the region's active share
+    participation_beijing: Value = 0.8  # share of firms active in the registered market, 2020
     participation_tianjin: Value = 0.40
-    participation_hebei: Value = 0.15
+    participation_hebei: Value = 0.2
     # Firm growth (Gibrat) and demography.
-    sales_growth_beijing: Value = 0.06  # mean log growth of sales per year
-    sales_growth_tianjin: Value = 0.04
-    sales_growth_hebei: Value = 0.07
+    sales_growth_beijing: Value = 0.03  # mean log growth of sales per year
+    sales_growth_tianjin: Value = 0.02
+    sales_growth_hebei: Value = 0.03
     sales_volatility: Value = 0.25  # sd of log growth per year
     entry_rate_beijing: Value = 0.08  # new firms per year, share of the firm count
     entry_rate_tianjin: Value = 0.06
     entry_rate_hebei: Value = 0.14
     exit_rate: Value = 0.05  # share of firms exiting per year (smallest more likely)
     hte_apply_rate: Value = 0.35  # chance per year that an eligible firm applies for HTE status
-    lab_budget_growth: Value = 0.07  # growth of labs' (public research) budgets per year
-    valuation_multiple: Value = 8.0  # firm valuation / annual sales, young firms
+    lab_budget_growth: Value = 0.05  # growth of labs' (public research) budgets per year
+    valuation_multiple: Value = 1.5  # firm valuation / annual sales, young firms
     transformation_yield: Value = 3.0  # yuan of output per yuan of contract, at full capacity
-    output_to_sales: Value = 0.5  # share of transformed output that adds to the buyer's sales
+    output_to_sales: Value = 0.2  # share of transformed output that adds to the buyer's sales
     branch_propensity: Value = 0.15  # chance a capacity-rationed firm opens a branch, per year
 
     # ---------------- policy levers (decided; scenarios change them) ----------------
