@@ -29,12 +29,12 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.colors import Normalize  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 from scipy import stats  # noqa: E402
 
 from experiments.plots import (  # noqa: E402
     BAND_NOTE, DPI, KEY_METRICS, METRICS, REGIONS, draw_fan, draw_od_matrix, log_norm_for, od_mean,
-    read_run, seed_quantiles, thousands,
+    plain_log_ticks, read_run, seed_quantiles, thousands,
 )
 
 YEARS = (2030, 2035)
@@ -290,7 +290,8 @@ def plot_fans(regions: pd.DataFrame, metric: str, baseline: str, alternatives: l
                 ax.text(1.03, 0.5, s, transform=ax.transAxes, rotation=270, va="center", ha="left",
                         fontsize=10, color=colours.get(s, BASELINE_COLOUR), fontweight="bold")
     n = sub["seed"].nunique()
-    handles = [Line2D([], [], color=BASELINE_COLOUR, lw=1.6, ls="--", label=f"{baseline} (baseline)")]
+    base_label = baseline if baseline == "baseline" else f"{baseline} (baseline)"
+    handles = [Line2D([], [], color=BASELINE_COLOUR, lw=1.6, ls="--", label=base_label)]
     handles += [Line2D([], [], color=colours[s], lw=2, label=s) for s in alternatives]
     ncol = min(len(handles), 4)
     nleg = -(-len(handles) // ncol)
@@ -304,6 +305,26 @@ def plot_fans(regions: pd.DataFrame, metric: str, baseline: str, alternatives: l
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return path
+
+
+def _diff_axis(ax: plt.Axes, values: np.ndarray) -> None:
+    """x limits that include 0 and ticks labelled as signed changes (+20, 0, -1.5)."""
+    v = values[np.isfinite(values)]
+    m = float(np.abs(v).max()) if v.size else 0.0
+    if m < 1e-9:
+        ax.set_xlim(-1, 1)
+        ax.set_xticks([0], ["0"])
+        ax.text(0.98, 0.03, "no change", transform=ax.transAxes, ha="right", va="bottom",
+                fontsize=9, color="#666666")
+        return
+    lo, hi = min(float(v.min()), 0.0), max(float(v.max()), 0.0)
+    pad = 0.08 * (hi - lo)
+    lo, hi = lo - pad, hi + pad
+    ticks = [t for t in MaxNLocator(nbins=5, steps=[1, 2, 5, 10]).tick_values(lo, hi) if lo <= t <= hi]
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else m
+    dec = max(0, int(-np.floor(np.log10(step)))) if step > 0 else 0
+    ax.set_xticks(ticks, ["0" if abs(t) < step / 1e6 else f"{t:+,.{dec}f}" for t in ticks])
+    ax.set_xlim(lo, hi)
 
 
 def plot_paired_differences(diffs: pd.DataFrame, outcomes: list[Outcome], colours: dict[str, str],
@@ -337,11 +358,7 @@ def plot_paired_differences(diffs: pd.DataFrame, outcomes: list[Outcome], colour
         ax.set_xlabel(f"difference to {baseline}, {oc.unit}" + ("" if oc.unit == "firms" else " per year"),
                       fontsize=9)
         ax.grid(axis="x", alpha=0.3)
-        ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:+,.0f}" if abs(v) >= 10 or v == 0
-                                                       else f"{v:+,.1f}"))
-        lo, hi = ax.get_xlim()
-        m = max(abs(lo), abs(hi))
-        ax.set_xlim(min(lo, -0.08 * m), max(hi, 0.08 * m))
+        _diff_axis(ax, d[["mean_diff", "lo", "hi"]].to_numpy(dtype=float))
     for ax in axes.ravel()[len(outcomes):]:
         ax.axis("off")
     handles = [Line2D([], [], marker=markers[y], color="black", ls="none", ms=7, label=str(y)) for y in years]
@@ -369,32 +386,30 @@ def plot_od_scenario(flows: pd.DataFrame, scenario: str, baseline: str, years: l
     mats = [od_mean(f, y) for y in years]
     show_diff = scenario != baseline
     ncol = len(years) + int(show_diff)
-    fig, axes = plt.subplots(1, ncol, figsize=(6.0 * ncol + 1.0, 6.0), squeeze=False)
+    fig, axes = plt.subplots(1, ncol, figsize=(5.6 * ncol + 1.4, 6.0), squeeze=False, layout="constrained")
     axes = axes[0]
     im = None
-    for ax, y, m in zip(axes, years, mats):
-        im = draw_od_matrix(ax, m, norm)
+    for k, (ax, y, m) in enumerate(zip(axes, years, mats)):
+        im = draw_od_matrix(ax, m, norm, ylabels=k == 0)
         ax.set_title(f"{y}: contract value, bn yuan", fontsize=11)
     cb = fig.colorbar(im, ax=list(axes[:len(years)]), shrink=0.8, pad=0.02)
     cb.set_label("bn yuan per year (log colour scale)")
+    plain_log_ticks(cb)
     if show_diff:
         y = years[-1]
         base = od_mean(flows[flows["scenario"] == baseline], y)
         diff = mats[-1] - base
         vmax = float(np.nanmax(np.abs(diff.to_numpy()))) if np.isfinite(diff.to_numpy()).any() else 1.0
         ax = axes[-1]
-        dim = draw_od_matrix(ax, diff, Normalize(-max(vmax, 1e-9), max(vmax, 1e-9)), cmap="RdBu")
-        for t in ax.texts:  # signed labels for a change
-            txt = t.get_text()
-            if txt and txt[0].isdigit():
-                t.set_text("+" + txt)
+        dim = draw_od_matrix(ax, diff, Normalize(-max(vmax, 1e-9), max(vmax, 1e-9)), cmap="RdBu",
+                             signed=True, ylabels=False)
         ax.set_title(f"{y}: change vs {baseline}, bn yuan\n(red = less, blue = more)", fontsize=11)
         cb2 = fig.colorbar(dim, ax=ax, shrink=0.8, pad=0.02)
         cb2.set_label("difference in bn yuan per year")
     n = f["seed"].nunique()
     fig.suptitle(f"Scenario \u201c{scenario}\u201d: technology contracts by seller (row) and buyer (column); "
                  f"mean of {n} seeds", x=0.01, ha="left", fontsize=13)
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return path
 

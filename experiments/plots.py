@@ -105,20 +105,31 @@ def draw_fan(ax: plt.Axes, q: pd.DataFrame, colour: str, label: str | None = Non
     ax.plot(q["year"], q["q50"], color=colour, label=label, **({"lw": 2} | (line_kw or {})))
 
 
-def _fmt_bn(v: float) -> str:
+def fmt_bn(v: float, signed: bool = False) -> str:
+    """A bn-yuan amount with 3 significant figures (``signed``: with + for increases, 0 as "0")."""
     if not np.isfinite(v):
         return "n/a"
+    if signed and abs(v) < 0.005:
+        return "0"
+    sign = "+" if signed else ""
     if abs(v) >= 100:
-        return f"{v:,.0f}"
+        return f"{v:{sign},.0f}"
     if abs(v) >= 10:
-        return f"{v:.1f}"
-    return f"{v:.2f}"
+        return f"{v:{sign}.1f}"
+    return f"{v:{sign}.2f}"
 
 
-def draw_od_matrix(ax: plt.Axes, m: pd.DataFrame, norm, cmap: str = "YlOrRd"):
+def plain_log_ticks(cb) -> None:
+    """Colourbar ticks as plain numbers (10, 100, 1,000) instead of powers of ten."""
+    cb.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
+
+
+def draw_od_matrix(ax: plt.Axes, m: pd.DataFrame, norm, cmap: str = "YlOrRd", signed: bool = False,
+                   ylabels: bool = True):
     """Annotated heatmap of an origin x destination matrix in bn yuan; returns the image.
 
-    NaN cells (pairs not modelled) are grey with the note "not modelled".
+    NaN cells (pairs not modelled) are grey with the note "not modelled".  ``signed`` labels
+    cells as changes (+12.3, 0); ``ylabels=False`` hides the row names (for panels on the right).
     """
     data = np.ma.masked_invalid(m.to_numpy(dtype=float))
     cm = plt.get_cmap(cmap).copy()
@@ -132,12 +143,13 @@ def draw_od_matrix(ax: plt.Axes, m: pd.DataFrame, norm, cmap: str = "YlOrRd"):
                 continue
             rgba = cm(norm(max(v, norm.vmin)) if isinstance(norm, LogNorm) else norm(v))
             lum = 0.299 * rgba[0] + 0.587 * rgba[1] + 0.114 * rgba[2]
-            ax.text(j, i, _fmt_bn(v), ha="center", va="center", fontsize=10,
+            ax.text(j, i, fmt_bn(v, signed), ha="center", va="center", fontsize=10,
                     color="white" if lum < 0.5 else "black", fontweight="bold" if i == j else None)
     ax.set_xticks(range(m.shape[1]), [c.replace(" of ", "\nof ") for c in m.columns], fontsize=9)
-    ax.set_yticks(range(m.shape[0]), list(m.index), fontsize=9)
+    ax.set_yticks(range(m.shape[0]), list(m.index) if ylabels else [], fontsize=9)
     ax.set_xlabel("buyer (destination)")
-    ax.set_ylabel("seller (origin)")
+    if ylabels:
+        ax.set_ylabel("seller (origin)")
     ax.tick_params(length=0)
     return im
 
@@ -197,6 +209,7 @@ def plot_od(flows: pd.DataFrame, year: int, path: Path, scenario: str) -> Path:
     im = draw_od_matrix(ax, m, norm)
     cb = fig.colorbar(im, ax=ax, shrink=0.85)
     cb.set_label("contract value, bn yuan per year (log colour scale)")
+    plain_log_ticks(cb)
     ax.set_title(f"Scenario \u201c{scenario}\u201d: technology contracts by origin and destination, {year}\n"
                  f"mean of {n_seeds} seed{'s' if n_seeds != 1 else ''}, bn yuan", fontsize=11)
     fig.text(0.01, 0.01, "Row = where the selling lab/firm is; column = where the buyer is. "

@@ -1,0 +1,186 @@
+"""The ``bth`` command: a thin layer over :mod:`experiments.api`.
+
+    bth run SCENARIO.toml [more.toml ...] [--seeds 10] [--scale 0.1] [--until YEAR]
+            [--out results] [--workers N] [--scheduler ADDRESS] [--stepping vectorised]
+            [--base-seed 0]
+    bth compare RESULT_DIR ... [--out results/comparison]
+    bth calibrate ...    (calibration.cli)
+    bth bench ...        (experiments.bench)
+
+Exit codes: 0 all runs succeeded; 1 some run failed (the others are kept); 2 bad input (bad
+option value, bad or missing scenario file, run folder made with other settings) - in that
+case nothing is written; 130 interrupted (rerun the same command to resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from experiments import api
+from experiments.ensemble import STEPPINGS
+from experiments.store import RunFolderConflict
+
+EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``bth``; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "calibrate":
+        from calibration.cli import main as calibrate_main
+
+        return calibrate_main(argv[1:])
+    if argv and argv[0] == "bench":
+        from experiments.bench import main as bench_main
+
+        return bench_main(argv[1:])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_BAD_INPUT
+    return args.func(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bth", description="Technology transfer in Beijing-Tianjin-Hebei: run and compare scenarios.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run scenarios as seed ensembles",
+                              description="Run each scenario with the same seeds; writes OUT/<scenario>/.")
+    run.add_argument("scenarios", nargs="+", metavar="SCENARIO.toml",
+                     help="scenario files (or names of shipped scenarios, e.g. baseline)")
+    run.add_argument("--seeds", type=_positive_int, default=10, help="seeds per scenario (default 10)")
+    run.add_argument("--scale", type=_fraction, default=0.1,
+                     help="fraction of real-world firms simulated, in (0, 1] (default 0.1)")
+    run.add_argument("--until", type=_year, default=None,
+                     help="last simulated year (default: each scenario's horizon, else 2035)")
+    run.add_argument("--out", type=Path, default=Path("results"), help="output folder (default results)")
+    run.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1,
+                     help="local worker processes (default: number of CPUs; 1 = no subprocesses)")
+    run.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                     help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
+    run.add_argument("--stepping", choices=STEPPINGS, default="vectorised",
+                     help="model step implementation (default vectorised)")
+    run.add_argument("--base-seed", type=_non_negative_int, default=0,
+                     help="first seed; seeds are BASE .. BASE+N-1 (default 0)")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.set_defaults(func=cmd_run)
+
+    compare = commands.add_parser("compare", help="compare run folders against the baseline",
+                                  description="Write an HTML report comparing run folders.")
+    compare.add_argument("result_dirs", nargs="+", type=Path, metavar="RESULT_DIR",
+                         help="run folders OUT/<scenario> written by 'bth run'")
+    compare.add_argument("--out", type=Path, default=Path("results/comparison"),
+                         help="report folder (default results/comparison)")
+    compare.add_argument("--baseline", default="baseline", help="scenario to compare against")
+    compare.set_defaults(func=cmd_compare)
+
+    commands.add_parser("calibrate", help="calibrate the model (see 'bth calibrate --help')")
+    commands.add_parser("bench", help="benchmark the model (see 'bth bench --help')")
+    return parser
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``bth run``: validate every scenario file first, then run the ensembles."""
+    from scenarios import ScenarioError
+
+    try:
+        scenarios = [api.load_scenario(path) for path in args.scenarios]
+    except ScenarioError as err:
+        return _bad_input(str(err))
+    try:
+        results = api.run_ensemble(
+            scenarios, seeds=args.seeds, scale=args.scale, until=args.until, out=args.out,
+            workers=args.workers, scheduler=args.scheduler, stepping=args.stepping,
+            progress=not args.no_progress, base_seed=args.base_seed,
+        )
+    except (RunFolderConflict, api.SettingsError) as err:
+        return _bad_input(str(err))
+    except KeyboardInterrupt:
+        print(f"interrupted; finished runs are kept in {args.out}, rerun the same command to resume",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    for run_dir in results.run_dirs:
+        print(run_dir)
+    if results.failures:
+        print(f"error: {len(results.failures)} run(s) failed: "
+              + ", ".join(f"{f.scenario} seed {f.seed}" for f in results.failures)
+              + "; tracebacks in runs/seed-NNNN.error.txt, rerun the same command to retry them",
+              file=sys.stderr)
+        return EXIT_RUN_FAILED
+    return EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """``bth compare``: report on the given run folders (folders without results are skipped)."""
+    missing = [d for d in args.result_dirs if not d.is_dir()]
+    if missing:
+        return _bad_input(f"{missing[0]}: no such folder")
+    run_dirs = []
+    for d in args.result_dirs:
+        if (d / "regions.parquet").exists():
+            run_dirs.append(d)
+        elif d.resolve() != args.out.resolve():
+            print(f"note: skipping {d} (no regions.parquet: not a finished run folder)", file=sys.stderr)
+    if not run_dirs:
+        return _bad_input("no finished run folders given (each needs a regions.parquet)")
+    from experiments.compare import compare
+
+    print(compare(run_dirs, args.out, baseline=args.baseline))
+    return EXIT_OK
+
+
+def _bad_input(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+# ----------------------------------------------------------------- option types
+
+
+def _positive_int(text: str) -> int:
+    value = _int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text}")
+    return value
+
+
+def _year(text: str) -> int:
+    value = _int(text)
+    if not api.FIRST_UNTIL <= value <= api.LAST_UNTIL:
+        raise argparse.ArgumentTypeError(
+            f"expected a year between {api.FIRST_UNTIL} and {api.LAST_UNTIL}, got {text}")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

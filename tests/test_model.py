@@ -1,0 +1,144 @@
+"""Behaviour of the core model: determinism, accounting identities, signs of lever responses, scale invariance."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from model import FLOW_REGIONS, OUTPUT_REGIONS, Params, Schedule, TechTransferModel, simulate
+from model.agents import Firm, Lab
+
+REQUIRED_METRICS = {
+    "rd_spending_bn", "contract_turnover_bn", "contract_absorbed_bn", "high_tech_enterprises",
+    "sci_tech_smes", "unicorns", "transformed_output_bn",
+}
+BTH = ["Beijing", "Tianjin", "Hebei"]
+
+
+@pytest.fixture(scope="module")
+def run():
+    return simulate(Params(), seed=7, scale=0.03, until=2027)
+
+
+def test_same_seed_gives_bit_identical_tables(run):
+    again = simulate(Params(), seed=7, scale=0.03, until=2027)
+    pd.testing.assert_frame_equal(run.regions, again.regions, check_exact=True)
+    pd.testing.assert_frame_equal(run.flows, again.flows, check_exact=True)
+
+
+def test_different_seed_gives_different_tables(run):
+    other = simulate(Params(), seed=8, scale=0.03, until=2027)
+    assert not run.flows["contract_value_bn"].equals(other.flows["contract_value_bn"])
+
+
+def test_tables_have_the_contract_shape(run):
+    assert list(run.regions.columns) == ["year", "region", "metric", "value"]
+    assert list(run.flows.columns) == ["year", "origin", "destination", "contract_value_bn", "contracts"]
+    assert sorted(run.regions["year"].unique()) == list(range(2020, 2028))
+    assert set(run.regions["region"]) == set(OUTPUT_REGIONS)
+    for region in BTH:
+        assert REQUIRED_METRICS <= set(run.regions.loc[run.regions.region == region, "metric"])
+    assert set(run.regions.loc[run.regions.region == "Xiong'an", "metric"]) == {"park_firms"}
+    assert set(run.flows["origin"]) == set(FLOW_REGIONS) == set(run.flows["destination"])
+    # one row per year and OD pair, Rest of China -> Rest of China not modelled
+    assert len(run.flows) == 8 * (16 - 1)
+
+
+def test_turnover_and_absorption_equal_the_flow_sums(run):
+    reg = run.regions.set_index(["year", "region", "metric"])["value"]
+    out = run.flows.groupby(["year", "origin"])["contract_value_bn"].sum()
+    inn = run.flows.groupby(["year", "destination"])["contract_value_bn"].sum()
+    for year in range(2020, 2028):
+        for region in FLOW_REGIONS:
+            assert reg[(year, region, "contract_turnover_bn")] == pytest.approx(out[(year, region)], rel=1e-12, abs=1e-12)
+            assert reg[(year, region, "contract_absorbed_bn")] == pytest.approx(inn[(year, region)], rel=1e-12, abs=1e-12)
+        for region in BTH:
+            flow_bj = run.flows.query("year == @year and origin == 'Beijing' and destination == @region")
+            assert reg[(year, region, "absorbed_from_beijing_bn")] == pytest.approx(flow_bj["contract_value_bn"].sum())
+
+
+def test_no_negative_counts_or_values(run):
+    assert (run.regions["value"] >= 0).all()
+    assert (run.flows[["contract_value_bn", "contracts"]] >= 0).all().all()
+    assert np.isfinite(run.regions["value"]).all()
+
+
+def test_firms_and_labs_are_mesa_agents_and_dead_firms_are_removed():
+    m = TechTransferModel(Params(), seed=3, scale=0.01, until=2023)
+    m.run()
+    firms = m.agents_by_type[Firm]
+    alive_rows = set(np.flatnonzero(m.firms.view("alive")))
+    assert {a.row for a in firms} == alive_rows
+    assert len(m.agents_by_type[Lab]) == 155  # 145 key labs + 10 new research institutions (seed 2)
+
+
+def test_schedule_lever_takes_effect_only_from_its_start():
+    base = simulate(Params(), seed=5, scale=0.02, until=2028)
+    p = Params().replace(transfer_friction=Schedule(years=(2026, 2027), values=(1.0, 3.0)))
+    sched = simulate(p, seed=5, scale=0.02, until=2028)
+    early_b = base.flows.query("year <= 2025")
+    early_s = sched.flows.query("year <= 2025")
+    pd.testing.assert_frame_equal(early_b.reset_index(drop=True), early_s.reset_index(drop=True))
+    assert not base.flows.query("year == 2028").equals(sched.flows.query("year == 2028"))
+
+
+def _mean(params: Params, seeds, scale: float, until: int, pick) -> float:
+    return float(np.mean([pick(simulate(params, seed=s, scale=scale, until=until)) for s in seeds]))
+
+
+def _flow(origin: str, destination: str, year: int):
+    def pick(t):
+        f = t.flows
+        return f.loc[(f.year == year) & (f.origin == origin) & (f.destination == destination), "contract_value_bn"].sum()
+    return pick
+
+
+def _metric(region: str, metric: str, year: int):
+    def pick(t):
+        r = t.regions
+        return r.loc[(r.year == year) & (r.region == region) & (r.metric == metric), "value"].sum()
+    return pick
+
+
+def test_more_friction_lowers_beijing_to_hebei_flows():
+    seeds = range(1, 5)  # common random numbers: the same seeds for both settings
+    pick = _flow("Beijing", "Hebei", 2026)
+    low = _mean(Params(), seeds, 0.03, 2026, pick)
+    high = _mean(Params().replace(transfer_friction=2.0), seeds, 0.03, 2026, pick)
+    assert high < 0.8 * low
+
+
+def test_more_hebei_capacity_raises_hebei_transformed_output():
+    seeds = range(1, 5)
+    pick = _metric("Hebei", "transformed_output_bn", 2026)
+    base = _mean(Params(), seeds, 0.03, 2026, pick)
+    more = _mean(Params().replace(capacity_hebei=2.0), seeds, 0.03, 2026, pick)
+    assert more > 1.02 * base
+
+
+KEY_METRICS = ["rd_spending_bn", "contract_turnover_bn", "contract_absorbed_bn", "high_tech_enterprises",
+               "sci_tech_smes", "transformed_output_bn"]
+
+
+def test_seed_means_agree_across_scales():
+    """Outputs are at real scale, so scale 0.05 and 0.2 must agree in expectation.
+
+    Tolerance: the relative difference of the seed means is at most 10% or three combined standard
+    errors of the means, whichever is larger (contract values are lognormal with a heavy tail, so
+    turnover means carry several percent of seed noise at these sizes)."""
+
+    def ensemble(scale, seeds):
+        rows = []
+        for s in seeds:
+            r = simulate(Params(), seed=s, scale=scale, until=2025).regions
+            rows.append(r[(r.year == 2025) & r.metric.isin(KEY_METRICS) & r.region.isin(BTH)])
+        g = pd.concat(rows).groupby(["region", "metric"])["value"]
+        return g.mean(), g.std() / np.sqrt(len(seeds))
+
+    m_small, se_small = ensemble(0.05, range(1, 9))
+    m_big, se_big = ensemble(0.2, range(101, 105))
+    rel = (m_big - m_small).abs() / m_small
+    bound = np.maximum(0.10, 3 * np.sqrt(se_small**2 + se_big**2) / m_small)
+    bad = rel[rel > bound]
+    assert bad.empty, f"scale-dependent metrics: {bad.to_dict()}"
