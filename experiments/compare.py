@@ -34,7 +34,7 @@ from scipy import stats  # noqa: E402
 
 from experiments.plots import (  # noqa: E402
     BAND_NOTE, DPI, KEY_METRICS, METRICS, REGIONS, draw_fan, draw_od_matrix, log_norm_for, od_mean,
-    plain_log_ticks, read_run, seed_quantiles, thousands,
+    fmt_bn, plain_log_ticks, read_run, seed_quantiles, thousands,
 )
 
 YEARS = (2030, 2035)
@@ -481,18 +481,41 @@ def outcome_table_html(table: pd.DataFrame, scenarios: list[str]) -> str:
 
 
 def diff_table_html(diffs: pd.DataFrame, outcomes: list[Outcome]) -> str:
-    """Paired differences of the charted outcomes as an HTML table (effect with interval, % of baseline)."""
+    """Paired differences of ``outcomes``, one HTML table per year: rows outcomes, columns scenarios.
+
+    Cells read "effect [90% CI] (% of baseline)"; effects whose interval includes 0 are grey.
+    """
     info = {oc.name: oc for oc in outcomes}
-    d = diffs[diffs["outcome"].isin(info)].copy()
+    d = diffs[diffs["outcome"].isin(info)]
     if d.empty:
         return "<p>No paired differences (no scenario besides the baseline).</p>"
-    d["outcome"] = d["outcome"].map(lambda o: f"{info[o].label} ({info[o].unit})")
-    d["effect [90% CI]"] = [f"{_fmt(m, u)} [{_fmt(lo, u)} \u2013 {_fmt(hi, u)}]"
-                            for m, lo, hi, u in zip(d["mean_diff"], d["lo"], d["hi"], d["unit"])]
-    d["% of baseline"] = d["rel_diff_pct"].map(lambda v: f"{v:+.1f}%" if np.isfinite(v) else "n/a")
-    d["clear?"] = np.where(d["straddles_zero"], "no (includes 0)", "yes")
-    t = d[["scenario", "outcome", "year", "effect [90% CI]", "% of baseline", "clear?", "n_seeds"]]
-    return t.to_html(index=False, escape=True)
+    scenarios = list(dict.fromkeys(d["scenario"]))
+    parts = []
+    for y in sorted(d["year"].unique()):
+        dy = d[d["year"] == y].set_index(["outcome", "scenario"])
+        head = "".join(f"<th>{html.escape(s)}</th>" for s in scenarios)
+        rows = []
+        for oc in outcomes:
+            cells = []
+            for s in scenarios:
+                if (oc.name, s) not in dy.index:
+                    cells.append("<td>n/a</td>")
+                    continue
+                r = dy.loc[(oc.name, s)]
+                pct = f" ({r['rel_diff_pct']:+.1f}%)" if np.isfinite(r["rel_diff_pct"]) else ""
+                text = (f"{fmt_bn(r['mean_diff'], True) if oc.unit != 'firms' else _signed_int(r['mean_diff'])} "
+                        f"[{_fmt(r['lo'], oc.unit)} \u2013 {_fmt(r['hi'], oc.unit)}]{pct}")
+                style = " style='color:#999'" if r["straddles_zero"] else " style='font-weight:600'"
+                cells.append(f"<td{style}>{html.escape(text)}</td>")
+            rows.append(f"<tr><td>{html.escape(oc.label)} ({oc.unit})</td>{''.join(cells)}</tr>")
+        parts.append(f"<table><thead><tr><th>{y}: effect vs baseline [{LEVEL:.0%} CI] (% of baseline)</th>"
+                     f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+    parts.append("<p class='note'>Bold: the interval excludes 0 (a clear effect); grey: it includes 0.</p>")
+    return "\n".join(parts)
+
+
+def _signed_int(v: float) -> str:
+    return "n/a" if not np.isfinite(v) else ("0" if round(v) == 0 else f"{v:+,.0f}")
 
 
 def headline(diffs: pd.DataFrame, scenario: str, outcomes: list[Outcome], k: int = 3) -> str:
