@@ -139,6 +139,8 @@ def run_ensemble(
 
     A run that raises does not stop the others: it is listed in ``Results.failures`` (traceback
     saved as ``runs/seed-NNNN.error.txt``) and its scenario's combined tables are not written.
+    With ``workers > 1``, a script (not a notebook) must call this under
+    ``if __name__ == "__main__":`` (worker processes are started with ``spawn``).
     """
     chosen = [s if hasattr(s, "params") else load_scenario(s) for s in _as_list(scenarios)]
     names = [s.name for s in chosen]
@@ -148,65 +150,28 @@ def run_ensemble(
     seed_values = seed_list(seeds, base_seed)
     check_settings(scale, until, workers, stepping)
     workers = workers or os.cpu_count() or 1
-    horizon = {s.name: until if until is not None else (s.until or DEFAULT_UNTIL) for s in chosen}
-
-    run_dirs: dict[str, Path] = {}
+    settings = {
+        s.name: _settings(s, scale, until if until is not None else (s.until or DEFAULT_UNTIL), stepping)
+        for s in chosen
+    }
+    run_dirs = {s.name: Path(out) / s.name for s in chosen} if out is not None else {}
     if out is not None:
-        run_dirs = {s.name: Path(out) / s.name for s in chosen}
-        settings = {s.name: _settings(s, scale, horizon[s.name], stepping) for s in chosen}
-        for s in chosen:  # refuse before writing anything
-            store.check_compatible(run_dirs[s.name], settings[s.name])
-        for s in chosen:
-            run_dir = run_dirs[s.name]
-            run_dir.mkdir(parents=True, exist_ok=True)
-            store.remove_tables(run_dir)
-            store.write_json(_manifest(s, seed_values, base_seed, settings[s.name], False, []),
-                             run_dir / store.MANIFEST)
+        _prepare_run_dirs(chosen, run_dirs, settings, seed_values, base_seed)
 
     specs = [
-        RunSpec(s.name, seed, s.params, scale, horizon[s.name], stepping)
-        for seed in seed_values
+        RunSpec(s.name, seed, s.params, scale, settings[s.name]["until"], stepping)
+        for seed in seed_values  # seed-major: an interrupted ensemble stays balanced
         for s in chosen
         if out is None or not store.is_done(run_dirs[s.name], seed)
     ]
-    total = len(seed_values) * len(chosen)
     in_memory: dict[tuple[str, int], RunOutcome] = {}
-    failures: list[Failure] = []
-    with tqdm(total=total, initial=total - len(specs), unit="run", desc="runs", file=sys.stderr,
-              disable=not progress, dynamic_ncols=True) as bar:
-        for outcome in execute(specs, workers=workers, scheduler=scheduler, simulate=simulate):
-            failure = _record(outcome, run_dirs, in_memory)
-            if failure is not None:
-                failures.append(failure)
-                where = f"; traceback in {failure.path}" if failure.path else ""
-                last_line = failure.error.strip().splitlines()[-1]
-                bar.write(f"run failed: scenario {failure.scenario}, seed {failure.seed}: "
-                          f"{last_line}{where}", file=sys.stderr)
-            bar.update(1)
-
+    failures = _run_with_progress(specs, len(seed_values) * len(chosen), workers, scheduler,
+                                  simulate, progress, run_dirs, in_memory)
     failures.sort(key=lambda f: (names.index(f.scenario), f.seed))
     if out is None:
-        regions, flows = _combine_in_memory(chosen, seed_values, in_memory)
-        return Results(regions, flows, [], failures)
-
-    all_regions, all_flows = [], []
-    for s in chosen:
-        run_dir = run_dirs[s.name]
-        done = [seed for seed in seed_values if store.is_done(run_dir, seed)]
-        failed = [seed for seed in seed_values if seed not in done]
-        regions, flows = store.combine_runs(run_dir, done) if done else (None, None)
-        if not failed:
-            store.write_tables(run_dir, regions, flows)
-        store.write_json(_manifest(s, seed_values, base_seed, settings[s.name], not failed, failed),
-                         run_dir / store.MANIFEST)
-        if not failed and plots:
-            from experiments.plots import plot_run
-
-            plot_run(run_dir)
-        if done:
-            all_regions.append(regions)
-            all_flows.append(flows)
-    return Results(*_concat(all_regions, all_flows), [run_dirs[s.name] for s in chosen], failures)
+        return Results(*_combine_in_memory(chosen, seed_values, in_memory), [], failures)
+    regions, flows = _finish_run_dirs(chosen, run_dirs, settings, seed_values, base_seed, plots)
+    return Results(regions, flows, [run_dirs[s.name] for s in chosen], failures)
 
 
 def load_results(run_dirs: str | Path | Iterable[str | Path]) -> Results:
@@ -262,6 +227,65 @@ def _manifest(scenario: Any, seeds: list[int], base_seed: int, settings: dict[st
         "created_utc": store.utc_now(),
         "scenario_details": scenario.manifest() if hasattr(scenario, "manifest") else None,
     }
+
+
+def _prepare_run_dirs(chosen: list[Any], run_dirs: dict[str, Path], settings: dict[str, dict],
+                      seeds: list[int], base_seed: int) -> None:
+    """Check every run folder first (nothing is written if one conflicts), then create them with
+    an incomplete manifest; stale combined tables are removed (rebuilt when all seeds are done)."""
+    for s in chosen:
+        store.check_compatible(run_dirs[s.name], settings[s.name])
+    for s in chosen:
+        run_dir = run_dirs[s.name]
+        run_dir.mkdir(parents=True, exist_ok=True)
+        store.remove_tables(run_dir)
+        store.write_json(_manifest(s, seeds, base_seed, settings[s.name], False, []),
+                         run_dir / store.MANIFEST)
+
+
+def _run_with_progress(specs: list[RunSpec], total: int, workers: int, scheduler: str | None,
+                       simulate: Callable[..., Any] | None, progress: bool,
+                       run_dirs: dict[str, Path], in_memory: dict[tuple[str, int], RunOutcome]
+                       ) -> list[Failure]:
+    """Execute ``specs``, storing each outcome as it arrives; progress bar and failures on stderr."""
+    failures = []
+    with tqdm(total=total, initial=total - len(specs), unit="run", desc="runs", file=sys.stderr,
+              disable=not progress, dynamic_ncols=True) as bar:
+        for outcome in execute(specs, workers=workers, scheduler=scheduler, simulate=simulate):
+            failure = _record(outcome, run_dirs, in_memory)
+            if failure is not None:
+                failures.append(failure)
+                where = f"; traceback in {failure.path}" if failure.path else ""
+                last_line = failure.error.strip().splitlines()[-1]
+                bar.write(f"run failed: scenario {failure.scenario}, seed {failure.seed}: "
+                          f"{last_line}{where}", file=sys.stderr)
+            bar.update(1)
+    return failures
+
+
+def _finish_run_dirs(chosen: list[Any], run_dirs: dict[str, Path], settings: dict[str, dict],
+                     seeds: list[int], base_seed: int, plots: bool
+                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Write combined tables, final manifest and plots of each complete run folder; return the
+    tables of all finished runs (complete or not)."""
+    all_regions, all_flows = [], []
+    for s in chosen:
+        run_dir = run_dirs[s.name]
+        done = [seed for seed in seeds if store.is_done(run_dir, seed)]
+        failed = [seed for seed in seeds if seed not in done]
+        if done:
+            regions, flows = store.combine_runs(run_dir, done)
+            all_regions.append(regions)
+            all_flows.append(flows)
+        if not failed:
+            store.write_tables(run_dir, regions, flows)
+        store.write_json(_manifest(s, seeds, base_seed, settings[s.name], not failed, failed),
+                         run_dir / store.MANIFEST)
+        if not failed and plots:
+            from experiments.plots import plot_run
+
+            plot_run(run_dir)
+    return _concat(all_regions, all_flows)
 
 
 def _record(outcome: RunOutcome, run_dirs: dict[str, Path],

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import textwrap
 import warnings
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,7 +35,7 @@ from scipy import stats  # noqa: E402
 
 from experiments.plots import (  # noqa: E402
     BAND_NOTE, DPI, KEY_METRICS, METRICS, REGIONS, draw_fan, draw_od_matrix, log_norm_for, od_mean,
-    fmt_bn, plain_log_ticks, read_run, seed_quantiles, thousands,
+    fmt_bn, finish, plain_log_ticks, read_run, seed_quantiles, thousands,
 )
 
 YEARS = (2030, 2035)
@@ -230,11 +231,51 @@ def read_manifest(run_dir: Path) -> dict:
 
 
 def _text_field(manifest: dict, key: str) -> str:
-    """``manifest[key]``, or ``manifest["scenario"][key]`` when the scenario is a nested dict."""
+    """A text field of a run manifest: top level, else under ``scenario`` (if a dict) or
+    ``scenario_details``; ``rationale`` is finally read from the scenario file named there."""
     v = manifest.get(key)
-    if not v and isinstance(manifest.get("scenario"), dict):
-        v = manifest["scenario"].get(key)
-    return str(v).strip() if v else ""
+    for nested in ("scenario", "scenario_details"):
+        if not v and isinstance(manifest.get(nested), dict):
+            v = manifest[nested].get(key)
+    if not v and key == "rationale":
+        v = _from_scenario_file(manifest, key)
+    return " ".join(str(v).split()) if v else ""
+
+
+def _from_scenario_file(manifest: dict, key: str) -> str:
+    """``key`` read from the scenario TOML the manifest points to ("" if it cannot be read)."""
+    import tomllib
+
+    details = manifest.get("scenario_details") or {}
+    candidates = [details.get("path") if isinstance(details, dict) else None]
+    if manifest.get("scenario_file"):
+        candidates.append(Path(__file__).resolve().parents[1] / "scenarios" / manifest["scenario_file"])
+    for c in candidates:
+        try:
+            with Path(c).open("rb") as fh:
+                return str(tomllib.load(fh).get(key, "") or "")
+        except (OSError, TypeError, ValueError):
+            continue
+    return ""
+
+
+def _levers(manifest: dict) -> dict:
+    details = manifest.get("scenario_details")
+    return dict(details.get("levers") or {}) if isinstance(details, dict) else {}
+
+
+def _fmt_lever(v) -> str:
+    if isinstance(v, dict) and "years" in v and "values" in v:
+        pts = ", ".join(f"{y}: {x:g}" for y, x in zip(v["years"], v["values"]))
+        return f"schedule ({pts})"
+    return f"{v:g}" if isinstance(v, (int, float)) else str(v)
+
+
+def lever_summary(manifest: dict, baseline_manifest: dict) -> str:
+    """"name = value" for the levers the scenario sets to other values than the baseline does."""
+    mine, base = _levers(manifest), _levers(baseline_manifest)
+    changed = {k: v for k, v in mine.items() if base.get(k) != v}
+    return "; ".join(f"{k} = {_fmt_lever(v)}" for k, v in changed.items())
 
 
 def load_results(result_dirs: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, dict]]:
@@ -268,8 +309,8 @@ def plot_fans(regions: pd.DataFrame, metric: str, baseline: str, alternatives: l
     sub = regions[(regions["metric"] == metric) & regions["region"].isin(REGIONS)]
     q = seed_quantiles(sub, ["scenario", "region", "year"])
     rows = alternatives or [baseline]
-    fig, axes = plt.subplots(len(rows), len(REGIONS), figsize=(14, 1.0 + 2.7 * len(rows)),
-                             sharex=True, sharey="col", squeeze=False)
+    fig, axes = plt.subplots(len(rows), len(REGIONS), figsize=(14, 1.3 + 2.6 * len(rows)),
+                             sharex=True, sharey="col", squeeze=False, layout="constrained")
     for i, s in enumerate(rows):
         for j, region in enumerate(REGIONS):
             ax = axes[i, j]
@@ -293,15 +334,8 @@ def plot_fans(regions: pd.DataFrame, metric: str, baseline: str, alternatives: l
     base_label = baseline if baseline == "baseline" else f"{baseline} (baseline)"
     handles = [Line2D([], [], color=BASELINE_COLOUR, lw=1.6, ls="--", label=base_label)]
     handles += [Line2D([], [], color=colours[s], lw=2, label=s) for s in alternatives]
-    ncol = min(len(handles), 4)
-    nleg = -(-len(handles) // ncol)
-    top = 1 - (0.55 + 0.25 * nleg) / (1.0 + 2.7 * len(rows))
-    fig.legend(handles=handles, loc="upper left", ncol=ncol, frameon=False,
-               bbox_to_anchor=(0.01, 1 - 0.45 / (1.0 + 2.7 * len(rows))), fontsize=9.5)
-    fig.suptitle(f"{title} ({unit}): each scenario (colour) against {baseline} (grey, dashed)",
-                 x=0.01, ha="left", fontsize=13)
-    fig.text(0.01, 0.005, f"{n} seeds per scenario; {BAND_NOTE}.", fontsize=8.5, color="#444444")
-    fig.tight_layout(rect=(0, 0.35 / (1.0 + 2.7 * len(rows)), 0.98, top))
+    finish(fig, f"{title} ({unit}): each scenario (colour) against {baseline} (grey, dashed)",
+           f"{n} seeds per scenario; {BAND_NOTE}.", handles, ncol=min(len(handles), 5))
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return path
@@ -336,9 +370,10 @@ def plot_paired_differences(diffs: pd.DataFrame, outcomes: list[Outcome], colour
     ncol = 3 if len(outcomes) > 4 else max(len(outcomes), 1)
     nrow = -(-len(outcomes) // ncol)
     h_panel = 0.9 + 0.42 * len(scenarios) * max(len(years), 1) / 2
-    fig, axes = plt.subplots(nrow, ncol, figsize=(15, 1.3 + h_panel * nrow), squeeze=False)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(15, 1.3 + h_panel * nrow), squeeze=False,
+                             layout="constrained")
     offsets = np.linspace(-0.18, 0.18, len(years)) if len(years) > 1 else [0.0]
-    for ax, oc in zip(axes.ravel(), outcomes):
+    for k_ax, (ax, oc) in enumerate(zip(axes.ravel(), outcomes)):
         d = diffs[diffs["outcome"] == oc.name]
         for k, s in enumerate(scenarios):
             for off, y in zip(offsets, years):
@@ -352,9 +387,9 @@ def plot_paired_differences(diffs: pd.DataFrame, outcomes: list[Outcome], colour
                 ax.plot(r["mean_diff"], ypos, marker=markers[y], color=colours[s], ms=7,
                         mfc="white" if r["straddles_zero"] else colours[s], mew=1.6)
         ax.axvline(0, color="black", lw=0.8)
-        ax.set_yticks(range(len(scenarios)), scenarios[::-1], fontsize=9)
+        ax.set_yticks(range(len(scenarios)), scenarios[::-1] if k_ax % ncol == 0 else [], fontsize=9)
         ax.set_ylim(-0.6, len(scenarios) - 0.4)
-        ax.set_title(oc.label, fontsize=10.5)
+        ax.set_title(textwrap.fill(oc.label, 38), fontsize=10.5)
         ax.set_xlabel(f"difference to {baseline}, {oc.unit}" + ("" if oc.unit == "firms" else " per year"),
                       fontsize=9)
         ax.grid(axis="x", alpha=0.3)
@@ -365,15 +400,10 @@ def plot_paired_differences(diffs: pd.DataFrame, outcomes: list[Outcome], colour
     handles += [Line2D([], [], marker="o", color="black", mfc="white", ls="none", ms=7,
                        label="hollow = interval includes 0"),
                 Line2D([], [], color="black", lw=2, label=f"bar = {LEVEL:.0%} confidence interval")]
-    fig.legend(handles=handles, loc="upper right", ncol=len(handles), frameon=False,
-               bbox_to_anchor=(0.995, 1 - 0.5 / (1.3 + h_panel * nrow)), fontsize=9)
     n = int(diffs["n_seeds"].min()) if len(diffs) else 0
-    fig.suptitle(f"Effect of each scenario: difference to {baseline}, same seeds", x=0.01, ha="left",
-                 fontsize=13, y=1 - 0.15 / (1.3 + h_panel * nrow))
-    fig.text(0.01, 0.005, f"Dot = mean over {n}+ paired seeds of (scenario - {baseline}); bar = "
-             f"{LEVEL:.0%} paired-t confidence interval of that mean. Right of 0 = more than baseline.",
-             fontsize=8.5, color="#444444")
-    fig.tight_layout(rect=(0, 0.3 / (1.3 + h_panel * nrow), 1, 1 - 0.85 / (1.3 + h_panel * nrow)))
+    finish(fig, f"Effect of each scenario: difference to {baseline}, same seeds",
+           f"Dot = mean over {n}+ paired seeds of (scenario - {baseline}); bar = {LEVEL:.0%} paired-t "
+           f"confidence interval of that mean. Right of 0 = more than in {baseline}.", handles, ncol=len(handles))
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return path
@@ -557,8 +587,15 @@ def write_report(out: Path, baseline: str, scenarios: list[str], manifests: dict
         if why:
             h.append(f"<p><i>Rationale:</i> {html.escape(why)}</p>")
         if s != baseline:
+            levers = lever_summary(m, manifests.get(baseline, {}))
+            if levers:
+                h.append(f"<p><i>Levers changed from the baseline:</i> <code>{html.escape(levers)}</code></p>")
             h.append(f"<p><b>{html.escape(headline(diffs, s, outcomes))}</b></p>")
-        h.append(f"<p class='note'>{seeds.get(s, 0)} seeds.</p></div>")
+        settings = [f"{seeds.get(s, 0)} seeds"]
+        settings += [f"{k} {m[k]}" for k in ("scale", "until") if k in m]
+        if m.get("complete") is False:
+            settings.append("INCOMPLETE: some seeds failed")
+        h.append(f"<p class='note'>{', '.join(settings)}.</p></div>")
     sections = [("effects", "Effects against the baseline"), ("fans", "Regional indicators over time"),
                 ("od", "Who sells technology to whom")]
     for key, title in sections:

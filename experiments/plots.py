@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
 DPI = 110
 REGIONS: tuple[str, ...] = ("Beijing", "Tianjin", "Hebei")  # regions shown in time series
@@ -93,7 +93,25 @@ def od_mean(flows: pd.DataFrame, year: int) -> pd.DataFrame:
 
 def thousands(ax: plt.Axes) -> None:
     """Format the y axis with thousands separators (1,000 not 1000 or 1e3)."""
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if abs(v) >= 10 else f"{v:,.1f}"))
+    ax.yaxis.set_major_formatter(FuncFormatter(
+        lambda v, _: "0" if v == 0 else f"{v:,.0f}" if abs(v) >= 10 else f"{v:,.1f}"))
+
+
+def finish(fig: plt.Figure, title: str, note: str, handles=None, ncol: int = 4) -> None:
+    """Title (top left), a legend row under it and a small footnote.
+
+    The figure must use constrained layout; the top 0.45 inch plus 0.27 inch per legend row is
+    reserved for title and legend.
+    """
+    h = fig.get_size_inches()[1]
+    rows = -(-len(handles) // ncol) if handles else 0
+    top_in = 0.45 + 0.27 * rows
+    fig.get_layout_engine().set(rect=(0, 0, 1, 1 - top_in / h))
+    fig.text(0.01, 1 - 0.08 / h, title, ha="left", va="top", fontsize=13)
+    if handles:
+        fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.005, 1 - 0.36 / h), ncol=ncol,
+                   frameon=False, fontsize=9.5, borderaxespad=0.0)
+    fig.supxlabel(note, x=0.01, ha="left", fontsize=8.5, color="#444444")
 
 
 def draw_fan(ax: plt.Axes, q: pd.DataFrame, colour: str, label: str | None = None,
@@ -103,6 +121,7 @@ def draw_fan(ax: plt.Axes, q: pd.DataFrame, colour: str, label: str | None = Non
     ax.fill_between(q["year"], q["q05"], q["q95"], color=colour, alpha=0.13, linewidth=0)
     ax.fill_between(q["year"], q["q25"], q["q75"], color=colour, alpha=0.30, linewidth=0)
     ax.plot(q["year"], q["q50"], color=colour, label=label, **({"lw": 2} | (line_kw or {})))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def fmt_bn(v: float, signed: bool = False) -> str:
@@ -132,8 +151,7 @@ def draw_od_matrix(ax: plt.Axes, m: pd.DataFrame, norm, cmap: str = "YlOrRd", si
     cells as changes (+12.3, 0); ``ylabels=False`` hides the row names (for panels on the right).
     """
     data = np.ma.masked_invalid(m.to_numpy(dtype=float))
-    cm = plt.get_cmap(cmap).copy()
-    cm.set_bad("#dddddd")
+    cm = plt.get_cmap(cmap).with_extremes(bad="#dddddd")
     im = ax.imshow(data, cmap=cm, norm=norm, aspect="auto")
     for i in range(m.shape[0]):
         for j in range(m.shape[1]):
@@ -173,7 +191,7 @@ def plot_timeseries(regions: pd.DataFrame, path: Path, scenario: str) -> Path:
     sub = regions[regions["region"].isin(REGIONS) & regions["metric"].isin(KEY_METRICS)]
     q = seed_quantiles(sub, ["metric", "region", "year"])
     n_seeds = regions["seed"].nunique()
-    fig, axes = plt.subplots(2, 3, figsize=(15, 8.5), sharex=True)
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8.5), sharex=True, layout="constrained")
     for ax, metric in zip(axes.ravel(), KEY_METRICS):
         title, unit = METRICS[metric]
         for region in REGIONS:
@@ -189,12 +207,9 @@ def plot_timeseries(regions: pd.DataFrame, path: Path, scenario: str) -> Path:
             ax.text(0.5, 0.5, "metric not in results", transform=ax.transAxes, ha="center", color="grey")
     for ax in axes[-1]:
         ax.set_xlabel("year")
-    handles, labels = axes.ravel()[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper right", ncol=3, frameon=False, bbox_to_anchor=(0.99, 0.965))
-    fig.suptitle(f"Scenario \u201c{scenario}\u201d: regional indicators", fontsize=14, x=0.01, ha="left", y=0.975)
-    fig.text(0.01, 0.01, f"{n_seeds} seed{'s' if n_seeds != 1 else ''}; {BAND_NOTE}.",
-             fontsize=9, color="#444444")
-    fig.tight_layout(rect=(0, 0.03, 1, 0.94))
+    handles, _ = axes.ravel()[0].get_legend_handles_labels()
+    finish(fig, f"Scenario \u201c{scenario}\u201d: regional indicators",
+           f"{n_seeds} seed{'s' if n_seeds != 1 else ''}; {BAND_NOTE}.", handles, ncol=3)
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return path
@@ -204,7 +219,7 @@ def plot_od(flows: pd.DataFrame, year: int, path: Path, scenario: str) -> Path:
     """Annotated origin-destination heatmap of the seed-mean contract value in ``year``."""
     m = od_mean(flows, year)
     n_seeds = flows.loc[flows["year"] == year, "seed"].nunique()
-    fig, ax = plt.subplots(figsize=(8, 6.2))
+    fig, ax = plt.subplots(figsize=(8, 6.2), layout="constrained")
     norm = log_norm_for(m)
     im = draw_od_matrix(ax, m, norm)
     cb = fig.colorbar(im, ax=ax, shrink=0.85)
@@ -212,9 +227,8 @@ def plot_od(flows: pd.DataFrame, year: int, path: Path, scenario: str) -> Path:
     plain_log_ticks(cb)
     ax.set_title(f"Scenario \u201c{scenario}\u201d: technology contracts by origin and destination, {year}\n"
                  f"mean of {n_seeds} seed{'s' if n_seeds != 1 else ''}, bn yuan", fontsize=11)
-    fig.text(0.01, 0.01, "Row = where the selling lab/firm is; column = where the buyer is. "
-             "Diagonal (bold) = trade within a region.", fontsize=8.5, color="#444444")
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.supxlabel("Row = where the selling lab/firm is; column = where the buyer is. "
+                  "Diagonal (bold) = trade within a region.", x=0.01, ha="left", fontsize=8.5, color="#444444")
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return path

@@ -11,8 +11,14 @@ Units: money in million yuan (m yuan) per year unless a name ends in ``_bn``; a 
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
+
 import mesa
 import numpy as np
+from mesa.agentset import _HardKeyAgentSet
+from mesa.experimental.mesa_signals.signal_types import ModelSignals
 
 from model.regions import FLOW_REGIONS, REGIONS, SECTORS
 
@@ -81,6 +87,72 @@ class LabTable:
         self.sector = sector.astype(np.int8)
         self.budget = budget.astype(np.float64)  # m yuan per year of public research spending
         self.n = len(region)
+
+
+@contextmanager
+def _no_gc():
+    """Pause the cyclic garbage collector while many long-lived objects are allocated.
+
+    Creating ~10^5 agents otherwise triggers repeated collections that traverse every live
+    agent (quadratic in the population); reference counting still frees garbage meanwhile."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _signal_watched(model: mesa.Model, signal: ModelSignals) -> bool:
+    """Whether anything listens to the model's ``agents`` signal (or a signal batch is open)."""
+    return ("agents", signal) in model.subscribers or model._batch_context is not None
+
+
+def create_agents(model: mesa.Model, cls: type[mesa.Agent], rows: Sequence[int]) -> list[mesa.Agent]:
+    """One new ``cls(model, row)`` per row, registered with the model, made in bulk.
+
+    The end state is the one ``Agent.__init__`` leaves (a ``unique_id`` from the model's
+    counter, the agent in ``model.agents`` and ``model.agents_by_type[cls]``, ``pos`` None),
+    but without the per-agent signal and debug-log calls, which cost ~5 us an agent.  When
+    something listens to the model's agent signals or ``cls`` tracks datasets, the ordinary
+    constructor is used so the listeners see every agent.  (Written against Mesa 3.5.1's
+    ``Model.register_agent``; ``tests/test_reference.py`` checks the registries.)
+    """
+    if cls._datasets or _signal_watched(model, ModelSignals.AGENT_ADDED):
+        return [cls(model, int(row)) for row in rows]
+    first_id = model.agent_id_counter
+    new = object.__new__
+    agents = []
+    with _no_gc():
+        for unique_id, row in enumerate(np.asarray(rows).tolist(), first_id):
+            agent = new(cls)
+            agent.model, agent.unique_id, agent.pos, agent.row = model, unique_id, None, row
+            agents.append(agent)
+        model.agent_id_counter = first_id + len(agents)
+        added = dict.fromkeys(agents)
+        model._all_agents._agents.update(added)
+        if cls in model.agents_by_type:
+            model.agents_by_type[cls]._agents.update(added)
+        else:
+            model.agents_by_type[cls] = _HardKeyAgentSet(agents, random=model.random)
+    return agents
+
+
+def remove_agents(model: mesa.Model, agents: Iterable[mesa.Agent]) -> None:
+    """``agent.remove()`` for each agent, in bulk (see :func:`create_agents`)."""
+    agents = list(agents)
+    if not agents:
+        return
+    cls = type(agents[0])
+    if cls._datasets or _signal_watched(model, ModelSignals.AGENT_REMOVED) or any(type(a) is not cls for a in agents):
+        for agent in agents:
+            agent.remove()
+        return
+    everyone, of_type = model._all_agents._agents, model.agents_by_type[cls]._agents
+    for agent in agents:
+        del everyone[agent]
+        del of_type[agent]
 
 
 class Firm(mesa.Agent):

@@ -29,7 +29,7 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from model.agents import Firm, FirmTable, Lab, LabTable, RestOfChina
+from model.agents import Firm, FirmTable, Lab, LabTable, RestOfChina, create_agents, remove_agents
 from model.inputs import load_inputs, value
 from model.params import Params
 from model.regions import BJ, HB, ICV, RC, REGIONS, ROC, SECTOR_MIX, SECTORS, TJ, XIONGAN, FLOW_REGIONS, distance_matrix
@@ -58,10 +58,12 @@ class TechTransferModel(mesa.Model):
         until: last simulated year (inclusive).
     """
 
+    MAX_SCALE = 1.0  # one agent per real firm at most (the benchmark's synthetic population lifts it)
+
     def __init__(self, params: Params | None = None, seed: int = 0, scale: float = 0.05, until: int = 2035) -> None:
         super().__init__(rng=seed)
-        if not 0 < scale <= 1:
-            raise ValueError(f"scale must be in (0, 1], got {scale}")
+        if not 0 < scale <= self.MAX_SCALE:
+            raise ValueError(f"scale must be in (0, {self.MAX_SCALE:g}], got {scale}")
         self.params = params or Params()
         self.scale = float(scale)
         self.until = int(until)
@@ -69,7 +71,7 @@ class TechTransferModel(mesa.Model):
         self.inputs = load_inputs()
         self.distance_km = distance_matrix()
         self.firms = FirmTable(capacity=max(1024, int(200_000 * scale * 2)))
-        self.firm_agents: list[Firm] = []
+        self.firm_agents: list[Firm | None] = []  # by row; None once the firm has exited
         self._init_labs()
         self._init_firms()
         self.rest_of_china = RestOfChina(self)
@@ -95,7 +97,7 @@ class TechTransferModel(mesa.Model):
             sectors.append(self.rng.choice(N_SECTORS, size=n, p=SECTOR_MIX[r]))
             budgets.append(np.full(n, public_rd_m / n))
         self.labs = LabTable(np.concatenate(regions), np.concatenate(sectors), np.concatenate(budgets))
-        self.lab_agents = [Lab(self, i) for i in range(self.labs.n)]
+        self.lab_agents = create_agents(self, Lab, range(self.labs.n))
 
     def _draw_firms(self, region: int, n: int, year: int, rd_scale: float | None = None) -> dict[str, np.ndarray]:
         """Attributes of ``n`` new firms of ``region`` born by ``year``."""
@@ -144,7 +146,7 @@ class TechTransferModel(mesa.Model):
 
     def _add_firms(self, cols: dict[str, np.ndarray]) -> None:
         rows = self.firms.append(**cols)
-        self.firm_agents.extend(Firm(self, int(i)) for i in rows)
+        self.firm_agents.extend(create_agents(self, Firm, rows))
 
     # ------------------------------------------------------------------ one year
     def step(self) -> None:
@@ -183,8 +185,9 @@ class TechTransferModel(mesa.Model):
         # exit
         exits = alive[self.rng.random(len(alive)) < p.at("exit_rate", year)]
         f.alive[exits] = False
-        for i in exits:  # per exiting firm only (a few % a year), not over all firms
-            self.firm_agents[i].remove()
+        remove_agents(self, [self.firm_agents[i] for i in exits.tolist()])
+        for i in exits.tolist():
+            self.firm_agents[i] = None
         # entry
         for r, name in enumerate(REGIONS):
             real_firms = np.sum(f.weight[alive][region == r])
@@ -241,14 +244,17 @@ class TechTransferModel(mesa.Model):
         active |= adopt
 
     # -- 5. the technology market
-    def _cell_weights(self, year: int) -> tuple[np.ndarray, np.ndarray]:
+    def _cell_weights(self, year: int, supply: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Gravity-logit weights w[buyer_region(4), buyer_sector, cell] with cell = (region, sector, kind).
 
-        Returns (weights, real technologies on offer per cell)."""
+        ``supply``: real BTH technologies on offer per cell (default: counted from ``self.techs``).
+        Returns (weights, real technologies on offer per cell, Rest of China included)."""
         p, t = self.params, self.techs
         n_cells = 4 * N_SECTORS * N_KINDS
-        cell = (t["region"].astype(np.int64) * N_SECTORS + t["sector"]) * N_KINDS + t["kind"]
-        supply = np.bincount(cell, weights=t["weight"], minlength=n_cells)
+        if supply is None:
+            cell = (t["region"].astype(np.int64) * N_SECTORS + t["sector"]) * N_KINDS + t["kind"]
+            supply = np.bincount(cell, weights=t["weight"], minlength=n_cells)
+        supply = np.array(supply, dtype=float)
         bth_total = supply.sum()
         roc_cells = (RC * N_SECTORS + np.arange(N_SECTORS)) * N_KINDS  # Rest of China offers as "firms"
         supply[roc_cells] = p.at("roc_supply", year) * bth_total / N_SECTORS
@@ -284,27 +290,31 @@ class TechTransferModel(mesa.Model):
         cdf = np.cumsum(probs, axis=-1)
         cdf[..., -1] = 1.0
 
-        # BTH buyers
+        # BTH buyers: one row per search, a search that picks the outside option makes no deal
         buyers = np.flatnonzero(f.view("alive") & f.view("active"))
         absorptive = 1 - np.exp(-f.rd_stock[buyers] / p.at("absorptive_stock_m", year))
         n_search = self.rng.poisson(p.at("search_rate", year) * absorptive)
         b_rows = np.repeat(buyers, n_search)
         b_region = f.region[b_rows].astype(np.int64)
-        b_sector = f.sector[b_rows].astype(np.int64)
-        # Rest-of-China buyers: an aggregate number of searches, sectors uniform
-        roc = self.rest_of_china
-        roc.searches = (value("roc_searches_2020") * p.at("roc_demand", year)
-                        * (1 + value("roc_demand_growth")) ** (year - START_YEAR))
-        n_roc = self.rng.poisson(roc.searches * self.scale)
-        s_region = np.concatenate([b_region, np.full(n_roc, RC)])
-        s_sector = np.concatenate([b_sector, self.rng.integers(0, N_SECTORS, n_roc)])
-        s_buyer = np.concatenate([b_rows, np.full(n_roc, -1)])
-        group = s_region * N_SECTORS + s_sector
+        group = b_region * N_SECTORS + f.sector[b_rows]
         flat = (cdf.reshape(-1, n_cells + 1) + np.arange(4 * N_SECTORS)[:, None]).ravel()
         pick = np.searchsorted(flat, group + self.rng.random(len(group)), side="right") - group * (n_cells + 1)
         pick = np.minimum(pick, n_cells)
         hit = pick < n_cells
-        cells, d_buyer, d_bregion = pick[hit], s_buyer[hit], s_region[hit]
+        cells, d_buyer, d_bregion = pick[hit], b_rows[hit], b_region[hit]
+
+        # Rest-of-China buyers: Poisson(searches * scale) searches, sectors uniform, each picking a
+        # cell with probs[RC, sector].  By Poisson thinning the searches that end in cell c are
+        # Poisson(searches * scale * mean_sector probs[RC, :, c]), independently across cells, so
+        # we draw the deals per cell directly instead of millions of mostly unsuccessful searches.
+        roc = self.rest_of_china
+        roc.searches = (value("roc_searches_2020") * p.at("roc_demand", year)
+                        * (1 + value("roc_demand_growth")) ** (year - START_YEAR))
+        roc_per_cell = self.rng.poisson(roc.searches * self.scale * probs[RC, :, :n_cells].mean(axis=0))
+        roc_cells = np.repeat(np.arange(n_cells), roc_per_cell)
+        cells = np.concatenate([cells, roc_cells])
+        d_buyer = np.concatenate([d_buyer, np.full(len(roc_cells), -1)])
+        d_bregion = np.concatenate([d_bregion, np.full(len(roc_cells), RC)])
 
         # joint research projects: Beijing lab -> Tianjin/Hebei firm contracts
         n_joint = self.rng.poisson(p.at("joint_projects", year) * value("joint_project_contracts") * self.scale)
@@ -320,18 +330,13 @@ class TechTransferModel(mesa.Model):
                 d_bregion = np.concatenate([d_bregion, f.region[j_buyer].astype(np.int64)])
 
         # pick a technology within each chosen cell, in proportion to the real techs it stands for
-        tcell = (t["region"].astype(np.int64) * N_SECTORS + t["sector"]) * N_KINDS + t["kind"]
-        order = np.argsort(tcell, kind="stable")
-        cum = np.cumsum(t["weight"][order])
-        start = np.concatenate([[0.0], cum])[np.searchsorted(tcell[order], np.arange(n_cells), side="left")]
         n_deals = len(cells)
         seller_region = cells // (N_SECTORS * N_KINDS)
         from_roc = seller_region == RC
-        tech_idx = np.full(n_deals, -1)
         local = ~from_roc
+        tech_idx = np.full(n_deals, -1)
         if local.any():
-            target = start[cells[local]] + self.rng.random(local.sum()) * supply[cells[local]]
-            tech_idx[local] = order[np.minimum(np.searchsorted(cum, target, side="right"), len(cum) - 1)]
+            tech_idx[local] = self._pick_techs(cells[local], supply)
         value_m = np.empty(n_deals)
         maturity = np.empty(n_deals)
         value_m[local] = t["value"][tech_idx[local]]
@@ -345,6 +350,30 @@ class TechTransferModel(mesa.Model):
         return dict(buyer=d_buyer, buyer_region=d_bregion, seller_region=seller_region, seller=seller,
                     seller_kind=kind, sector=sector, value=value_m, maturity=maturity,
                     weight=np.full(n_deals, 1.0 / self.scale))
+
+    def _pick_techs(self, cells: np.ndarray, supply: np.ndarray) -> np.ndarray:
+        """One technology (row of ``self.techs``) per chosen cell, drawn in proportion to weight.
+
+        Techs are grouped by cell with a counting sort.  All techs of a cell normally weigh the
+        same (a cell holds one seller kind: firm techs weigh 1/scale, lab techs 1), and then the
+        pick is the k-th tech of the cell with k = floor(u * count), O(1) per deal; otherwise a
+        binary search on the cumulative weights.  Both use one uniform draw per deal."""
+        t = self.techs
+        n_cells = len(supply)
+        tcell = (t["region"].astype(np.int16) * N_SECTORS + t["sector"]) * N_KINDS + t["kind"]
+        order = np.argsort(tcell, kind="stable")  # radix sort on small integers: O(techs)
+        count = np.bincount(tcell, minlength=n_cells)
+        first = np.cumsum(count) - count
+        u = self.rng.random(len(cells))
+        w_sorted = t["weight"][order]
+        nonempty = first[count > 0]
+        if len(w_sorted) == 0 or np.array_equal(np.minimum.reduceat(w_sorted, nonempty),
+                                                np.maximum.reduceat(w_sorted, nonempty)):
+            k = np.minimum((u * count[cells]).astype(np.int64), count[cells] - 1)
+            return order[first[cells] + k]
+        cum = np.cumsum(w_sorted)
+        start = np.concatenate([[0.0], cum])[first]
+        return order[np.minimum(np.searchsorted(cum, start[cells] + u * supply[cells], side="right"), len(cum) - 1)]
 
     # -- 6. transformation where capacity is
     def _transform(self, year: int, deals: dict[str, np.ndarray]) -> None:
@@ -401,8 +430,8 @@ class TechTransferModel(mesa.Model):
         movers, opt_w = movers[ok], opt_w[ok] / total[ok, None]
         choice = (self.rng.random(len(movers))[:, None] > np.cumsum(opt_w, axis=1)).sum(axis=1)
         choice = np.minimum(choice, 3)
-        to_park = movers[choice == 3]
         # the park admits firms up to its capacity, in random order
+        to_park = self.rng.permutation(movers[choice == 3])
         slots = p.at("park_capacity_firms", year) - park_now
         fits = np.cumsum(f.weight[to_park]) <= slots
         admitted, refused = to_park[fits], to_park[~fits]
@@ -437,40 +466,10 @@ class TechTransferModel(mesa.Model):
 
     # ------------------------------------------------------------------ outputs
     def _tables(self, year: int, deals: dict[str, np.ndarray]) -> dict[str, list]:
-        f, labs = self.firms, self.labs
-        alive = f.view("alive")
-        w = f.view("weight") * alive
-        region = f.view("region")
-        # flows: origin = seller region, destination = buyer region
-        od = deals["seller_region"] * 4 + deals["buyer_region"]
-        val = np.bincount(od, weights=deals["value"] * deals["weight"], minlength=16).reshape(4, 4) / 1000
-        cnt = np.bincount(od, weights=deals["weight"], minlength=16).reshape(4, 4)
-        flows = [(year, FLOW_REGIONS[o], FLOW_REGIONS[d], float(val[o, d]), float(cnt[o, d]))
-                 for o in range(4) for d in range(4) if not (o == RC and d == RC)]
-        unicorn_sales = 1000 * value("usd_cny") / self.params.at("valuation_multiple", year)
-        young = (year - f.view("birth_year")) <= value("unicorn_max_age")
-        rd_bn = (np.bincount(region, weights=f.view("rd") * w, minlength=3)
-                 + np.bincount(labs.region, weights=labs.budget, minlength=3)) / 1000
-        metrics = {
-            "rd_spending_bn": rd_bn,
-            "contract_turnover_bn": val.sum(axis=1)[:3],
-            "contract_absorbed_bn": val.sum(axis=0)[:3],
-            "contracts_sold": cnt.sum(axis=1)[:3],
-            "absorbed_from_beijing_bn": val[BJ, :3],
-            "high_tech_enterprises": np.bincount(region, weights=w * f.view("hte"), minlength=3),
-            "sci_tech_smes": np.bincount(region, weights=w * (f.view("sales") <= value("sme_max_sales_m")), minlength=3),
-            "unicorns": np.bincount(region, weights=w * young * (f.view("sales") >= unicorn_sales), minlength=3),
-            "firms": np.bincount(region, weights=w, minlength=3),
-            "transformed_output_bn": np.bincount(f.view("prod_region"), weights=f.view("output") * w, minlength=3) / 1000,
-            "firm_revenue_bn": np.bincount(region, weights=f.view("sales") * w, minlength=3) / 1000,
-            "branches_in": np.bincount(f.view("prod_region"), weights=w * (f.view("prod_region") != region), minlength=3),
-        }
-        rows = [(year, REGIONS[r], m, float(v[r])) for m, v in metrics.items() for r in range(3)]
-        rows.append((year, XIONGAN, "park_firms", float(np.sum(w * f.view("park")))))
-        rows += [(year, ROC, "contract_turnover_bn", float(val[RC].sum())),
-                 (year, ROC, "contract_absorbed_bn", float(val[:, RC].sum())),
-                 (year, ROC, "contracts_sold", float(cnt[RC].sum()))]
-        return {"regions": rows, "flows": flows}
+        f = self.firms
+        firms = {name: f.view(name) for name in ("region", "rd", "hte", "sales", "birth_year", "prod_region", "output", "park")}
+        firms["weight"] = f.view("weight") * f.view("alive")
+        return annual_rows(year, self.params, firms, self.labs.region, self.labs.budget, deals)
 
     def tables(self) -> RunTables:
         """All collected years as tidy DataFrames."""
@@ -479,6 +478,48 @@ class TechTransferModel(mesa.Model):
         flows = pd.DataFrame([r for rows in data["flows"] for r in rows],
                              columns=["year", "origin", "destination", "contract_value_bn", "contracts"])
         return RunTables(regions=regions, flows=flows)
+
+
+def annual_rows(year: int, params: Params, firms: dict[str, np.ndarray], lab_region: np.ndarray,
+                lab_budget: np.ndarray, deals: dict[str, np.ndarray]) -> dict[str, list]:
+    """The year's rows of the output tables (shared by both steppings).
+
+    ``firms``: columns region, weight (real firms; 0 for firms that have exited), rd, hte, sales,
+    birth_year, prod_region, output, park.  ``deals``: columns seller_region, buyer_region, value,
+    weight (one entry per model deal)."""
+    w = firms["weight"]
+    region = firms["region"]
+    prod = firms["prod_region"]
+    # flows: origin = seller region, destination = buyer region
+    od = np.asarray(deals["seller_region"], dtype=np.int64) * 4 + np.asarray(deals["buyer_region"], dtype=np.int64)
+    val = np.bincount(od, weights=deals["value"] * deals["weight"], minlength=16).reshape(4, 4) / 1000
+    cnt = np.bincount(od, weights=deals["weight"], minlength=16).reshape(4, 4)
+    flows = [(year, FLOW_REGIONS[o], FLOW_REGIONS[d], float(val[o, d]), float(cnt[o, d]))
+             for o in range(4) for d in range(4) if not (o == RC and d == RC)]
+    unicorn_sales = 1000 * value("usd_cny") / params.at("valuation_multiple", year)
+    young = (year - firms["birth_year"]) <= value("unicorn_max_age")
+    rd_bn = (np.bincount(region, weights=firms["rd"] * w, minlength=3)
+             + np.bincount(lab_region, weights=lab_budget, minlength=3)) / 1000
+    metrics = {
+        "rd_spending_bn": rd_bn,
+        "contract_turnover_bn": val.sum(axis=1)[:3],
+        "contract_absorbed_bn": val.sum(axis=0)[:3],
+        "contracts_sold": cnt.sum(axis=1)[:3],
+        "absorbed_from_beijing_bn": val[BJ, :3],
+        "high_tech_enterprises": np.bincount(region, weights=w * firms["hte"], minlength=3),
+        "sci_tech_smes": np.bincount(region, weights=w * (firms["sales"] <= value("sme_max_sales_m")), minlength=3),
+        "unicorns": np.bincount(region, weights=w * young * (firms["sales"] >= unicorn_sales), minlength=3),
+        "firms": np.bincount(region, weights=w, minlength=3),
+        "transformed_output_bn": np.bincount(prod, weights=firms["output"] * w, minlength=3) / 1000,
+        "firm_revenue_bn": np.bincount(region, weights=firms["sales"] * w, minlength=3) / 1000,
+        "branches_in": np.bincount(prod, weights=w * (prod != region), minlength=3),
+    }
+    rows = [(year, REGIONS[r], m, float(v[r])) for m, v in metrics.items() for r in range(3)]
+    rows.append((year, XIONGAN, "park_firms", float(np.sum(w * firms["park"]))))
+    rows += [(year, ROC, "contract_turnover_bn", float(val[RC].sum())),
+             (year, ROC, "contract_absorbed_bn", float(val[:, RC].sum())),
+             (year, ROC, "contracts_sold", float(cnt[RC].sum()))]
+    return {"regions": rows, "flows": flows}
 
 
 def _empty_techs() -> dict[str, np.ndarray]:

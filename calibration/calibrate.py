@@ -1,0 +1,191 @@
+"""The whole calibration: global search, profile, fit report and calibrated.toml.
+
+``bth calibrate`` (calibration/cli.py) is a thin layer over :func:`calibrate` and :func:`write_outputs`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from calibration.report import REPORT_DIR, calibrated_toml, fit_table, profile_plot, write_fit
+from calibration.runner import Cache, Evaluation, Evaluator
+from calibration.search import Profile, Settings, identified, profile, run_de
+from calibration.space import FREE, FreeParam, Space
+from calibration.targets import TARGETS_FILE, Target, compared_targets, load_targets
+from calibration.defaults import CALIBRATED_FILE
+
+HELDOUT_SEED_BASE = 1000  # held-out report seeds are 1000, 1001, ...
+
+
+@dataclass
+class CalibrationResult:
+    settings: Settings
+    space: Space
+    targets: list[Target]
+    best: Evaluation
+    profiles: list[Profile]
+    de_evaluations: int
+    de_generations: int
+    refinements: int
+    evaluations: int  # all loss evaluations (DE + profile)
+    until: int
+    report_runs: list[dict[str, float]] = field(default_factory=list)  # calibration seeds first
+    heldout_seeds: list[int] = field(default_factory=list)
+    new_runs: int = 0
+    elapsed_s: float = 0.0
+
+    @property
+    def fit(self) -> pd.DataFrame:
+        n = len(self.settings.seeds)
+        return fit_table(self.targets, self.report_runs[:n], self.report_runs, self.report_runs[n:])
+
+    def meta(self, targets_file: Path | None = TARGETS_FILE) -> dict[str, object]:
+        fit = self.fit
+        cmp_ = fit[fit.kind.isin(["point", "lower", "greater"])]
+        meta: dict[str, object] = {
+            "loss": self.best.loss,
+            "targets_passed": f"{int((cmp_.verdict == 'pass').sum())}/{len(cmp_)}",
+            "targets_failed": [str(n) for n in cmp_.target[cmp_.verdict != "pass"]],
+            "code_version": _code_version(),
+            "targets_sha256": _file_hash(targets_file) if targets_file else "",
+            "scale": self.settings.scale,
+            "seeds": list(self.settings.seeds),
+            "until": self.until,
+            "optimizer": "scipy.optimize.differential_evolution (best1bin, latinhypercube, deferred) + profile re-centring",
+            "de_seed": self.settings.de_seed,
+            "popsize": self.settings.popsize,
+            "maxiter": self.settings.maxiter,
+            "de_evaluations": self.de_evaluations,
+            "de_generations": self.de_generations,
+            "profile_refinements": self.refinements,
+            "evaluations": self.evaluations,
+            "report_runs": len(self.report_runs),
+            "heldout_seeds": self.heldout_seeds,
+            "free": self.space.names,
+        }
+        return meta
+
+
+def _code_version() -> str:
+    from calibration.runner import code_version
+
+    return code_version()
+
+
+def _file_hash(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def calibrate(settings: Settings = Settings(), targets: Sequence[Target] | None = None,
+              free: Sequence[FreeParam] = FREE, cache: Cache | None = None,
+              progress: bool = True, base_params=None) -> CalibrationResult:
+    """Run the calibration and return its result (nothing is written except the evaluation cache)."""
+    from tqdm import tqdm
+
+    t0 = time.perf_counter()
+    targets = list(load_targets() if targets is None else targets)
+    compared = compared_targets(targets)
+    until = max(t.year for t in compared)
+    space = Space(free, base=base_params)
+    cache = cache if cache is not None else Cache(None)
+    n_seeds = len(settings.seeds)
+    de_runs = settings.de_evaluations(space.dim) * n_seeds
+    prof_runs = settings.profile_evaluations(space.dim) * n_seeds
+    bar = tqdm(total=de_runs + prof_runs + settings.report_seeds, unit="run", disable=not progress,
+               desc="calibrate: differential evolution", dynamic_ncols=True, smoothing=0.05)
+
+    def stage(name: str) -> None:
+        bar.set_description(f"calibrate: {name}")
+
+    with Evaluator(targets, space, settings.seeds, settings.scale, until, cache, settings.workers,
+                   on_run=lambda: bar.update(1)) as ev:
+        try:
+            best, de_evals, gens = run_de(ev, settings, x0=space.prior_unit())
+            # the DE may stop before maxiter: fix the bar's total to what is left
+            bar.total = bar.n + prof_runs + settings.report_seeds
+            best, profiles, refinements = profile(
+                ev, best, settings, on_stage=lambda s: (stage(s), _grow(bar, prof_runs)))
+            stage("fit report")
+            heldout = list(range(HELDOUT_SEED_BASE, HELDOUT_SEED_BASE + max(0, settings.report_seeds - n_seeds)))
+            report_runs = ev.run_outputs([best.values], seeds=list(settings.seeds) + heldout)[0]
+        finally:
+            bar.close()
+        result = CalibrationResult(
+            settings=settings, space=space, targets=targets, best=best, profiles=profiles,
+            de_evaluations=de_evals, de_generations=gens, refinements=refinements,
+            evaluations=len(ev.history), until=until, report_runs=report_runs, heldout_seeds=heldout,
+            new_runs=ev.new_runs, elapsed_s=time.perf_counter() - t0)
+    return result
+
+
+def _grow(bar, runs: int) -> None:
+    """Each profile round after the first adds its runs to the bar's total."""
+    if bar.n + runs > bar.total:
+        bar.total = bar.n + runs
+        bar.refresh()
+
+
+def write_outputs(result: CalibrationResult, calibrated: Path = CALIBRATED_FILE,
+                  report_dir: Path = REPORT_DIR, targets_file: Path | None = TARGETS_FILE) -> None:
+    """calibrated.toml, report/fit.csv, fit.md, fit.png, profile.csv and profiles.png."""
+    meta = result.meta(targets_file)
+    run = {"date": _dt.date.today().isoformat(), "git_commit": _git_commit(),
+           "elapsed_seconds": round(result.elapsed_s, 1), "runs_simulated": result.new_runs,
+           "runs_from_cache": len(result.report_runs) + result.evaluations * len(result.settings.seeds) - result.new_runs}
+    calibrated = Path(calibrated)
+    calibrated.parent.mkdir(parents=True, exist_ok=True)
+    calibrated.write_text(calibrated_toml(result.space, result.best.values, result.profiles, meta, run),
+                          encoding="utf-8")
+    report_dir = Path(report_dir)
+    write_fit(result.fit, result.targets, report_dir, meta)
+    profile_table(result).to_csv(report_dir / "profile.csv", index=False, float_format="%.6g")
+    profile_plot(result.profiles, result.space, result.best.loss, report_dir / "profiles.png")
+
+
+def profile_table(result: CalibrationResult) -> pd.DataFrame:
+    rows = []
+    by = {p.name: p for p in result.profiles}
+    for fp in result.space.free:
+        p = by[fp.name]
+        rows.append(dict(
+            parameter=fp.name, value=result.best.values[fp.name], lo=fp.value(p.lo_u), hi=fp.value(p.hi_u),
+            lo_at_box_edge=p.lo_open, hi_at_box_edge=p.hi_open, box_lo=fp.box[0], box_hi=fp.box[1],
+            search_scale=fp.scale, interval_share_of_box=p.hi_u - p.lo_u, identified=identified(p),
+            prior=result.space.base.at(fp.name, 2020), identified_by=fp.identified_by))
+    return pd.DataFrame(rows)
+
+
+def _git_commit() -> str:
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "model", "calibration"], cwd=root,
+                               capture_output=True, text=True, timeout=10)
+        if head.returncode != 0:
+            return "unknown"
+        return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def loss_at(values: dict[str, float], settings: Settings = Settings(), targets: Sequence[Target] | None = None,
+            cache: Cache | None = None) -> Evaluation:
+    """Evaluate the loss at given free-parameter values (for checks and notebooks)."""
+    targets = list(load_targets() if targets is None else targets)
+    until = max(t.year for t in compared_targets(targets))
+    free = [fp for fp in FREE if fp.name in values]
+    space = Space(free)
+    with Evaluator(targets, space, settings.seeds, settings.scale, until, cache or Cache(None), settings.workers) as ev:
+        return ev.evaluate([space.unit(values)])[0]
+
+
+__all__ = ["CalibrationResult", "calibrate", "write_outputs", "loss_at", "np"]

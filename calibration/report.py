@@ -1,0 +1,265 @@
+"""Outputs of a calibration: calibrated.toml, the fit report (fit.csv, fit.md, fit.png) and profiles.png."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from calibration.loss import deviation, passes
+from calibration.search import PROFILE_DELTA, Profile, Settings
+from calibration.space import FIXED, Space, round_sig
+from calibration.targets import Target
+
+REPORT_DIR = Path(__file__).with_name("report")
+
+
+# ------------------------------------------------------------------ fit table
+
+
+def fit_table(targets: Sequence[Target], calib_runs: Sequence[Mapping[str, float]],
+              all_runs: Sequence[Mapping[str, float]], heldout_runs: Sequence[Mapping[str, float]]) -> pd.DataFrame:
+    """One row per target: target, tolerance band, simulated mean (calibration seeds), 90% interval
+    over all report runs, held-out mean, normalised deviation z and verdict.
+
+    For an inequality the simulated columns hold left - right (it holds if > 0)."""
+    calib_mean = _mean(calib_runs)
+    held_mean = _mean(heldout_runs) if heldout_runs else {}
+    rows = []
+    for t in targets:
+        row = dict(target=t.name, kind=t.kind, compared=t.description, year=t.year, unit=t.unit,
+                   value=t.value, tolerance=t.tolerance if t.compared else np.nan, weight=t.weight,
+                   band_lo=np.nan, band_hi=np.nan, sim_mean=np.nan, sim_p05=np.nan, sim_p95=np.nan,
+                   heldout_mean=np.nan, z=np.nan, verdict="", heldout_verdict="", ref_mean=np.nan,
+                   source=t.provenance_kind)
+        if t.kind == "point":
+            row.update(band_lo=t.value * (1 - t.tolerance), band_hi=t.value * (1 + t.tolerance))
+        elif t.kind == "lower":
+            row.update(band_lo=t.value, band_hi=np.inf)
+        elif t.kind == "greater":
+            row.update(value=0.0, band_lo=0.0, band_hi=np.inf, ref_mean=calib_mean[t.right.key])
+        if t.compared:
+            per_run = np.array([_sim(t, r) for r in all_runs])
+            row.update(sim_mean=_sim(t, calib_mean), sim_p05=float(np.percentile(per_run, 5)),
+                       sim_p95=float(np.percentile(per_run, 95)), z=deviation(t, calib_mean),
+                       verdict="pass" if passes(t, calib_mean) else "FAIL")
+            if held_mean:
+                row.update(heldout_mean=_sim(t, held_mean),
+                           heldout_verdict="pass" if passes(t, held_mean) else "FAIL")
+        else:
+            row["verdict"] = "by construction" if t.kind == "input" else "not compared"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _mean(runs: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    return {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
+
+
+def _sim(t: Target, values: Mapping[str, float]) -> float:
+    if t.kind == "greater":
+        return values[t.left.key] - values[t.right.key]
+    return values[t.output.key]
+
+
+def write_fit(table: pd.DataFrame, targets: Sequence[Target], out_dir: Path, meta: Mapping[str, object]) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out_dir / "fit.csv", index=False, float_format="%.6g")
+    (out_dir / "fit.md").write_text(fit_markdown(table, targets, meta), encoding="utf-8")
+    fit_plot(table, out_dir / "fit.png", meta)
+
+
+def _fmt(v: float) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return ""
+    a = abs(v)
+    if a >= 1000:
+        return f"{v:,.0f}"
+    if a >= 100:
+        return f"{v:.1f}"
+    return f"{v:.3g}" if a < 10 else f"{v:.2f}"
+
+
+def fit_markdown(table: pd.DataFrame, targets: Sequence[Target], meta: Mapping[str, object]) -> str:
+    by_name = {t.name: t for t in targets}
+    cmp_ = table[table.kind.isin(["point", "lower", "greater"])]
+    n_pass = int((cmp_.verdict == "pass").sum())
+    lines = [
+        "# Calibration fit",
+        "",
+        f"Loss {meta['loss']:.4g} at the optimum; {n_pass} of {len(cmp_)} compared targets pass "
+        f"(ensemble mean over the {len(meta['seeds'])} calibration seeds {list(meta['seeds'])}, scale {meta['scale']}). "
+        f"The 90% interval is the 5th-95th percentile over {meta['report_runs']} runs (the calibration seeds and "
+        f"{meta['report_runs'] - len(meta['seeds'])} held-out seeds); 'held-out' is the mean over the held-out seeds alone.",
+        "",
+        "Point targets pass within the tolerance; 'over N' targets pass if the mean exceeds N; for an inequality the "
+        "simulated columns show left - right, which must be positive. z is the normalised deviation "
+        "(relative error / tolerance) that enters the loss as weight x z^2.",
+        "",
+        "| target | compared | target value | tolerance | simulated mean | 90% interval | held-out mean | z | verdict | held-out |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for _, r in cmp_.iterrows():
+        tol = f"±{r.tolerance:.0%}" if r.kind == "point" else ("> value" if r.kind == "lower" else "left > right")
+        value = f"{_fmt(r.value)} {r.unit}" if r.kind != "greater" else "> 0"
+        lines.append(
+            f"| {r.target} | {r.compared} | {value} | {tol} | {_fmt(r.sim_mean)} | {_fmt(r.sim_p05)} – {_fmt(r.sim_p95)} "
+            f"| {_fmt(r.heldout_mean)} | {r.z:+.2f} | **{r.verdict}** | {r.heldout_verdict} |")
+    lines += ["", "## Figures satisfied by construction or not compared", ""]
+    for _, r in table[~table.kind.isin(["point", "lower", "greater"])].iterrows():
+        t = by_name[r.target]
+        lines.append(f"* **{r.target}** ({_fmt(r.value)} {r.unit}): {r.verdict}. {t.note}")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def fit_plot(table: pd.DataFrame, path: Path, meta: Mapping[str, object]) -> None:
+    """Each compared target as a row: simulated / target - 1 (%) against the tolerance band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    cmp_ = table[table.kind.isin(["point", "lower", "greater"])].reset_index(drop=True)
+    n = len(cmp_)
+    fig, ax = plt.subplots(figsize=(11, 0.42 * n + 2.2))
+    lim_lo, lim_hi = -100.0, 150.0
+    labels = []
+    for i, r in cmp_.iterrows():
+        y = n - 1 - i
+        if r.kind == "greater":  # (left - right) / right = left / right - 1
+            v = r.ref_mean
+            rel = lambda x: 100.0 * x / v  # noqa: E731
+            lbl = f"{r.compared}  (left / right)"
+        else:
+            v = r.value
+            rel = lambda x: 100.0 * (x / v - 1.0)  # noqa: E731
+            lbl = f"{r.compared}" + (f"  (±{r.tolerance:.0%})" if r.kind == "point" else "")
+        labels.append(lbl)
+        if r.kind == "point":
+            ax.axhspan(y - 0.4, y + 0.4, xmin=(rel(r.band_lo) - lim_lo) / (lim_hi - lim_lo),
+                       xmax=(rel(r.band_hi) - lim_lo) / (lim_hi - lim_lo), color="#cfe8cf", zorder=0)
+        else:
+            ax.axhspan(y - 0.4, y + 0.4, xmin=(0 - lim_lo) / (lim_hi - lim_lo), xmax=1, color="#cfe8cf", zorder=0)
+        color = "tab:green" if r.verdict == "pass" else "tab:red"
+        m, lo, hi = rel(r.sim_mean), rel(r.sim_p05), rel(r.sim_p95)
+        ax.plot([np.clip(lo, lim_lo, lim_hi), np.clip(hi, lim_lo, lim_hi)], [y, y], color=color, lw=2, alpha=0.6, zorder=2)
+        mc = float(np.clip(m, lim_lo, lim_hi))
+        ax.plot([mc], [y], "o", color=color, ms=7, zorder=3)
+        if np.isfinite(r.heldout_mean):
+            ax.plot([np.clip(rel(r.heldout_mean), lim_lo, lim_hi)], [y], "x", color="black", ms=6, zorder=4)
+        if m > lim_hi or m < lim_lo:
+            ax.annotate(f"{m:+.0f}%", (mc, y), xytext=(-28 if m > lim_hi else 6, 6), textcoords="offset points", fontsize=8, color=color)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(range(n - 1, -1, -1))
+    ax.set_yticklabels(labels, fontsize=8)
+    ax.set_xlim(lim_lo, lim_hi)
+    ax.set_ylim(-0.7, n - 0.3)
+    ax.set_xlabel("simulated / target − 1  (%)   [values in each target's unit: bn yuan, firms, contracts]")
+    n_pass = int((cmp_.verdict == "pass").sum())
+    ax.set_title(f"Calibration fit, 2020–2025: {n_pass} of {n} targets pass (loss {meta['loss']:.3g}; "
+                 f"scale {meta['scale']}, {len(meta['seeds'])} seeds, 90% interval over {meta['report_runs']} runs)",
+                 fontsize=10)
+    handles = [Patch(color="#cfe8cf", label="tolerance band / bound"),
+               Line2D([], [], marker="o", color="tab:green", lw=2, alpha=0.8, label="mean of calibration seeds, pass (line: 90% interval of runs)"),
+               Line2D([], [], marker="o", color="tab:red", lw=2, alpha=0.8, label="mean of calibration seeds, fail"),
+               Line2D([], [], marker="x", color="black", lw=0, label="mean of held-out seeds")]
+    ax.legend(handles=handles, loc="lower right", fontsize=8, framealpha=0.9)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, metadata={"Software": None})
+    plt.close(fig)
+
+
+def profile_plot(profiles: Sequence[Profile], space: Space, best_loss: float, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    k = len(profiles)
+    cols = 4
+    rows = math.ceil(k / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.5 * rows), squeeze=False)
+    by_name = {p.name: p for p in space.free}
+    for ax, pr in zip(axes.ravel(), profiles):
+        fp = by_name[pr.name]
+        x = [fp.value(u) for u in pr.grid]
+        ax.plot(x, pr.loss, "o-", ms=3, label="profile (approx.)")
+        ax.plot(x, pr.slice_loss, ":", color="grey", lw=1, label="slice")
+        ax.axhline(best_loss + PROFILE_DELTA, color="tab:red", lw=0.8, label="min + 2.71 (90%)")
+        ax.axvspan(fp.value(pr.lo_u), fp.value(pr.hi_u), color="tab:orange", alpha=0.2)
+        ax.axvline(fp.value(pr.u_best), color="black", lw=0.8)
+        if fp.scale == "log":
+            ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(pr.name, fontsize=9)
+        ax.tick_params(labelsize=7)
+    for ax in axes.ravel()[k:]:
+        ax.axis("off")
+    axes[0, 0].legend(fontsize=6)
+    fig.suptitle("Loss profiles around the optimum (shaded: 90% interval; y: loss, log scale)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100, metadata={"Software": None})
+    plt.close(fig)
+
+
+# ------------------------------------------------------------------ calibrated.toml
+
+
+def _toml_value(v: object) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        return repr(round_sig(float(v), 10))
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(f"cannot write {v!r} to TOML")
+
+
+def calibrated_toml(space: Space, best_values: Mapping[str, float], profiles: Sequence[Profile],
+                    meta: Mapping[str, object], run: Mapping[str, object]) -> str:
+    from calibration.search import identified
+
+    prof = {p.name: p for p in profiles}
+    lines = [
+        "# Calibrated parameters, written by `bth calibrate` (calibration/cli.py) - do not edit by hand.",
+        "# [parameters.NAME]: value = point estimate; lo, hi = 90% profile-loss interval (free parameters);",
+        "# free = whether the calibration estimated it (fixed ones stay at their priors, with the reason).",
+        "# Running `bth calibrate` again with the same settings reproduces this file except the [run] table.",
+        "",
+        "[meta]",
+    ]
+    for k, v in meta.items():
+        lines.append(f"{k} = {_toml_value(v)}")
+    for fp in space.free:
+        p = prof.get(fp.name)
+        lines += ["", f"[parameters.{fp.name}]", f"value = {_toml_value(best_values[fp.name])}"]
+        if p is not None:
+            lines += [f"lo = {_toml_value(fp.value(p.lo_u))}", f"hi = {_toml_value(fp.value(p.hi_u))}"]
+        lines += ["free = true", f"box = {_toml_value(list(fp.box))}", f"search_scale = {_toml_value(fp.scale)}"]
+        if p is not None:
+            lines.append(f"identified = {_toml_value(identified(p))}")
+    for name, reason in FIXED.items():
+        lines += ["", f"[parameters.{name}]", f"value = {_toml_value(space.base.at(name, 2020))}", "free = false",
+                  f"reason = {_toml_value(reason)}"]
+    lines += ["", "# Not reproducible by design: when and from which checkout this file was written.", "[run]"]
+    for k, v in run.items():
+        lines.append(f"{k} = {_toml_value(v)}")
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class Paths:
+    calibrated: Path
+    report_dir: Path

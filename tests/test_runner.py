@@ -1,0 +1,286 @@
+"""Ensemble runner and storage: resumable, identical tables however runs are executed, failures kept
+apart, run folders never mixed.  Tiny runs of the real model (scale 0.01, 2020-2023)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import model
+from experiments import store
+from experiments.api import Results, load_results, load_scenario, run_ensemble, scenario_with
+from experiments.cli import main
+from experiments.store import RunFolderConflict
+
+ROOT = Path(__file__).resolve().parent.parent
+SETTINGS = dict(seeds=3, scale=0.01, until=2023, progress=False, plots=False)
+TABLES = (store.REGIONS, store.FLOWS)
+REAL_SIMULATE = model.simulate  # kept before any test monkeypatches model.simulate
+
+
+@pytest.fixture(scope="module")
+def scenarios():
+    base = load_scenario("baseline")
+    return [base, scenario_with(base, name="more-projects", joint_projects=2000)]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, scenarios):
+    """An uninterrupted serial run of both scenarios, 3 seeds, written to disk."""
+    out = tmp_path_factory.mktemp("reference")
+    results = run_ensemble(scenarios, out=out, workers=1, **SETTINGS)
+    assert results.ok
+    return out, results
+
+
+def file_bytes(out: Path, scenario: str) -> dict[str, bytes]:
+    return {name: (out / scenario / name).read_bytes() for name in TABLES}
+
+
+def assert_same_tables(out: Path, ref: Path, names=("baseline", "more-projects")) -> None:
+    for name in names:
+        assert file_bytes(out, name) == file_bytes(ref, name), f"{name}: tables differ"
+
+
+# ------------------------------------------------------------------ tables and manifest
+
+
+def test_tables_follow_the_contract(reference, scenarios):
+    out, results = reference
+    assert list(results.regions.columns) == store.REGION_COLUMNS
+    assert list(results.flows.columns) == store.FLOW_COLUMNS
+    for s in scenarios:  # common random numbers: every scenario has the same seeds and years
+        mine = results.regions[results.regions.scenario == s.name]
+        assert sorted(mine.seed.unique()) == [0, 1, 2]
+        assert sorted(mine.year.unique()) == [2020, 2021, 2022, 2023]
+    regions = pd.read_parquet(out / "baseline" / store.REGIONS)
+    assert regions.duplicated(["seed", "year", "region", "metric"]).sum() == 0
+    assert regions.equals(regions.sort_values(["seed", "year", "region", "metric"]).reset_index(drop=True))
+    # each seed is a different run, and the lever change reached the model
+    by_seed = regions[regions.metric == "contract_turnover_bn"].groupby("seed").value.sum()
+    assert by_seed.nunique() == 3
+    assert not results.regions[results.regions.scenario == "baseline"].value.reset_index(drop=True).equals(
+        results.regions[results.regions.scenario == "more-projects"].value.reset_index(drop=True))
+
+
+def test_manifest_records_settings_and_versions(reference, scenarios):
+    out, _ = reference
+    manifest = json.loads((out / "baseline" / store.MANIFEST).read_text())
+    assert manifest["scenario_hash"] == scenarios[0].content_hash
+    assert manifest["scenario_file"] == "baseline.toml"
+    assert (manifest["seeds"], manifest["scale"], manifest["until"]) == ([0, 1, 2], 0.01, 2023)
+    assert manifest["stepping"] == "vectorised" and manifest["complete"] is True
+    assert set(manifest["packages"]) == {"mesa", "numpy", "scipy", "pandas", "pyarrow", "dask", "python"}
+    assert manifest["code_version"] and manifest["created_utc"].endswith("+00:00")
+    other = json.loads((out / "more-projects" / store.MANIFEST).read_text())
+    assert other["scenario_hash"] == scenarios[1].content_hash != manifest["scenario_hash"]
+
+
+def test_load_results_and_in_memory_match_disk(reference, scenarios):
+    out, results = reference
+    loaded = load_results(out)  # an output folder: all its run folders
+    pd.testing.assert_frame_equal(loaded.regions, results.regions)
+    pd.testing.assert_frame_equal(loaded.flows, results.flows)
+    assert [p.name for p in loaded.run_dirs] == ["baseline", "more-projects"]
+    in_memory = run_ensemble(scenarios, out=None, workers=1, **SETTINGS)
+    assert in_memory.run_dirs == []
+    pd.testing.assert_frame_equal(in_memory.regions, results.regions)
+    pd.testing.assert_frame_equal(in_memory.flows, results.flows)
+
+
+def test_scenario_with_changes_hash_and_name(scenarios):
+    base, more = scenarios
+    assert more.content_hash != base.content_hash and more.name == "more-projects"
+    auto = scenario_with(base, joint_projects=2000)
+    assert auto.name == f"baseline-{auto.content_hash[:8]}"
+    assert auto.params.joint_projects == 2000
+
+
+# ------------------------------------------------------------------ where runs execute
+
+
+def test_serial_local_parallel_and_dask_give_identical_files(tmp_path, reference, scenarios):
+    from dask.distributed import LocalCluster
+
+    ref, _ = reference
+    run_ensemble(scenarios, out=tmp_path / "local", workers=2, **SETTINGS)
+    assert_same_tables(tmp_path / "local", ref)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        results = run_ensemble(scenarios, out=tmp_path / "dask", scheduler=cluster.scheduler_address,
+                               **SETTINGS)
+        assert results.ok
+        assert "run_one" in cluster.scheduler.task_prefixes  # the runs really went there
+    assert_same_tables(tmp_path / "dask", ref)
+
+
+# ------------------------------------------------------------------ resuming
+
+
+KILLED_RUN = """
+import os, signal, sys
+from model import simulate
+from experiments.api import load_scenario, run_ensemble, scenario_with
+
+calls = 0
+def simulate_then_die(params, seed, **settings):
+    global calls
+    calls += 1
+    if calls == int(sys.argv[2]):
+        os.kill(os.getpid(), signal.SIGKILL)  # as hard as it gets: no cleanup, no finally
+    return simulate(params, seed=seed, **settings)
+
+base = load_scenario("baseline")
+scenarios = [base, scenario_with(base, name="more-projects", joint_projects=2000)]
+run_ensemble(scenarios, seeds=3, scale=0.01, until=2023, out=sys.argv[1], workers=1,
+             progress=False, plots=False, simulate=simulate_then_die)
+"""
+
+
+def test_resume_after_killed_process(tmp_path, reference, scenarios):
+    ref, _ = reference
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-c", KILLED_RUN, str(out), "4"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    # three runs (seed 0 of both scenarios, seed 1 of baseline) finished before the kill
+    assert store.is_done(out / "baseline", 0) and store.is_done(out / "more-projects", 0)
+    assert store.is_done(out / "baseline", 1) and not store.is_done(out / "more-projects", 1)
+    assert not (out / "baseline" / store.REGIONS).exists()
+    assert json.loads((out / "baseline" / store.MANIFEST).read_text())["complete"] is False
+
+    executed = []
+
+    def counting_simulate(params, seed, **settings):
+        executed.append(seed)
+        return model.simulate(params, seed=seed, **settings)
+
+    results = run_ensemble(scenarios, out=out, workers=1, simulate=counting_simulate, **SETTINGS)
+    assert results.ok
+    assert sorted(executed) == [1, 2, 2]  # only the missing runs
+    assert_same_tables(out, ref)
+    assert json.loads((out / "baseline" / store.MANIFEST).read_text())["complete"] is True
+
+    executed.clear()  # a third call finds everything done
+    again = run_ensemble(scenarios, out=out, workers=1, simulate=counting_simulate, **SETTINGS)
+    assert executed == [] and again.ok
+    assert_same_tables(out, ref)
+    pd.testing.assert_frame_equal(again.regions, results.regions)
+
+
+def test_cli_interrupted_then_resumed(tmp_path, monkeypatch, capsys, reference):
+    """Ctrl-C during `bth run` (exit 130), then the same command finishes the job."""
+    ref, _ = reference
+    out = tmp_path / "out"
+    argv = ["run", "baseline", "--seeds", "3", "--scale", "0.01", "--until", "2023",
+            "--out", str(out), "--workers", "1"]
+    calls = []
+
+    def interrupted(params, seed, **settings):
+        calls.append(seed)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return REAL_SIMULATE(params, seed=seed, **settings)
+
+    monkeypatch.setattr(model, "simulate", interrupted)
+    assert main(argv) == 130
+    assert "rerun the same command to resume" in capsys.readouterr().err
+    assert sorted(p.name for p in (out / "baseline" / "runs").glob("*.regions.parquet")) == [
+        "seed-0000.regions.parquet", "seed-0001.regions.parquet"]
+
+    monkeypatch.undo()
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip() == str(out / "baseline")
+    assert "3/3" in captured.err  # the progress bar, on stderr
+    assert file_bytes(out, "baseline") == file_bytes(ref, "baseline")
+    assert list((out / "baseline").glob("*.png")), "plots were not drawn"
+
+
+# ------------------------------------------------------------------ failures and conflicts
+
+
+def fail_on_seed_1(params, seed, **settings):
+    """Top-level (so worker processes can import it): seed 1 raises, the others run normally."""
+    if seed == 1:
+        raise RuntimeError("deliberate failure for seed 1")
+    return REAL_SIMULATE(params, seed=seed, **settings)
+
+
+def test_failed_run_is_reported_and_the_others_kept(tmp_path, reference, scenarios, capsys):
+    ref, _ = reference
+    out = tmp_path / "out"
+    settings = {**SETTINGS, "progress": True}
+    results = run_ensemble(scenarios, out=out, workers=2, simulate=fail_on_seed_1, **settings)
+    assert not results.ok
+    assert [(f.scenario, f.seed) for f in results.failures] == [("baseline", 1), ("more-projects", 1)]
+    assert "run failed: scenario baseline, seed 1" in capsys.readouterr().err
+    error_file = out / "baseline" / "runs" / "seed-0001.error.txt"
+    assert "RuntimeError: deliberate failure for seed 1" in error_file.read_text()
+    assert store.is_done(out / "baseline", 0) and store.is_done(out / "baseline", 2)
+    assert sorted(results.regions.seed.unique()) == [0, 2]  # the successful runs are returned
+    assert not (out / "baseline" / store.REGIONS).exists()  # incomplete: no combined tables
+    manifest = json.loads((out / "baseline" / store.MANIFEST).read_text())
+    assert manifest["complete"] is False and manifest["failed_seeds"] == [1]
+
+    retried = run_ensemble(scenarios, out=out, workers=1, **SETTINGS)  # the bug is fixed
+    assert retried.ok and not error_file.exists()
+    assert_same_tables(out, ref)
+
+
+def test_cli_exit_code_is_1_when_a_run_fails(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(model, "simulate", fail_on_seed_1)  # what run_one calls by default
+    out = tmp_path / "out"
+    code = main(["run", "baseline", "--seeds", "2", "--scale", "0.01", "--until", "2021",
+                 "--out", str(out), "--workers", "1", "--no-progress"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "baseline seed 1" in err and err.strip().splitlines()[-1].startswith("error: 1 run(s) failed")
+    assert store.is_done(out / "baseline", 0)
+
+
+@pytest.mark.parametrize("change", ["scale", "until", "stepping", "scenario"])
+def test_run_folder_from_other_settings_is_refused(tmp_path, reference, scenarios, change, capsys):
+    ref, _ = reference
+    out = tmp_path / "out"
+    run_ensemble(scenarios[:1], out=out, workers=1, **SETTINGS)
+    before = {p: p.read_bytes() for p in sorted((out / "baseline").rglob("*")) if p.is_file()}
+    settings = dict(SETTINGS)
+    chosen = scenarios[0]
+    if change == "scale":
+        settings["scale"] = 0.02
+    elif change == "until":
+        settings["until"] = 2022
+    elif change == "stepping":
+        settings["stepping"] = "reference"
+    else:  # same name, edited levers: a new content hash
+        chosen = scenario_with(scenarios[0], name="baseline", joint_projects=300)
+    with pytest.raises(RunFolderConflict) as info:
+        run_ensemble([chosen], out=out, workers=1, **settings)
+    key = "scenario_hash" if change == "scenario" else change
+    assert key in str(info.value) and "--out" in str(info.value) and "delete" in str(info.value)
+    after = {p: p.read_bytes() for p in sorted((out / "baseline").rglob("*")) if p.is_file()}
+    assert after == before  # nothing touched
+
+
+def test_cli_refuses_to_mix_and_creates_nothing(tmp_path, capsys):
+    out = tmp_path / "out"
+    fresh = tmp_path / "fresh.toml"
+    fresh.write_text((ROOT / "scenarios" / "baseline.toml").read_text())
+    (out / "baseline").mkdir(parents=True)
+    (out / "baseline" / store.MANIFEST).write_text(json.dumps(
+        {"scenario_hash": "0" * 64, "scale": 0.01, "until": 2021, "stepping": "vectorised"}))
+    code = main(["run", str(fresh), "baseline", "--seeds", "1", "--until", "2021", "--scale", "0.01",
+                 "--workers", "1", "--no-progress", "--out", str(out)])  # fresh is valid and new...
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "scenario_hash" in err and len(err.splitlines()) == 1
+    assert not (out / "fresh").exists()  # ...but nothing is written when one folder conflicts
+    assert sorted(p.name for p in (out / "baseline").iterdir()) == [store.MANIFEST]
