@@ -28,6 +28,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 from scipy import stats  # noqa: E402
 
 from experiments.api import load_scenario, run_ensemble, scenario_with  # noqa: E402
@@ -101,25 +103,31 @@ def overall_slopes(vals: pd.DataFrame, level: float = LEVEL) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["outcome", "slope", "lo", "hi", "n"])
 
 
-def plot_sweep(st: pd.DataFrame, sl: pd.DataFrame, year: int, n_seeds: int, start: int, path: Path) -> Path:
-    """Top: each outcome against friction with seed bands; bottom: its slope with 90% intervals."""
+def plot_sweep(st: pd.DataFrame, sl: pd.DataFrame, ov: pd.DataFrame, year: int, n_seeds: int, start: int,
+               path: Path) -> Path:
+    """Top: each outcome against friction with seed bands; bottom: its slope with 90% intervals
+    between neighbouring values, and the overall least-squares slope as a dashed line."""
     fig, axes = plt.subplots(2, len(OUTCOMES), figsize=(13, 8.5), sharex=True, layout="constrained",
                              squeeze=False)
     for j, (oc, colour) in enumerate(zip(OUTCOMES, COLOURS)):
         q = st[st["outcome"] == oc.name].sort_values("friction")
         ax = axes[0, j]
-        ax.fill_between(q["friction"], q["q05"], q["q95"], color=colour, alpha=0.13, lw=0, label="90% of seeds")
-        ax.fill_between(q["friction"], q["q25"], q["q75"], color=colour, alpha=0.30, lw=0, label="middle 50%")
-        ax.plot(q["friction"], q["q50"], "o-", color=colour, lw=2, ms=5, label="median")
+        ax.fill_between(q["friction"], q["q05"], q["q95"], color=colour, alpha=0.13, lw=0)
+        ax.fill_between(q["friction"], q["q25"], q["q75"], color=colour, alpha=0.30, lw=0)
+        ax.plot(q["friction"], q["q50"], "o-", color=colour, lw=2, ms=5)
         ax.set_title(f"{oc.label}, {year}", fontsize=11)
         ax.set_ylabel(f"{oc.unit} per year")
         ax.set_ylim(bottom=0)
-        ax.legend(fontsize=8.5, loc="upper right", frameon=False)
         s = sl[sl["outcome"] == oc.name]
         ax = axes[1, j]
         ax.errorbar(s["f_mid"], s["slope"], yerr=[s["slope"] - s["lo"], s["hi"] - s["slope"]], fmt="s",
                     color=colour, ms=6, capsize=4, lw=1.6)
         ax.axhline(0, color="black", lw=0.8)
+        o = ov[ov["outcome"] == oc.name]
+        if len(o):
+            ax.axhline(o["slope"].iloc[0], color=colour, ls=":", lw=1.5)
+            ax.text(0.99, o["slope"].iloc[0], f"overall slope {o['slope'].iloc[0]:+.1f} ",
+                    transform=ax.get_yaxis_transform(), ha="right", va="bottom", fontsize=8.5, color=colour)
         ax.set_title(f"Slope between neighbouring values, {year} (below 0 = falls as friction rises)",
                      fontsize=10.5)
         ax.set_ylabel(f"{oc.unit} per year per unit of friction")
@@ -129,9 +137,16 @@ def plot_sweep(st: pd.DataFrame, sl: pd.DataFrame, year: int, n_seeds: int, star
             a.grid(alpha=0.3)
         axes[0, j].text(1.0, 0.02, " 2020-25 level", transform=axes[0, j].get_xaxis_transform(),
                         fontsize=8.5, color="grey")
+    handles = [Line2D([], [], color="#555555", marker="o", lw=2, ms=5, label="median across seeds"),
+               Patch(color="#555555", alpha=0.45, label="middle 50% of seeds"),
+               Patch(color="#555555", alpha=0.15, label="90% of seeds"),
+               Line2D([], [], color="#555555", marker="s", lw=1.6, ls="none", label="slope (mean over seeds)"),
+               Line2D([], [], color="#555555", lw=1.6, label=f"{LEVEL:.0%} confidence interval"),
+               Line2D([], [], color="#555555", lw=1.5, ls=":", label="overall least-squares slope")]
     finish(fig, f"Friction sweep on the baseline: response in {year} (friction applies from {start})",
            f"{n_seeds} seeds per friction value, the same seeds for every value. Top: median and bands "
-           f"across seeds. Bottom: mean slope over seeds with its {LEVEL:.0%} paired-t confidence interval.")
+           f"across seeds. Bottom: mean slope over seeds with its {LEVEL:.0%} paired-t confidence interval.",
+           handles, ncol=6)
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return path
@@ -213,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     st.to_csv(args.out / "sweep_stats.csv", index=False)
     sl.to_csv(args.out / "sweep_slopes.csv", index=False)
     ov.to_csv(args.out / "sweep_overall.csv", index=False)
-    plot_sweep(st, sl, args.year, args.seeds, args.start, args.out / "friction_sweep.png")
+    plot_sweep(st, sl, ov, args.year, args.seeds, args.start, args.out / "friction_sweep.png")
     settings = {"values": values, "seeds": args.seeds, "scale": args.scale, "start": args.start}
     (args.out / "summary.md").write_text(summary_text(st, sl, ov, args.year, settings), encoding="utf-8")
     print(args.out / "summary.md")

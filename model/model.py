@@ -309,7 +309,7 @@ class TechTransferModel(mesa.Model):
         # we draw the deals per cell directly instead of millions of mostly unsuccessful searches.
         roc = self.rest_of_china
         roc.searches = (value("roc_searches_2020") * p.at("roc_demand", year)
-                        * (1 + value("roc_demand_growth")) ** (year - START_YEAR))
+                        * (1 + p.at("roc_demand_growth", year)) ** (year - START_YEAR))
         roc_per_cell = self.rng.poisson(roc.searches * self.scale * probs[RC, :, :n_cells].mean(axis=0))
         roc_cells = np.repeat(np.arange(n_cells), roc_per_cell)
         cells = np.concatenate([cells, roc_cells])

@@ -66,6 +66,7 @@ class Params:
     search_rate: Value = 2.0  # searches per active firm per year at reference R&D stock
     absorptive_stock_m: Value = 5.0  # m yuan R&D stock at which acceptance prob = 1 - 1/e
     roc_demand: Value = 2.5  # multiplier on the Rest of China's searches (inputs: roc_searches_2020)
+    roc_demand_growth: Value = 0.03  # growth of Rest-of-China searches per year
     roc_supply: Value = 1.0  # Rest-of-China technologies on offer, relative to BTH's own
     # Market participation diffuses (Bass 1969): p innovation, q imitation.
     bass_p: Value = 0.02  # per year
@@ -140,6 +141,7 @@ UNCERTAIN: dict[str, tuple[float, float]] = {
     "search_rate": (0.05, 5.0),
     "absorptive_stock_m": (0.5, 50.0),
     "roc_demand": (0.1, 6.0),
+    "roc_demand_growth": (-0.05, 0.15),
     "roc_supply": (0.1, 5.0),
     "bass_p": (0.0, 0.15),
     "bass_q": (0.0, 1.0),
