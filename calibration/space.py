@@ -61,6 +61,7 @@ FREE: tuple[FreeParam, ...] = (
     FreeParam("kpf_productivity", "log", "number of contracts (Beijing 2023 contracts) and the supply of technologies behind every turnover"),
     FreeParam("value_median_m", "log", "value per contract: Beijing turnover 2022-23 given its 106,552 contracts"),
     FreeParam("roc_demand", "log", "Beijing's sales to the rest of China, most of Beijing's turnover (Beijing turnover 2022-23, BTH turnover 2024)"),
+    FreeParam("roc_demand_growth", "linear", "growth of Beijing's sales to the rest of China: Beijing turnover 2022->2023 (+7.4%), BTH turnover 2024"),
     FreeParam("search_rate", "log", "demand of BTH buyers: flows inside the region (Beijing->Hebei 2020/2024, BTH turnover)"),
     FreeParam("boundary_cost", "linear", "Beijing->Hebei against Hebei's own and the rest of China's technologies (Hebei absorbed from Beijing; ranking first)"),
     FreeParam("participation_hebei", "linear", "Hebei's 2020 market: Hebei turnover 2020, Beijing->Hebei 2020"),

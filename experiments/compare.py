@@ -334,8 +334,10 @@ def plot_fans(regions: pd.DataFrame, metric: str, baseline: str, alternatives: l
     base_label = baseline if baseline == "baseline" else f"{baseline} (baseline)"
     handles = [Line2D([], [], color=BASELINE_COLOUR, lw=1.6, ls="--", label=base_label)]
     handles += [Line2D([], [], color=colours[s], lw=2, label=s) for s in alternatives]
-    finish(fig, f"{title} ({unit}): each scenario (colour) against {baseline} (grey, dashed)",
-           f"{n} seeds per scenario; {BAND_NOTE}.", handles, ncol=min(len(handles), 5))
+    head = (f"{title} ({unit}): each scenario (colour) against {baseline} (grey, dashed)" if alternatives
+            else f"{title} ({unit}): {baseline}")
+    finish(fig, head, f"{n} seed{'s' if n != 1 else ''} per scenario; {BAND_NOTE}.", handles,
+           ncol=min(len(handles), 5))
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return path
@@ -402,7 +404,7 @@ def plot_paired_differences(diffs: pd.DataFrame, outcomes: list[Outcome], colour
                 Line2D([], [], color="black", lw=2, label=f"bar = {LEVEL:.0%} confidence interval")]
     n = int(diffs["n_seeds"].min()) if len(diffs) else 0
     finish(fig, f"Effect of each scenario: difference to {baseline}, same seeds",
-           f"Dot = mean over {n}+ paired seeds of (scenario - {baseline}); bar = {LEVEL:.0%} paired-t "
+           f"Dot = mean of (scenario - {baseline}) over paired seeds (n \u2265 {n}); bar = {LEVEL:.0%} paired-t "
            f"confidence interval of that mean. Right of 0 = more than in {baseline}.", handles, ncol=len(handles))
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
@@ -438,7 +440,7 @@ def plot_od_scenario(flows: pd.DataFrame, scenario: str, baseline: str, years: l
         cb2.set_label("difference in bn yuan per year")
     n = f["seed"].nunique()
     fig.suptitle(f"Scenario \u201c{scenario}\u201d: technology contracts by seller (row) and buyer (column); "
-                 f"mean of {n} seeds", x=0.01, ha="left", fontsize=13)
+                 f"mean of {n} seed{'s' if n != 1 else ''}", x=0.01, ha="left", fontsize=13)
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return path
@@ -638,6 +640,9 @@ def compare(result_dirs: list[Path], out: Path, baseline: str = "baseline") -> P
         notes.append("scenarios were run with different seeds; effects use only the seeds each shares "
                      "with the baseline.")
 
+    if min(seeds.values()) < 2:
+        notes.append("some scenarios have a single seed: no uncertainty bands or confidence intervals "
+                     "can be computed; run more seeds.")
     present = sorted(int(y) for y in regions["year"].unique())
     years = [y for y in YEARS if y in present] or present[-1:]
     if list(years) != list(YEARS):

@@ -126,10 +126,10 @@ def plot_sweep(st: pd.DataFrame, sl: pd.DataFrame, ov: pd.DataFrame, year: int, 
         o = ov[ov["outcome"] == oc.name]
         if len(o):
             ax.axhline(o["slope"].iloc[0], color=colour, ls=":", lw=1.5)
-            ax.text(0.99, o["slope"].iloc[0], f"overall slope {o['slope'].iloc[0]:+.1f} ",
-                    transform=ax.get_yaxis_transform(), ha="right", va="bottom", fontsize=8.5, color=colour)
-        ax.set_title(f"Slope between neighbouring values, {year} (below 0 = falls as friction rises)",
-                     fontsize=10.5)
+        overall = f"; overall {ov.loc[ov['outcome'] == oc.name, 'slope'].iloc[0]:+.1f}" if (
+            ov["outcome"] == oc.name).any() else ""
+        ax.set_title(f"Slope between neighbouring friction values{overall}\n"
+                     "(below 0 = falls as friction rises)", fontsize=10.5)
         ax.set_ylabel(f"{oc.unit} per year per unit of friction")
         ax.set_xlabel("transfer_friction (1 = 2020-2025 boundary cost, 0 = none)")
         for a in axes[:, j]:

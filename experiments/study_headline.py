@@ -22,26 +22,24 @@ from experiments.api import load_scenario, run_ensemble
 from experiments.compare import TABLE_OUTCOMES, compare, headline, paired_differences
 
 SCENARIO_DIR = Path(__file__).resolve().parents[1] / "scenarios"
-# Outcomes in the summary table (names as in experiments.compare), in this order.
-HEADLINE_OUTCOMES = (
-    "flow Beijing->Hebei",
-    "flow Beijing->Tianjin+Hebei",
-    "Hebei contract_absorbed_bn",
-    "Hebei transformed_output_bn",
-    "Tianjin transformed_output_bn",
-    "Beijing contract_turnover_bn",
-)
+# Outcomes in the summary table (names as in experiments.compare) and their short column heads.
+HEADLINE_OUTCOMES = {
+    "flow Beijing->Hebei": "Contracts Beijing→Hebei",
+    "flow Beijing->Tianjin+Hebei": "Contracts Beijing→Tianjin+Hebei",
+    "Hebei contract_absorbed_bn": "Hebei contracts bought",
+    "Hebei transformed_output_bn": "Hebei transformed output",
+    "Tianjin transformed_output_bn": "Tianjin transformed output",
+    "Beijing contract_turnover_bn": "Beijing contracts sold",
+}
 
 
 def effects_markdown(diffs: pd.DataFrame, year: int) -> str:
-    """Markdown table: rows scenarios, columns headline outcomes, cells 'effect [90% CI] (x%)'.
-
-    Effects whose interval includes 0 are in parentheses-free plain text with a "~" mark.
+    """Markdown table: rows scenarios, columns headline outcomes (bn yuan per year), cells
+    'effect [90% CI] (% of baseline)'; bold if the interval excludes 0, marked "~" if it includes 0.
     """
-    info = {oc.name: oc for oc in TABLE_OUTCOMES}
     cols = [o for o in HEADLINE_OUTCOMES if o in set(diffs["outcome"])]
     d = diffs[diffs["year"] == year].set_index(["scenario", "outcome"])
-    head = "| scenario | " + " | ".join(f"{info[o].label} ({info[o].unit})" for o in cols) + " |"
+    head = "| scenario | " + " | ".join(HEADLINE_OUTCOMES[o] for o in cols) + " |"
     lines = [head, "|" + "---|" * (len(cols) + 1)]
     for s in dict.fromkeys(diffs["scenario"]):
         cells = []
@@ -71,12 +69,13 @@ def write_summary(out: Path, diffs: pd.DataFrame, settings: dict, scenarios: lis
           "excludes 0; ~: it includes 0 (not distinguishable from seed noise at this number of seeds).", ""]
     for y in years:
         md += [f"## Effects in {y}", "", effects_markdown(diffs, y), ""]
-    md += ["## Scenarios", ""]
-    labels = [oc for oc in TABLE_OUTCOMES]
+    md += ["Columns: value of technology contracts sold by Beijing to Hebei, and to Tianjin and Hebei "
+           "together; contracts bought by Hebei firms from anywhere; output generated from transferred "
+           "technology in Hebei and Tianjin; all contracts sold by Beijing.", "", "## Scenarios", ""]
     for s in scenarios:
         if s.name == baseline:
             continue
-        md.append(f"* **{s.name}**: {' '.join(str(s.description).split())} {headline(diffs, s.name, labels)}")
+        md.append(f"* **{s.name}**: {' '.join(str(s.description).split())} {headline(diffs, s.name, list(TABLE_OUTCOMES))}")
     md += ["", "## Figures", "",
            "Effects on the key outcomes (dot = mean paired difference, bar = 90% confidence interval; "
            "hollow = includes 0):", "", f"![effects]({rel(report.parent / 'paired_differences.png')})", "",

@@ -24,9 +24,11 @@ from model.regions import FLOW_REGIONS, REGIONS, SECTORS
 
 
 class FirmTable:
-    """Column store of all firms ever created (rows are never reused; ``alive`` marks the living).
+    """Column store of the firms: one row per firm, ``alive`` marks the living.
 
-    Arrays grow in chunks; ``n`` is the number of rows in use.
+    The row of a firm that exits is reused by a later entrant (``append`` fills free rows first),
+    so the table stays about as long as the living population.  Arrays grow in chunks; ``n`` is
+    the number of rows in use (living firms plus free rows).
     """
 
     FIELDS: dict[str, type] = {
@@ -59,19 +61,24 @@ class FirmTable:
         return len(self.region)
 
     def append(self, **columns: np.ndarray) -> np.ndarray:
-        """Add rows (all FIELDS not given are zero) and return their row indices."""
+        """Add rows (all FIELDS not given are zero) and return their row indices.
+
+        Free rows (of firms that have exited) are used first, then new rows at the end."""
         k = len(next(iter(columns.values())))
-        if self.n + k > self.capacity:
-            new_cap = max(2 * self.capacity, self.n + k)
+        free = np.flatnonzero(~self.view("alive"))[:k]
+        n_new = k - len(free)
+        if self.n + n_new > self.capacity:
+            new_cap = max(2 * self.capacity, self.n + n_new)
             for name in self.FIELDS:
                 old = getattr(self, name)
                 grown = np.zeros(new_cap, dtype=old.dtype)
                 grown[: self.n] = old[: self.n]
                 setattr(self, name, grown)
-        rows = np.arange(self.n, self.n + k)
-        for name, values in columns.items():
-            getattr(self, name)[rows] = values
-        self.n += k
+        rows = np.concatenate([free, np.arange(self.n, self.n + n_new)])
+        for name in self.FIELDS:
+            column = getattr(self, name)
+            column[rows] = columns[name] if name in columns else 0
+        self.n += n_new
         return rows
 
     def view(self, name: str) -> np.ndarray:
@@ -90,11 +97,14 @@ class LabTable:
 
 
 @contextmanager
-def _no_gc():
-    """Pause the cyclic garbage collector while many long-lived objects are allocated.
+def gc_paused():
+    """Pause Python's cyclic garbage collector (restored on exit if it was enabled).
 
-    Creating ~10^5 agents otherwise triggers repeated collections that traverse every live
-    agent (quadratic in the population); reference counting still frees garbage meanwhile."""
+    Agents are long-lived container objects: with the collector on, every ~700 allocations a
+    young-generation pass, and now and then a full pass, traverses the hundreds of thousands of
+    living agents - about a quarter of a full-scale run's time, for no garbage (the model makes
+    no reference cycles while it runs; reference counting frees what it drops).  The model and its
+    agents form cycles when the run is over, which the collector frees as usual afterwards."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -124,7 +134,7 @@ def create_agents(model: mesa.Model, cls: type[mesa.Agent], rows: Sequence[int])
     first_id = model.agent_id_counter
     new = object.__new__
     agents = []
-    with _no_gc():
+    with gc_paused():
         for unique_id, row in enumerate(np.asarray(rows).tolist(), first_id):
             agent = new(cls)
             agent.model, agent.unique_id, agent.pos, agent.row = model, unique_id, None, row

@@ -29,7 +29,7 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from model.agents import Firm, FirmTable, Lab, LabTable, RestOfChina, create_agents, remove_agents
+from model.agents import Firm, FirmTable, Lab, LabTable, RestOfChina, create_agents, gc_paused, remove_agents
 from model.inputs import load_inputs, value
 from model.params import Params
 from model.regions import BJ, HB, ICV, RC, REGIONS, ROC, SECTOR_MIX, SECTORS, TJ, XIONGAN, FLOW_REGIONS, distance_matrix
@@ -38,6 +38,14 @@ START_YEAR = 2020
 N_SECTORS = len(SECTORS)
 N_KINDS = 2  # seller kind: 0 firm, 1 lab
 LAB = 1
+
+
+class Rows(tuple):
+    """One year's rows of an output table: immutable, so the DataCollector's deepcopy can skip it
+    (copying ~60 small tuples a year element by element was most of a small run's fixed cost)."""
+
+    def __deepcopy__(self, memo: dict) -> "Rows":
+        return self
 
 
 @dataclass
@@ -61,6 +69,10 @@ class TechTransferModel(mesa.Model):
     MAX_SCALE = 1.0  # one agent per real firm at most (the benchmark's synthetic population lifts it)
 
     def __init__(self, params: Params | None = None, seed: int = 0, scale: float = 0.05, until: int = 2035) -> None:
+        with gc_paused():
+            self._build(params, seed, scale, until)
+
+    def _build(self, params: Params | None, seed: int, scale: float, until: int) -> None:
         super().__init__(rng=seed)
         if not 0 < scale <= self.MAX_SCALE:
             raise ValueError(f"scale must be in (0, {self.MAX_SCALE:g}], got {scale}")
@@ -146,7 +158,10 @@ class TechTransferModel(mesa.Model):
 
     def _add_firms(self, cols: dict[str, np.ndarray]) -> None:
         rows = self.firms.append(**cols)
-        self.firm_agents.extend(create_agents(self, Firm, rows))
+        agents = create_agents(self, Firm, rows)
+        self.firm_agents.extend([None] * (self.firms.n - len(self.firm_agents)))
+        for row, agent in zip(rows.tolist(), agents):
+            self.firm_agents[row] = agent
 
     # ------------------------------------------------------------------ one year
     def step(self) -> None:
@@ -170,8 +185,9 @@ class TechTransferModel(mesa.Model):
 
     def run(self) -> RunTables:
         """Simulate START_YEAR..until and return the annual tables."""
-        while self.year <= self.until:
-            self.step()
+        with gc_paused():
+            while self.year <= self.until:
+                self.step()
         return self.tables()
 
     # -- 1. demography: Gibrat growth, exit, entry
@@ -188,15 +204,19 @@ class TechTransferModel(mesa.Model):
         remove_agents(self, [self.firm_agents[i] for i in exits.tolist()])
         for i in exits.tolist():
             self.firm_agents[i] = None
+        # their technologies stay on offer until they expire, sold by nobody (seller -1): the
+        # rows of exited firms are reused by entrants
+        t = self.techs
+        exited = np.zeros(f.n + 1, bool)  # the extra last entry stands for "no firm" (owner -1)
+        exited[exits] = True
+        firm_tech = np.flatnonzero(t["kind"] != LAB)
+        t["owner"][firm_tech[exited[t["owner"][firm_tech]]]] = -1
         # entry
+        real_firms = np.bincount(region, weights=f.weight[alive], minlength=3)
         for r, name in enumerate(REGIONS):
-            real_firms = np.sum(f.weight[alive][region == r])
-            n = self.rng.poisson(p.at(f"entry_rate_{name.lower()}", year) * real_firms * self.scale)
+            n = self.rng.poisson(p.at(f"entry_rate_{name.lower()}", year) * real_firms[r] * self.scale)
             if n:
-                cols = self._draw_firms(r, n, year, rd_scale=self._rd_scale[r])
-                self._add_firms(cols)
-                new = np.arange(f.n - n, f.n)
-                f.rd_stock[new] = 0.0
+                self._add_firms(self._draw_firms(r, n, year, rd_scale=self._rd_scale[r]))  # rd_stock 0
 
     # -- 2. R&D
     def _rd(self, year: int) -> None:
@@ -519,7 +539,7 @@ def annual_rows(year: int, params: Params, firms: dict[str, np.ndarray], lab_reg
     rows += [(year, ROC, "contract_turnover_bn", float(val[RC].sum())),
              (year, ROC, "contract_absorbed_bn", float(val[:, RC].sum())),
              (year, ROC, "contracts_sold", float(cnt[RC].sum()))]
-    return {"regions": rows, "flows": flows}
+    return {"regions": Rows(rows), "flows": Rows(flows)}
 
 
 def _empty_techs() -> dict[str, np.ndarray]:

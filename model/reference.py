@@ -225,7 +225,7 @@ class ReferenceRestOfChina(mesa.Agent):
     def search(self, year: int) -> None:
         m = self.model
         self.searches = (value("roc_searches_2020") * m.params.at("roc_demand", year)
-                         * (1 + value("roc_demand_growth")) ** (year - START_YEAR))
+                         * (1 + m.params.at("roc_demand_growth", year)) ** (year - START_YEAR))
         for _ in range(m.rng.poisson(self.searches * m.scale)):
             cell = m.choose_cell(RC, self.random.randrange(N_SECTORS))
             if cell is not None:

@@ -160,12 +160,13 @@ def test_missing_baseline_is_a_clear_error(result_set, tmp_path):
 
 def test_compare_writes_report(result_set, tmp_path):
     out = tmp_path / "cmp"
-    report = compare(result_set, out)
+    dirs = [d for d in result_set if d.name != "hebei_rd_push"]  # three scenarios keep the test fast
+    report = compare(dirs, out)
     assert report == out / "report.html"
     html = report.read_text()
     assert html.count("data:image/png;base64,") >= 5
-    for scenario in EFFECTS:
-        assert scenario in html
+    for d in dirs:
+        assert f"<h3>{d.name}" in html
     assert "Synthetic test scenario lower_friction." in html
     for name in ("paired_differences.csv", "outcomes.csv", "outcomes.html"):
         assert (out / name).exists(), name
@@ -180,3 +181,16 @@ def test_plot_run_writes_pngs(result_set):
     assert {"timeseries.png", "od_matrix_2035.png", "od_matrix_2024.png"} <= names
     for p in paths:
         assert p.exists() and p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_friction_sweep_slopes_recover_a_known_line():
+    """value = 100 - 40 * friction + seed noise that is the same at every friction (CRN): slope -40."""
+    from experiments.study_friction_sweep import overall_slopes, sweep_slopes
+
+    rows = [(f, seed, "flow Beijing->Hebei", 100 - 40 * f + 3 * seed)
+            for f in (0.0, 0.5, 1.0, 2.0) for seed in range(4)]
+    vals = pd.DataFrame(rows, columns=["friction", "seed", "outcome", "value"])
+    sl = sweep_slopes(vals)
+    assert list(sl["f_mid"]) == [0.25, 0.75, 1.5]
+    assert sl["slope"].tolist() == pytest.approx([-40.0] * 3)
+    assert overall_slopes(vals)["slope"].iloc[0] == pytest.approx(-40.0)

@@ -1,0 +1,285 @@
+"""Calibration: targets file, loss, parameter space, cache, and recovery of known parameters."""
+
+from __future__ import annotations
+
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from calibration.loss import deviation, ensemble_mean, loss, passes
+from calibration.runner import Cache, run_key
+from calibration.space import FIXED, FREE, FreeParam, Space
+from calibration.targets import (
+    DEFAULT_TOLERANCE, Output, Target, TargetError, all_outputs, compared_targets, load_targets, read_outputs,
+)
+from model import UNCERTAIN, Params, simulate
+
+TARGETS = load_targets()
+BY_NAME = {t.name: t for t in TARGETS}
+
+
+# ------------------------------------------------------------------ the targets file
+
+
+def test_targets_file_parses_and_every_target_has_provenance():
+    assert len(compared_targets(TARGETS)) >= 20
+    for t in TARGETS:
+        assert t.provenance_kind in ("seed", "public", "derived"), t.name
+        assert len(t.provenance) > 20, t.name
+        if t.provenance_kind == "derived":
+            assert any(ch.isdigit() for ch in t.provenance) and ("=" in t.provenance or "minus" in t.provenance), \
+                f"{t.name}: a derived target must show its derivation"
+        if t.provenance_kind == "seed":  # the quoted sentence carries the figure
+            assert t.kind in ("input", "unused") or _figure_in_quote(t), t.name
+        if t.compared:
+            assert t.unit and t.year and t.weight > 0 and 0 < t.tolerance <= 1
+            if abs(t.tolerance - DEFAULT_TOLERANCE) > 1e-12:
+                assert len(t.tolerance_reason) > 30, f"{t.name}: a wider tolerance needs a reason"
+        else:
+            assert t.note, f"{t.name}: inputs say how they are satisfied, unused targets why"
+
+
+def _figure_in_quote(t: Target) -> bool:
+    words = {"5": "Five", "90": "90"}
+    figure = words.get(f"{t.value:g}", f"{t.value:,.2f}".rstrip("0").rstrip("."))
+    return figure in t.provenance or f"{t.value:,.0f}" in t.provenance or figure.replace(",", "") in t.provenance
+
+
+def test_required_targets_are_present():
+    required = {
+        "hebei_rd_2024": 96.78, "hebei_rd_2020": 63.46, "hebei_turnover_2024": 197.14, "hebei_turnover_2020": 55.85,
+        "hebei_absorbed_from_beijing_2024": 75.53, "hebei_hte_2025": 15000, "hebei_smes_2025": 127000,
+        "hebei_unicorns_2025": 5, "xiongan_park_firms_2025": 200, "beijing_rd_2024": 327.97,
+        "zhongguancun_unicorns_2025": 90, "beijing_unicorns_2024": 115, "beijing_turnover_2022": 794.75,
+        "beijing_turnover_2023": 853.69, "beijing_contracts_2023": 106552, "bth_turnover_2024": 1300,
+        "beijing_hte_2023": 28300, "tianjin_hte_2024": 12000, "tianjin_smes_2024": 12000,
+        "zhongguancun_revenue_2025": 10000, "key_labs_and_institutes": 155, "joint_projects": 220,
+    }
+    for name, value in required.items():
+        assert name in BY_NAME, name
+        assert BY_NAME[name].value == pytest.approx(value), name
+    assert BY_NAME["hebei_absorbs_most_from_beijing_2024"].kind == "greater"
+    for name in ("hebei_hte_2025", "hebei_smes_2025", "xiongan_park_firms_2025", "zhongguancun_unicorns_2025",
+                 "tianjin_hte_2024", "tianjin_smes_2024", "zhongguancun_revenue_2025"):
+        assert BY_NAME[name].kind == "lower", name  # "over N" is a bound, not a point
+    assert BY_NAME["key_labs_and_institutes"].kind == "input" and BY_NAME["joint_projects"].kind == "input"
+
+
+def test_derived_values_follow_from_their_sources():
+    assert BY_NAME["hebei_rd_2020"].value == pytest.approx(96.78 / 1.525, abs=0.01)
+    assert BY_NAME["hebei_turnover_2020"].value == pytest.approx(197.14 / 3.53, abs=0.01)
+    assert BY_NAME["beijing_rd_2024"].value == pytest.approx(0.0658 * 4984.31, abs=0.01)
+    assert BY_NAME["tianjin_rd_2024"].value == pytest.approx(0.0422 * 11500 - 0.0658 * 4984.31 - 96.78, abs=0.01)
+    g = 4 ** 0.2
+    assert BY_NAME["hebei_absorbed_from_beijing_2020"].value == pytest.approx(85.3 * g**4 / sum(g**k for k in range(5)), abs=0.05)
+
+
+def _write(tmp_path: Path, body: str) -> Path:
+    p = tmp_path / "t.toml"
+    p.write_text(textwrap.dedent(body), encoding="utf-8")
+    return p
+
+
+def test_bad_targets_file_names_the_field(tmp_path):
+    base = """
+    [targets.x]
+    kind = "point"
+    region = "Hebei"
+    metric = "rd_spending_bn"
+    year = 2024
+    value = 1.0
+    unit = "bn yuan"
+    weight = 1.0
+    """
+    with pytest.raises(TargetError, match=r"targets\.x: expected exactly one provenance"):
+        load_targets(_write(tmp_path, base + "tolerance = 0.05\n"))
+    with pytest.raises(TargetError, match=r"targets\.x\.tolerance_reason"):
+        load_targets(_write(tmp_path, base + 'tolerance = 0.3\nseed = "a sentence quoted from a seed report"\n'))
+    with pytest.raises(TargetError, match=r"targets\.x\.metric"):
+        load_targets(_write(tmp_path, base.replace("rd_spending_bn", "rnd") + 'tolerance = 0.05\nseed = "a quoted sentence here"\n'))
+    with pytest.raises(TargetError, match=r"targets\.x\.kind"):
+        load_targets(_write(tmp_path, base.replace('"point"', '"about"') + 'tolerance = 0.05\nseed = "a quoted sentence here"\n'))
+
+
+# ------------------------------------------------------------------ the loss
+
+
+def _point(value=100.0, tol=0.05, weight=1.0) -> Target:
+    return Target(name="p", kind="point", value=value, unit="bn yuan", tolerance=tol, weight=weight,
+                  provenance_kind="seed", provenance="quoted", output=Output(2024, "rd_spending_bn", ("Hebei",)))
+
+
+def _lower(value=100.0) -> Target:
+    return Target(name="l", kind="lower", value=value, unit="firms", tolerance=0.05, weight=1.0,
+                  provenance_kind="seed", provenance="quoted", output=Output(2025, "firms", ("Hebei",)))
+
+
+def _greater() -> Target:
+    return Target(name="g", kind="greater", value=float("nan"), unit="bn yuan", tolerance=0.05, weight=1.0,
+                  provenance_kind="derived", provenance="derived",
+                  left=Output(2024, "contract_value_bn", origin="Beijing", destination="Hebei"),
+                  right=Output(2024, "contract_value_bn", origin="Beijing", destination="Tianjin"))
+
+
+def test_loss_is_zero_at_a_perfect_match_and_grows_away_from_it():
+    targets = compared_targets(TARGETS)
+    sim = {}
+    for t in targets:
+        if t.kind == "greater":
+            sim[t.left.key], sim[t.right.key] = 2.0, 1.0
+        else:
+            sim[t.output.key] = t.value * (1.01 if t.kind == "lower" else 1.0)
+    assert loss(targets, sim) == 0.0
+    assert all(passes(t, sim) for t in targets)
+    t = _point()
+    key = t.output.key
+    losses = [loss([t], {key: 100.0 * (1 + e)}) for e in (0.0, 0.01, 0.03, 0.05, 0.1, 0.5)]
+    assert losses[0] == 0.0 and all(b > a for a, b in zip(losses, losses[1:]))
+    assert loss([t], {key: 95.0}) == pytest.approx(loss([t], {key: 105.0}))  # symmetric
+    assert deviation(t, {key: 105.0}) == pytest.approx(1.0)  # z = 1 at the tolerance edge
+    assert passes(t, {key: 104.9}) and not passes(t, {key: 105.2})
+    assert loss([_point(weight=2.0)], {key: 110.0}) == pytest.approx(2 * loss([t], {key: 110.0}))
+    assert loss([t], {}) > 1e3  # a missing output is heavily penalised
+
+
+def test_lower_bound_adds_nothing_while_it_holds():
+    t = _lower(100.0)
+    key = t.output.key
+    assert loss([t], {key: 100.5}) == 0.0 and loss([t], {key: 1e6}) == 0.0
+    assert passes(t, {key: 100.5}) and not passes(t, {key: 99.9}) and not passes(t, {key: 100.0})
+    shortfalls = [loss([t], {key: v}) for v in (99.0, 95.0, 80.0)]
+    assert 0 < shortfalls[0] < shortfalls[1] < shortfalls[2]
+    assert deviation(t, {key: 95.0}) == pytest.approx(-1.0)
+
+
+def test_inequality_targets_behave():
+    t = _greater()
+    lk, rk = t.left.key, t.right.key
+    assert loss([t], {lk: 75.0, rk: 20.0}) == 0.0 and passes(t, {lk: 75.0, rk: 20.0})
+    assert not passes(t, {lk: 20.0, rk: 20.0}) and not passes(t, {lk: 10.0, rk: 20.0})
+    gaps = [loss([t], {lk: v, rk: 20.0}) for v in (19.9, 18.0, 10.0)]
+    assert 0 < gaps[0] < gaps[1] < gaps[2]
+    assert deviation(t, {lk: 19.0, rk: 20.0}) == pytest.approx(-1.0)  # 5% short = one tolerance
+    assert np.isfinite(loss([t], {lk: 0.0, rk: 0.0}))
+
+
+def test_ensemble_mean_is_the_moment_matched():
+    runs = [{"a": 1.0, "b": 10.0}, {"a": 3.0, "b": 20.0}]
+    assert ensemble_mean(runs) == {"a": 2.0, "b": 15.0}
+
+
+def test_outputs_are_read_from_model_tables():
+    tables = simulate(Params(), seed=3, scale=0.01, until=2021)
+    outs = [Output(2021, "contract_value_bn", origin="Beijing", destination="Hebei"),
+            Output(2021, "absorbed_from_beijing_bn", ("Hebei",)),
+            Output(2021, "contract_turnover_bn", ("Beijing", "Tianjin", "Hebei")),
+            Output(2021, "contract_turnover_bn", ("Beijing",)), Output(2021, "contract_turnover_bn", ("Tianjin",)),
+            Output(2021, "contract_turnover_bn", ("Hebei",))]
+    v = read_outputs(tables, outs)
+    k = [o.key for o in outs]
+    assert v[k[0]] == pytest.approx(v[k[1]])
+    assert v[k[2]] == pytest.approx(v[k[3]] + v[k[4]] + v[k[5]])
+    assert all(np.isfinite(x) for x in v.values())
+    # every output a target needs exists in the model's tables
+    needed = all_outputs(compared_targets(TARGETS))
+    got = read_outputs(simulate(Params(), seed=1, scale=0.01, until=2025), needed)
+    assert all(np.isfinite(x) for x in got.values()), [k for k, x in got.items() if not np.isfinite(x)]
+
+
+# ------------------------------------------------------------------ space and cache
+
+
+def test_every_uncertain_parameter_is_free_or_fixed_with_a_reason():
+    free = {p.name for p in FREE}
+    assert free | set(FIXED) == set(UNCERTAIN) and not free & set(FIXED)
+    assert all(len(r) > 40 for r in FIXED.values())
+
+
+@pytest.mark.parametrize("fp", FREE, ids=[p.name for p in FREE])
+def test_search_coordinates_round_trip(fp: FreeParam):
+    lo, hi = fp.box
+    assert fp.value(0.0) == pytest.approx(lo) and fp.value(1.0) == pytest.approx(hi)
+    for u in (0.1, 0.37, 0.8):
+        v = fp.value(u)
+        assert lo <= v <= hi
+        assert fp.unit(v) == pytest.approx(u, abs=1e-6)
+    assert fp.value(0.3) < fp.value(0.6)
+
+
+def test_cache_key_and_round_trip(tmp_path):
+    p = Params().to_dict()
+    k = run_key(p, 1, 0.05, 2025, "abc")
+    assert k == run_key(dict(p), 1, 0.05, 2025, "abc")
+    assert len({k, run_key(p, 2, 0.05, 2025, "abc"), run_key(p, 1, 0.1, 2025, "abc"),
+                run_key(p, 1, 0.05, 2024, "abc"), run_key(p, 1, 0.05, 2025, "abd"),
+                run_key({**p, "bass_q": 0.31}, 1, 0.05, 2025, "abc")}) == 6
+    path = tmp_path / "c.jsonl"
+    c = Cache(path)
+    c.put(k, {"x": 1.5, "y": 2.0}, {"seed": 1})
+    c.close()
+    with path.open("a") as fh:
+        fh.write('{"key": "cut sho')  # an interrupted write is skipped
+    c2 = Cache(path)
+    assert c2.get(k, ["x", "y"]) == {"x": 1.5, "y": 2.0}
+    assert c2.get(k, ["x", "z"]) is None  # a new output forces a rerun
+
+
+def test_committed_calibrated_file_is_consistent():
+    from calibration.defaults import CALIBRATED_FILE, calibrated_params
+
+    if not CALIBRATED_FILE.exists():
+        pytest.skip("no calibrated.toml yet")
+    values = calibrated_params()
+    assert set(values) <= set(UNCERTAIN)
+    for name, v in values.items():
+        lo, hi = UNCERTAIN[name]
+        assert lo <= v <= hi, name
+    Params().replace(**values)
+
+
+# ------------------------------------------------------------------ recovery of known parameters
+
+TRUE = {"sales_growth_hebei": 0.08, "entry_rate_tianjin": 0.12, "hte_apply_rate": 0.6}
+RECOVERY_TOL = 0.05  # recovered within 5% of each search box's width
+
+
+def test_calibration_recovers_known_parameters():
+    """Synthetic data from known parameters at small scale; calibrating three free parameters to it
+    recovers them within RECOVERY_TOL of their search box (the same seeds: the loss is 0 at the truth)."""
+    from calibration.calibrate import calibrate
+    from calibration.search import Settings
+
+    t0 = time.perf_counter()
+    seeds = (1, 2)
+    scale = 0.02
+    specs = [  # outputs that respond to the three parameters
+        ("hebei_rd", Output(2024, "rd_spending_bn", ("Hebei",))),
+        ("hebei_rd_2022", Output(2022, "rd_spending_bn", ("Hebei",))),
+        ("hebei_hte", Output(2025, "high_tech_enterprises", ("Hebei",))),
+        ("beijing_hte", Output(2023, "high_tech_enterprises", ("Beijing",))),
+        ("tianjin_firms", Output(2024, "firms", ("Tianjin",))),
+        ("tianjin_hte", Output(2024, "high_tech_enterprises", ("Tianjin",))),
+    ]
+    truth = Params().replace(**TRUE)
+    runs = [read_outputs(simulate(truth, seed=s, scale=scale, until=2025), [o for _, o in specs]) for s in seeds]
+    mean = ensemble_mean(runs)
+    targets = [Target(name=n, kind="point", value=mean[o.key], unit="x", tolerance=0.05, weight=1.0,
+                      provenance_kind="derived", provenance="synthetic", output=o, year=o.year) for n, o in specs]
+    free = [fp for fp in FREE if fp.name in TRUE]
+    settings = Settings(scale=scale, seeds=seeds, popsize=6, maxiter=12, de_seed=7, profile_grid=3,
+                        profile_near=(0.01,), refine_rounds=1, report_seeds=len(seeds), workers=2)
+    result = calibrate(settings, targets, free=free, progress=False)
+    assert result.best.loss < 0.05
+    for fp in free:
+        lo, hi = fp.box
+        err = abs(result.best.values[fp.name] - TRUE[fp.name]) / (hi - lo)
+        assert err < RECOVERY_TOL, f"{fp.name}: {result.best.values[fp.name]:.4g} vs true {TRUE[fp.name]}"
+    # the profile interval of each recovered parameter contains the truth
+    for p in result.profiles:
+        fp = next(f for f in free if f.name == p.name)
+        assert fp.value(p.lo_u) - 1e-9 <= TRUE[p.name] <= fp.value(p.hi_u) + 1e-9 or \
+            abs(fp.unit(TRUE[p.name]) - p.u_best) < 0.02, p.name
+    assert time.perf_counter() - t0 < 90
