@@ -153,7 +153,8 @@ class Evaluator:
         self.code = code_version()
         self.workers = max(1, int(workers))
         self.on_run = on_run or (lambda: None)
-        self.history: list[Evaluation] = []  # every evaluation made, in order
+        self.history: list[Evaluation] = []  # every distinct evaluation made, in order
+        self._memo: dict[tuple, Evaluation] = {}
         self.new_runs = 0  # runs simulated (not read from the cache) by this evaluator
         self._pool: ProcessPoolExecutor | None = None
 
@@ -227,15 +228,23 @@ class Evaluator:
 
     # -------------------------------------------------------------- losses
     def evaluate(self, us: Sequence[Sequence[float]]) -> list[Evaluation]:
+        """Evaluations of unit-cube vectors, in order (repeated vectors are evaluated once)."""
         us = [np.clip(np.asarray(u, float), 0.0, 1.0) for u in us]
         values = [self.space.values(u) for u in us]
-        runs = self.run_outputs(values)
-        evals = []
-        for u, v, r in zip(us, values, runs):
-            mean = ensemble_mean(r)
-            evals.append(Evaluation(u=u, values=v, runs=r, mean=mean, loss=loss(self.targets, mean)))
-        self.history.extend(evals)
-        return evals
+        keys = [tuple(sorted(v.items())) for v in values]
+        new: dict[tuple, int] = {}
+        for i, k in enumerate(keys):
+            if k not in self._memo and k not in new:
+                new[k] = i
+        if new:
+            idx = list(new.values())
+            runs = self.run_outputs([values[i] for i in idx])
+            for i, r in zip(idx, runs):
+                mean = ensemble_mean(r)
+                e = Evaluation(u=us[i], values=values[i], runs=r, mean=mean, loss=loss(self.targets, mean))
+                self._memo[keys[i]] = e
+                self.history.append(e)
+        return [self._memo[k] for k in keys]
 
     def losses(self, us: Sequence[Sequence[float]]) -> list[float]:
         return [e.loss for e in self.evaluate(us)]

@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     synthetic = SYNTHETIC_AGENTS / per_unit
     results.append(_measure("vectorised", "1M synthetic", synthetic, args, 1 if args.quick else min(repeat, 2)))
     print(_line(results[-1]), flush=True)
-    for scale in ref_scales:
+    for scale in () if args.no_reference else ref_scales:
         res = _measure("reference", f"{scale:g}", scale, args, 1, timeout=args.reference_cap)
         vec = next((r for r in results if r.stepping == "vectorised" and r.scale == scale), None)
         if vec is None and res.status == "ok":  # --quick: time the vectorised run at this scale too
@@ -113,6 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--repeat", type=int, default=None, help="runs per size, the fastest is reported (default 3; --quick 1)")
     p.add_argument("--reference-cap", type=float, default=300.0,
                    help="seconds after which a reference run is stopped (default 300)")
+    p.add_argument("--no-reference", action="store_true", help="skip the reference stepping")
     p.add_argument("--seed", type=int, default=1, help="model seed (default 1)")
     p.add_argument("--until", type=int, default=UNTIL, help=argparse.SUPPRESS)
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)

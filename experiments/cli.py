@@ -131,7 +131,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
         return _bad_input("no finished run folders given (each needs a regions.parquet)")
     from experiments.compare import compare
 
-    print(compare(run_dirs, args.out, baseline=args.baseline))
+    try:
+        report = compare(run_dirs, args.out, baseline=args.baseline)
+    except ValueError as err:  # e.g. the baseline is not among the folders
+        return _bad_input(str(err))
+    print(report)
     return EXIT_OK
 
 

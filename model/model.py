@@ -92,6 +92,7 @@ class TechTransferModel(mesa.Model):
         self._hte_years = int(thr["years_valid"])
         self.capacity_bn = np.array([value("capacity_2020", r) for r in REGIONS])
         self.congestion = np.ones(3)  # share of transformation demand met, by region, last year
+        self.spare_bn = np.zeros(3)  # capacity not used for transformation, bn yuan, last year
         self.techs = _empty_techs()
         self._record: dict = {}
         self.datacollector = mesa.DataCollector(
@@ -416,6 +417,7 @@ class TechTransferModel(mesa.Model):
         demand_bn = np.bincount(prod, weights=f.view("demand") * f.view("weight"), minlength=3) / 1000
         met = np.where(demand_bn > 0, 1 / np.sqrt(1 + (demand_bn / np.maximum(cap, 1e-9)) ** 2), 1.0)
         self.congestion = met
+        self.spare_bn = np.maximum(cap - demand_bn * met, 0.0)
         f.view("output")[:] = f.view("demand") * met[prod]
 
     # -- 7. production branches ("R&D in Beijing, transformation in Tianjin and Hebei")
@@ -439,9 +441,9 @@ class TechTransferModel(mesa.Model):
         opt_w = np.zeros((len(movers), 4))
         for dest in range(3):
             cost = np.where(home == dest, np.inf, self.distance_km[home, dest] / d0 + friction)
-            opt_w[:, dest] = self.congestion[dest] * np.exp(-cost)
+            opt_w[:, dest] = self.spare_bn[dest] * np.exp(-cost)
         park_cost = np.where(home == HB, np.inf, d_park[home] / d0 + friction)
-        opt_w[:, 3] = p.at("park_attraction", year) * self.congestion[HB] * np.exp(-park_cost)
+        opt_w[:, 3] = p.at("park_attraction", year) * self.spare_bn[HB] * np.exp(-park_cost)
         park_now = np.sum(f.view("weight")[f.view("park") & f.view("alive")])
         if park_now >= p.at("park_capacity_firms", year):
             opt_w[:, 3] = 0.0

@@ -111,6 +111,7 @@ class Scenario:
         return {
             "name": self.name,
             "description": self.description,
+            "rationale": self.rationale,
             "until": self.until,
             "content_hash": self.content_hash,
             "path": str(self.path) if self.path is not None else None,
