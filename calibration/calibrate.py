@@ -18,12 +18,13 @@ import pandas as pd
 
 from calibration.report import REPORT_DIR, calibrated_toml, fit_table, profile_plot, write_fit
 from calibration.runner import Cache, Evaluation, Evaluator
-from calibration.search import Profile, Settings, identified, profile, run_de
+from calibration.search import Profile, Settings, identified, intervals, profile, search
 from calibration.space import FREE, FreeParam, Space
 from calibration.targets import TARGETS_FILE, Target, compared_targets, load_targets
 from calibration.defaults import CALIBRATED_FILE
 
 HELDOUT_SEED_BASE = 1000  # held-out report seeds are 1000, 1001, ...
+NOISE_SEED_BASE = 2000  # seeds of the runs that estimate the simulation noise
 
 
 @dataclass
@@ -33,11 +34,13 @@ class CalibrationResult:
     targets: list[Target]
     best: Evaluation
     profiles: list[Profile]
-    de_evaluations: int
-    de_generations: int
+    search_evaluations: int
+    search_iterations: int  # DE generations or least-squares iterations
     refinements: int
     evaluations: int  # all loss evaluations (DE + profile)
     until: int
+    mc: dict[str, float] = field(default_factory=dict)  # Monte Carlo error of the ensemble mean, per target
+    jacobian: np.ndarray | None = None  # residuals x free parameters at the optimum (unit coordinates)
     report_runs: list[dict[str, float]] = field(default_factory=list)  # calibration seeds first
     heldout_seeds: list[int] = field(default_factory=list)
     new_runs: int = 0
@@ -46,7 +49,7 @@ class CalibrationResult:
     @property
     def fit(self) -> pd.DataFrame:
         n = len(self.settings.seeds)
-        return fit_table(self.targets, self.report_runs[:n], self.report_runs, self.report_runs[n:])
+        return fit_table(self.targets, self.report_runs[:n], self.report_runs, self.report_runs[n:], self.mc)
 
     def meta(self, targets_file: Path | None = TARGETS_FILE) -> dict[str, object]:
         fit = self.fit
@@ -60,12 +63,13 @@ class CalibrationResult:
             "scale": self.settings.scale,
             "seeds": list(self.settings.seeds),
             "until": self.until,
-            "optimizer": "scipy.optimize.differential_evolution (best1bin, latinhypercube, deferred) + profile re-centring",
-            "de_seed": self.settings.de_seed,
-            "popsize": self.settings.popsize,
-            "maxiter": self.settings.maxiter,
-            "de_evaluations": self.de_evaluations,
-            "de_generations": self.de_generations,
+            "method": self.settings.method,
+            "search_seed": self.settings.search_seed,
+            **({"popsize": self.settings.popsize, "maxiter": self.settings.maxiter} if self.settings.method == "de"
+               else {"n_sobol": self.settings.n_sobol, "lsq_starts": self.settings.lsq_starts,
+                     "lsq_nfev": self.settings.lsq_nfev, "fd_step": self.settings.fd_step}),
+            "search_evaluations": self.search_evaluations,
+            "search_iterations": self.search_iterations,
             "profile_refinements": self.refinements,
             "evaluations": self.evaluations,
             "report_runs": len(self.report_runs),
@@ -98,10 +102,12 @@ def calibrate(settings: Settings = Settings(), targets: Sequence[Target] | None 
     space = Space(free, base=base_params)
     cache = cache if cache is not None else Cache(None)
     n_seeds = len(settings.seeds)
-    de_runs = settings.de_evaluations(space.dim) * n_seeds
+    search_runs = settings.search_evaluations(space.dim) * n_seeds
     prof_runs = settings.profile_evaluations(space.dim) * n_seeds
-    bar = tqdm(total=de_runs + prof_runs + settings.report_seeds, unit="run", disable=not progress,
-               desc="calibrate: differential evolution", dynamic_ncols=True, smoothing=0.05)
+    noise_seeds = list(range(NOISE_SEED_BASE, NOISE_SEED_BASE + settings.noise_seeds))
+    extra = 2 * settings.noise_seeds + 2 * space.dim * n_seeds + settings.report_seeds
+    bar = tqdm(total=search_runs + prof_runs + extra, unit="run", disable=not progress,
+               desc="calibrate", dynamic_ncols=True, smoothing=0.05)
 
     def stage(name: str) -> None:
         bar.set_description(f"calibrate: {name}")
@@ -109,11 +115,21 @@ def calibrate(settings: Settings = Settings(), targets: Sequence[Target] | None 
     with Evaluator(targets, space, settings.seeds, settings.scale, until, cache, settings.workers,
                    on_run=lambda: bar.update(1)) as ev:
         try:
-            best, de_evals, gens = run_de(ev, settings, x0=space.prior_unit())
-            # the DE may stop before maxiter: fix the bar's total to what is left
-            bar.total = bar.n + prof_runs + settings.report_seeds
+            x0 = space.prior_unit()
+            stage("simulation noise at the prior")
+            ev.estimate_noise(space.values(x0), noise_seeds)
+            best, n_search, iters = search(ev, settings, x0, on_stage=stage)
+            # the search may stop early: fix the bar's total to what is left
+            bar.total = bar.n + prof_runs + settings.noise_seeds + 2 * space.dim * n_seeds + settings.report_seeds
+            bar.refresh()
+            tail = 2 * space.dim * n_seeds + settings.report_seeds
+            stage("simulation noise at the optimum")  # two-step: re-weight at the first-stage estimate
+            ev.estimate_noise(best.values, noise_seeds)
+            best = min(ev.history, key=lambda e: e.loss)
             best, profiles, refinements = profile(
-                ev, best, settings, on_stage=lambda s: (stage(s), _grow(bar, prof_runs)))
+                ev, best, settings, on_stage=lambda s: (stage(s), _grow(bar, prof_runs, tail)))
+            stage("profile intervals")
+            J = intervals(ev, best, profiles, settings)
             stage("fit report")
             heldout = list(range(HELDOUT_SEED_BASE, HELDOUT_SEED_BASE + max(0, settings.report_seeds - n_seeds)))
             report_runs = ev.run_outputs([best.values], seeds=list(settings.seeds) + heldout)[0]
@@ -121,16 +137,17 @@ def calibrate(settings: Settings = Settings(), targets: Sequence[Target] | None 
             bar.close()
         result = CalibrationResult(
             settings=settings, space=space, targets=targets, best=best, profiles=profiles,
-            de_evaluations=de_evals, de_generations=gens, refinements=refinements,
+            search_evaluations=n_search, search_iterations=iters, refinements=refinements,
             evaluations=len(ev.history), until=until, report_runs=report_runs, heldout_seeds=heldout,
+            mc=dict(ev.mc), jacobian=J,
             new_runs=ev.new_runs, elapsed_s=time.perf_counter() - t0)
     return result
 
 
-def _grow(bar, runs: int) -> None:
-    """Each profile round after the first adds its runs to the bar's total."""
-    if bar.n + runs > bar.total:
-        bar.total = bar.n + runs
+def _grow(bar, runs: int, tail: int) -> None:
+    """Each profile round after the first adds its runs to the bar's total (``tail``: runs after the profile)."""
+    if bar.n + runs + tail > bar.total:
+        bar.total = bar.n + runs + tail
         bar.refresh()
 
 
@@ -159,7 +176,8 @@ def profile_table(result: CalibrationResult) -> pd.DataFrame:
         rows.append(dict(
             parameter=fp.name, value=result.best.values[fp.name], lo=fp.value(p.lo_u), hi=fp.value(p.hi_u),
             lo_at_box_edge=p.lo_open, hi_at_box_edge=p.hi_open, box_lo=fp.box[0], box_hi=fp.box[1],
-            search_scale=fp.scale, interval_share_of_box=p.hi_u - p.lo_u, identified=identified(p),
+            search_scale=fp.scale, sd_unit=p.sd_u, interval_share_of_box=p.hi_u - p.lo_u,
+            identified=identified(p), sampled_lo=fp.value(p.sampled_lo_u), sampled_hi=fp.value(p.sampled_hi_u),
             prior=result.space.base.at(fp.name, 2020), identified_by=fp.identified_by))
     return pd.DataFrame(rows)
 

@@ -1,7 +1,8 @@
 """``bth calibrate``: calibrate the model's uncertain parameters to calibration/targets.toml.
 
-    bth calibrate [--scale 0.05] [--seeds 6] [--base-seed 1] [--popsize 3] [--maxiter 30]
-                  [--de-seed 20251225] [--report-seeds 30] [--workers 2] [--free a,b,...]
+    bth calibrate [--scale 0.05] [--seeds 6] [--base-seed 1] [--method sobol-lsq|de]
+                  [--search-seed 20251225] [--sobol 256] [--lsq-starts 2] [--lsq-nfev 12]
+                  [--popsize 3] [--maxiter 30] [--report-seeds 30] [--workers 2] [--free a,b,...]
                   [--out calibration/calibrated.toml] [--report-dir calibration/report]
                   [--cache calibration/.cache/evaluations.jsonl | --no-cache] [--no-progress]
 
@@ -37,10 +38,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=_fraction, default=d.scale, help=f"fraction of real firms simulated (default {d.scale})")
     p.add_argument("--seeds", type=_positive_int, default=len(d.seeds), help=f"model seeds per evaluation (default {len(d.seeds)})")
     p.add_argument("--base-seed", type=_non_negative_int, default=d.seeds[0], help=f"first model seed (default {d.seeds[0]})")
+    p.add_argument("--method", choices=("sobol-lsq", "de"), default=d.method,
+                   help=f"search: Sobol sample + least squares, or differential evolution (default {d.method})")
+    p.add_argument("--search-seed", type=_non_negative_int, default=d.search_seed,
+                   help=f"seed of the Sobol sampler / DE (default {d.search_seed})")
+    p.add_argument("--sobol", type=_positive_int, default=d.n_sobol, help=f"Sobol points (default {d.n_sobol})")
+    p.add_argument("--lsq-starts", type=_non_negative_int, default=d.lsq_starts,
+                   help=f"Sobol points refined by least squares (default {d.lsq_starts})")
+    p.add_argument("--lsq-nfev", type=_positive_int, default=d.lsq_nfev,
+                   help=f"least-squares iterations per start (default {d.lsq_nfev})")
     p.add_argument("--popsize", type=_positive_int, default=d.popsize,
                    help=f"DE population per free parameter (default {d.popsize})")
     p.add_argument("--maxiter", type=_non_negative_int, default=d.maxiter, help=f"DE generations (default {d.maxiter})")
-    p.add_argument("--de-seed", type=_non_negative_int, default=d.de_seed, help=f"optimiser seed (default {d.de_seed})")
     p.add_argument("--report-seeds", type=_positive_int, default=d.report_seeds,
                    help=f"runs in the fit report, calibration seeds included (default {d.report_seeds})")
     p.add_argument("--profile-grid", type=_positive_int, default=d.profile_grid,
@@ -78,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
             return _bad_input(f"--free: not a free parameter: {', '.join(unknown)}; choose from {', '.join(known)}")
         free = tuple(known[n] for n in names)
     settings = Settings(scale=args.scale, seeds=tuple(range(args.base_seed, args.base_seed + args.seeds)),
-                        popsize=args.popsize, maxiter=args.maxiter, de_seed=args.de_seed,
+                        method=args.method, search_seed=args.search_seed, n_sobol=args.sobol,
+                        lsq_starts=args.lsq_starts, lsq_nfev=args.lsq_nfev,
+                        popsize=args.popsize, maxiter=args.maxiter,
                         report_seeds=max(args.report_seeds, args.seeds), profile_grid=max(2, args.profile_grid),
                         workers=args.workers)
     cache = Cache(None if args.no_cache else args.cache)

@@ -22,11 +22,14 @@ REPORT_DIR = Path(__file__).with_name("report")
 
 
 def fit_table(targets: Sequence[Target], calib_runs: Sequence[Mapping[str, float]],
-              all_runs: Sequence[Mapping[str, float]], heldout_runs: Sequence[Mapping[str, float]]) -> pd.DataFrame:
+              all_runs: Sequence[Mapping[str, float]], heldout_runs: Sequence[Mapping[str, float]],
+              mc: Mapping[str, float] | None = None) -> pd.DataFrame:
     """One row per target: target, tolerance band, simulated mean (calibration seeds), 90% interval
-    over all report runs, held-out mean, normalised deviation z and verdict.
+    over all report runs, held-out mean, normalised deviation z (tolerance only) and verdict, and
+    the loss's view: Monte Carlo error ``mc``, z with the effective tolerance and weight x z^2.
 
     For an inequality the simulated columns hold left - right (it holds if > 0)."""
+    mc = mc or {}
     calib_mean = _mean(calib_runs)
     held_mean = _mean(heldout_runs) if heldout_runs else {}
     rows = []
@@ -34,8 +37,8 @@ def fit_table(targets: Sequence[Target], calib_runs: Sequence[Mapping[str, float
         row = dict(target=t.name, kind=t.kind, compared=t.description, year=t.year, unit=t.unit,
                    value=t.value, tolerance=t.tolerance if t.compared else np.nan, weight=t.weight,
                    band_lo=np.nan, band_hi=np.nan, sim_mean=np.nan, sim_p05=np.nan, sim_p95=np.nan,
-                   heldout_mean=np.nan, z=np.nan, verdict="", heldout_verdict="", ref_mean=np.nan,
-                   source=t.provenance_kind)
+                   heldout_mean=np.nan, z=np.nan, verdict="", heldout_verdict="", mc=np.nan, z_loss=np.nan,
+                   loss_term=np.nan, ref_mean=np.nan, source=t.provenance_kind)
         if t.kind == "point":
             row.update(band_lo=t.value * (1 - t.tolerance), band_hi=t.value * (1 + t.tolerance))
         elif t.kind == "lower":
@@ -46,7 +49,9 @@ def fit_table(targets: Sequence[Target], calib_runs: Sequence[Mapping[str, float
             per_run = np.array([_sim(t, r) for r in all_runs])
             row.update(sim_mean=_sim(t, calib_mean), sim_p05=float(np.percentile(per_run, 5)),
                        sim_p95=float(np.percentile(per_run, 95)), z=deviation(t, calib_mean),
-                       verdict="pass" if passes(t, calib_mean) else "FAIL")
+                       verdict="pass" if passes(t, calib_mean) else "FAIL", mc=mc.get(t.name, 0.0))
+            z_loss = deviation(t, calib_mean, mc.get(t.name, 0.0))
+            row.update(z_loss=z_loss, loss_term=t.weight * z_loss**2)
             if held_mean:
                 row.update(heldout_mean=_sim(t, held_mean),
                            heldout_verdict="pass" if passes(t, held_mean) else "FAIL")
@@ -98,17 +103,21 @@ def fit_markdown(table: pd.DataFrame, targets: Sequence[Target], meta: Mapping[s
         "",
         "Point targets pass within the tolerance; 'over N' targets pass if the mean exceeds N; for an inequality the "
         "simulated columns show left - right, which must be positive. z is the normalised deviation "
-        "(relative error / tolerance) that enters the loss as weight x z^2.",
+        "(relative error / tolerance; |z| <= 1 passes). 'MC error' is the Monte Carlo standard error of the "
+        "calibration-seed mean relative to the target, estimated from extra runs; the loss divides by "
+        "sqrt(tolerance^2 + MC error^2) and sums weight x z^2 ('loss term'), so that simulation noise does not "
+        "dominate the fit. A target whose MC error exceeds its tolerance cannot be pinned down at this scale and "
+        "number of seeds: its held-out verdict is then as much chance as fit.",
         "",
-        "| target | compared | target value | tolerance | simulated mean | 90% interval | held-out mean | z | verdict | held-out |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| target | compared | target value | tolerance | simulated mean | 90% interval | held-out mean | z | verdict | held-out | MC error | loss term |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for _, r in cmp_.iterrows():
         tol = f"±{r.tolerance:.0%}" if r.kind == "point" else ("> value" if r.kind == "lower" else "left > right")
         value = f"{_fmt(r.value)} {r.unit}" if r.kind != "greater" else "> 0"
         lines.append(
             f"| {r.target} | {r.compared} | {value} | {tol} | {_fmt(r.sim_mean)} | {_fmt(r.sim_p05)} – {_fmt(r.sim_p95)} "
-            f"| {_fmt(r.heldout_mean)} | {r.z:+.2f} | **{r.verdict}** | {r.heldout_verdict} |")
+            f"| {_fmt(r.heldout_mean)} | {r.z:+.2f} | **{r.verdict}** | {r.heldout_verdict} | ±{r.mc:.0%} | {r.loss_term:.2f} |")
     lines += ["", "## Figures satisfied by construction or not compared", ""]
     for _, r in table[~table.kind.isin(["point", "lower", "greater"])].iterrows():
         t = by_name[r.target]
@@ -178,6 +187,7 @@ def fit_plot(table: pd.DataFrame, path: Path, meta: Mapping[str, object]) -> Non
 
 
 def profile_plot(profiles: Sequence[Profile], space: Space, best_loss: float, path: Path) -> None:
+    """One panel per free parameter: the sampled loss profile, the slice, and the 90% interval."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -186,26 +196,33 @@ def profile_plot(profiles: Sequence[Profile], space: Space, best_loss: float, pa
     k = len(profiles)
     cols = 4
     rows = math.ceil(k / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.5 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.6 * rows + 0.6), squeeze=False)
     by_name = {p.name: p for p in space.free}
     for ax, pr in zip(axes.ravel(), profiles):
         fp = by_name[pr.name]
-        x = [fp.value(u) for u in pr.grid]
-        ax.plot(x, pr.loss, "o-", ms=3, label="profile (approx.)")
-        ax.plot(x, pr.slice_loss, ":", color="grey", lw=1, label="slice")
-        ax.axhline(best_loss + PROFILE_DELTA, color="tab:red", lw=0.8, label="min + 2.71 (90%)")
-        ax.axvspan(fp.value(pr.lo_u), fp.value(pr.hi_u), color="tab:orange", alpha=0.2)
+        x = np.array([fp.value(u) for u in pr.grid])
+        ax.plot(x, pr.loss - best_loss, "o-", ms=3, lw=1, label="sampled profile")
+        ax.plot(x, pr.slice_loss - best_loss, ":", color="grey", lw=1, label="slice (others at optimum)")
+        ax.axhline(PROFILE_DELTA, color="tab:red", lw=0.8, label="+2.71 (90% level)")
+        if np.isfinite(pr.lo_u):
+            ax.axvspan(fp.value(pr.lo_u), fp.value(pr.hi_u), color="tab:orange", alpha=0.25,
+                       label="90% interval (Gauss-Newton profile)")
         ax.axvline(fp.value(pr.u_best), color="black", lw=0.8)
         if fp.scale == "log":
             ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_title(pr.name, fontsize=9)
+        ax.set_yscale("symlog", linthresh=3.0)
+        ax.set_ylim(-1, None)
+        ax.set_title(f"{pr.name} = {fp.value(pr.u_best):.3g}", fontsize=9)
         ax.tick_params(labelsize=7)
     for ax in axes.ravel()[k:]:
         ax.axis("off")
-    axes[0, 0].legend(fontsize=6)
-    fig.suptitle("Loss profiles around the optimum (shaded: 90% interval; y: loss, log scale)", fontsize=10)
-    fig.tight_layout()
+    for ax in axes[:, 0]:
+        ax.set_ylabel("loss − minimum", fontsize=8)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
+    fig.suptitle(f"Loss profiles of the free parameters around the optimum (loss {best_loss:.3g}); "
+                 "x: parameter value over its search box", fontsize=10)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     fig.savefig(path, dpi=100, metadata={"Software": None})
     plt.close(fig)
 

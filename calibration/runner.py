@@ -21,7 +21,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from calibration.loss import ensemble_mean, loss
+from calibration.loss import ensemble_mean, loss, mc_noise, residuals
 from calibration.space import Space, round_sig
 from calibration.targets import Output, Target, all_outputs, compared_targets
 
@@ -153,6 +153,7 @@ class Evaluator:
         self.code = code_version()
         self.workers = max(1, int(workers))
         self.on_run = on_run or (lambda: None)
+        self.mc: dict[str, float] = {}  # relative Monte Carlo error per target (0 until set_noise)
         self.history: list[Evaluation] = []  # every distinct evaluation made, in order
         self._memo: dict[tuple, Evaluation] = {}
         self.new_runs = 0  # runs simulated (not read from the cache) by this evaluator
@@ -241,10 +242,25 @@ class Evaluator:
             runs = self.run_outputs([values[i] for i in idx])
             for i, r in zip(idx, runs):
                 mean = ensemble_mean(r)
-                e = Evaluation(u=us[i], values=values[i], runs=r, mean=mean, loss=loss(self.targets, mean))
+                e = Evaluation(u=us[i], values=values[i], runs=r, mean=mean, loss=loss(self.targets, mean, self.mc))
                 self._memo[keys[i]] = e
                 self.history.append(e)
         return [self._memo[k] for k in keys]
+
+    def estimate_noise(self, values: dict[str, float], seeds: Sequence[int]) -> dict[str, float]:
+        """Monte Carlo error of the ensemble mean at ``values``, from runs with ``seeds``; becomes
+        the loss's noise term and every loss so far is recomputed with it."""
+        runs = self.run_outputs([values], seeds=seeds)[0]
+        self.set_noise(mc_noise(self.targets, runs, len(self.seeds)))
+        return self.mc
+
+    def set_noise(self, mc: dict[str, float]) -> None:
+        self.mc = dict(mc)
+        for e in self.history:
+            e.loss = loss(self.targets, e.mean, self.mc)
+
+    def residuals(self, e: Evaluation) -> np.ndarray:
+        return residuals(self.targets, e.mean, self.mc)
 
     def losses(self, us: Sequence[Sequence[float]]) -> list[float]:
         return [e.loss for e in self.evaluate(us)]

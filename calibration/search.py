@@ -1,22 +1,45 @@
-"""Global search (SciPy differential evolution) and the loss profile around the optimum.
+"""Global search and the loss profile around the optimum.
 
-Both are deterministic for a given :class:`Settings`: the optimiser is seeded and every
+Two search methods, both SciPy and both evaluating batches of parameter vectors on the two-process
+pool:
+
+* ``sobol-lsq`` (default): a scrambled Sobol sample of the unit cube (``scipy.stats.qmc``) plus
+  the prior, then local refinement of the best few points with ``scipy.optimize.least_squares``
+  (trust-region reflective, within the box) on the vector of weighted normalised deviations
+  ``sqrt(weight) * z`` - the loss is their sum of squares, so a Gauss-Newton method fits it; the
+  Jacobian is a forward difference whose points are evaluated as one parallel batch.
+* ``de``: ``scipy.optimize.differential_evolution`` with ``workers`` = the pool's map.  Sturdier
+  for rugged losses but needs many more evaluations for the ~18 free parameters.
+
+After the search, each free parameter's loss is profiled: (1) a sampled profile - the loss along a
+grid over the whole box with the other parameters at the optimum, and the lowest loss the search
+met at each grid value - which re-centres the optimum if it finds a lower point (a coordinate line
+search that also crosses flat, saturated stretches a gradient cannot) and is plotted; and (2) the
+90% profile-likelihood interval in the Gauss-Newton approximation: with J the Jacobian of the
+residuals at the optimum (central differences, a wide step to average over simulation noise), the
+profile of parameter i - the loss minimised over all the others - is quadratic with curvature
+2 / [(J'J)^-1]_ii, so {theta_i : profile <= min + 2.706} is theta_i +- sqrt(2.706 [(J'J)^-1]_ii).
+The sampled 1-D losses are too rugged (simulation noise of a few loss units between neighbouring
+points) to be cut at 2.706 directly; their crossings are reported alongside as a check.
+
+Both are deterministic for a given :class:`Settings`: the sampler/optimiser is seeded and every
 evaluation uses the same model seeds (common random numbers), so a resumed run retraces the same
 path, reading finished evaluations from the cache.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
-from scipy.optimize import differential_evolution
+from scipy.optimize import differential_evolution, least_squares
+from scipy.stats import qmc
 
 from calibration.runner import Evaluation, Evaluator
 
-# Profile intervals: reading each tolerance as one standard error, the loss is a -2 log-likelihood
-# and {theta : profile(theta) <= min + 2.706} is a 90% profile-likelihood interval (chi2, 1 df).
+# Reading each (effective) tolerance as one standard error, the loss is a -2 log-likelihood and
+# {theta : profile(theta) <= min + 2.706} is a 90% profile-likelihood interval (chi2, 1 df).
 PROFILE_DELTA = 2.706
 
 
@@ -26,18 +49,28 @@ class Settings:
 
     scale: float = 0.05  # fraction of real firms simulated
     seeds: tuple[int, ...] = (1, 2, 3, 4, 5, 6)  # model seeds of every evaluation (common random numbers)
+    method: str = "sobol-lsq"  # or "de"
+    search_seed: int = 20251225  # seed of the Sobol sampler / the DE
+    n_sobol: int = 128  # Sobol points (a power of 2), plus the prior
+    lsq_starts: int = 2  # best points of the sample refined locally
+    lsq_nfev: int = 12  # least-squares iterations (residual evaluations) per start
+    fd_step: float = 0.05  # forward-difference step of the search Jacobian, unit-cube coordinates
     popsize: int = 3  # DE population = popsize x number of free parameters
     maxiter: int = 30  # DE generations after the initial population
-    de_seed: int = 20251225  # seed of the optimiser
     tol: float = 0.0  # DE relative convergence tolerance (0: always run maxiter generations)
-    profile_grid: int = 7  # evenly spaced profile points over each box ...
-    profile_near: tuple[float, ...] = (0.02, 0.05, 0.1)  # ... plus these unit-cube offsets around the optimum
-    refine_rounds: int = 2  # re-centre the profile on a better point found by it, at most this often
+    noise_seeds: int = 24  # runs used to estimate the Monte Carlo error of the ensemble mean
+    profile_grid: int = 7  # evenly spaced sampled-profile points over each box ...
+    profile_near: tuple[float, ...] = (0.02, 0.06)  # ... plus these unit-cube offsets around the optimum
+    refine_rounds: int = 2  # re-centre on a better point found by the sampled profile, at most this often
+    interval_step: float = 0.1  # central-difference step of the interval Jacobian, unit-cube coordinates
     report_seeds: int = 30  # runs in the fit report (the calibration seeds plus held-out ones)
     workers: int = 2  # processes
 
-    def de_evaluations(self, dim: int) -> int:
-        return (self.maxiter + 1) * self.popsize * dim
+    def search_evaluations(self, dim: int) -> int:
+        """Planned evaluations of the global search and local refinement (an upper bound for lsq)."""
+        if self.method == "de":
+            return (self.maxiter + 1) * self.popsize * dim
+        return self.n_sobol + 1 + self.lsq_starts * self.lsq_nfev * (dim + 1)
 
     def profile_evaluations(self, dim: int) -> int:
         return dim * (self.profile_grid + 2 * len(self.profile_near))
@@ -46,23 +79,34 @@ class Settings:
 @dataclass
 class Profile:
     name: str
-    grid: np.ndarray  # unit coordinates, sorted
-    loss: np.ndarray  # profile loss at each grid point (min of the slice and the sampled envelope)
+    grid: np.ndarray  # unit coordinates, sorted (the optimum included)
+    loss: np.ndarray  # sampled profile: min of the slice and the search's lowest loss near each grid value
     slice_loss: np.ndarray  # loss with the other free parameters at the optimum
     u_best: float
-    lo_u: float  # interval in unit coordinates
-    hi_u: float
-    lo_open: bool  # the interval reaches the box's lower edge
-    hi_open: bool
+    sampled_lo_u: float  # where the sampled profile first exceeds min + 2.706 (unit coordinates)
+    sampled_hi_u: float
+    lo_u: float = np.nan  # 90% profile interval, Gauss-Newton approximation (unit coordinates)
+    hi_u: float = np.nan
+    sd_u: float = np.nan  # its standard error (unit coordinates); inf if not identified
+
+    @property
+    def lo_open(self) -> bool:
+        return bool(self.lo_u <= 1e-9)
+
+    @property
+    def hi_open(self) -> bool:
+        return bool(self.hi_u >= 1 - 1e-9)
 
 
-@dataclass
-class SearchResult:
-    best: Evaluation
-    de_evaluations: int
-    de_generations: int
-    profiles: list[Profile] = field(default_factory=list)
-    refinements: int = 0
+def search(evaluator: Evaluator, settings: Settings, x0: np.ndarray,
+           on_stage: Callable[[str], None] = lambda s: None) -> tuple[Evaluation, int, int]:
+    """The global search plus local refinement; returns (best, evaluations, iterations)."""
+    if settings.method == "de":
+        on_stage("differential evolution")
+        return run_de(evaluator, settings, x0)
+    if settings.method == "sobol-lsq":
+        return run_sobol_lsq(evaluator, settings, x0, on_stage)
+    raise ValueError(f"unknown search method {settings.method!r}; expected 'sobol-lsq' or 'de'")
 
 
 def run_de(evaluator: Evaluator, settings: Settings, x0: np.ndarray | None = None) -> tuple[Evaluation, int, int]:
@@ -77,7 +121,7 @@ def run_de(evaluator: Evaluator, settings: Settings, x0: np.ndarray | None = Non
     differential_evolution(
         evaluator, bounds=[(0.0, 1.0)] * dim, strategy="best1bin", maxiter=settings.maxiter,
         popsize=settings.popsize, tol=settings.tol, mutation=(0.5, 1.0), recombination=0.7,
-        rng=settings.de_seed, polish=False, init="latinhypercube", updating="deferred",
+        rng=settings.search_seed, polish=False, init="latinhypercube", updating="deferred",
         workers=evaluator.map, x0=x0, callback=count,
     )
     made = evaluator.history[start:]
@@ -85,15 +129,66 @@ def run_de(evaluator: Evaluator, settings: Settings, x0: np.ndarray | None = Non
     return best, len(made), generations[0]
 
 
+def jacobian(evaluator: Evaluator, base: Evaluation, step: float, central: bool = False) -> np.ndarray:
+    """Finite-difference Jacobian of the residuals at ``base`` (unit coordinates), points evaluated as one batch.
+
+    Forward differences step away from the nearer box edge; central ones fall back to one side at an edge."""
+    u0 = np.asarray(base.u, float)
+    dim = len(u0)
+    plus, minus = [], []
+    for j in range(dim):
+        up = min(u0[j] + step, 1.0)
+        dn = max(u0[j] - step, 0.0) if central else u0[j]
+        if not central and up - u0[j] < step / 2:
+            up, dn = u0[j], max(u0[j] - step, 0.0)
+        p, m = u0.copy(), u0.copy()
+        p[j], m[j] = up, dn
+        plus.append(p)
+        minus.append(m)
+    evals = evaluator.evaluate(plus + minus)
+    r = {id(e): evaluator.residuals(e) for e in evals}
+    cols = []
+    for j in range(dim):
+        ep, em = evals[j], evals[dim + j]
+        du = ep.u[j] - em.u[j]
+        cols.append((r[id(ep)] - r[id(em)]) / du if du != 0 else np.zeros(len(evaluator.targets)))
+    return np.column_stack(cols)
+
+
+def run_sobol_lsq(evaluator: Evaluator, settings: Settings, x0: np.ndarray,
+                  on_stage: Callable[[str], None] = lambda s: None) -> tuple[Evaluation, int, int]:
+    """Sobol sample + prior, then least-squares refinement of the best ``lsq_starts`` points."""
+    dim = evaluator.space.dim
+    start = len(evaluator.history)
+    on_stage("Sobol sample")
+    sobol = qmc.Sobol(d=dim, scramble=True, rng=settings.search_seed).random(settings.n_sobol)
+    sample = evaluator.evaluate([np.asarray(x0, float)] + list(sobol))
+    starts = sorted(sample, key=lambda e: e.loss)[: settings.lsq_starts]
+    iterations = 0
+    for k, s0 in enumerate(starts):
+        on_stage(f"least squares {k + 1}/{len(starts)}")
+
+        def fun(u: np.ndarray) -> np.ndarray:
+            return evaluator.residuals(evaluator.evaluate([u])[0])
+
+        def jac(u: np.ndarray) -> np.ndarray:
+            return jacobian(evaluator, evaluator.evaluate([u])[0], settings.fd_step)
+
+        res = least_squares(fun, np.clip(s0.u, 1e-9, 1 - 1e-9), jac=jac, bounds=(0.0, 1.0), method="trf",
+                            max_nfev=settings.lsq_nfev, x_scale=1.0, ftol=1e-3, xtol=1e-3, gtol=1e-8)
+        iterations += int(res.nfev)
+    made = evaluator.history[start:]
+    best = min(made, key=lambda e: e.loss)
+    return best, len(made), iterations
+
+
 def profile(evaluator: Evaluator, best: Evaluation, settings: Settings,
             on_stage: Callable[[str], None] = lambda s: None) -> tuple[Evaluation, list[Profile], int]:
-    """Profile the loss of each free parameter around ``best``; re-centre if a better point turns up.
+    """Sampled profile of each free parameter around ``best``; re-centre if it finds a better point.
 
-    The profile of parameter i at value g is approximated by the smaller of (a) the loss with the
-    other parameters at the optimum (a slice) and (b) the lowest loss among all evaluations made so
-    far whose i-th coordinate lies within half a grid step of g (the DE's samples).  Both are upper
-    bounds of the true profile (which re-optimises the others), so intervals may be somewhat narrow.
-    """
+    The sampled profile of parameter i at value g is the smaller of (a) the loss with the other
+    parameters at the optimum (a slice) and (b) the lowest loss among all evaluations so far whose
+    i-th coordinate lies within half a grid step of g.  Both bound the true profile from above."""
     refinements = 0
     while True:
         on_stage(f"profile {refinements + 1}")
@@ -111,7 +206,7 @@ def profile(evaluator: Evaluator, best: Evaluation, settings: Settings,
             refinements += 1
             continue
         if better.loss < best.loss - 1e-12:
-            best = better  # keep the best point found; its profile is the last one computed
+            best = better  # keep the best point found; the last profile was computed around its predecessor
         break
     profiles = []
     k = 0
@@ -123,14 +218,31 @@ def profile(evaluator: Evaluator, best: Evaluation, settings: Settings,
         env = np.full(len(g), np.inf)
         half = np.diff(np.concatenate([[g[0]], g, [g[-1]]]))
         for j, gj in enumerate(g):
-            lo = gj - half[j] / 2
-            hi = gj + half[j + 1] / 2
-            sel = (history_u[:, i] >= lo) & (history_u[:, i] <= hi)
+            sel = (history_u[:, i] >= gj - half[j] / 2) & (history_u[:, i] <= gj + half[j + 1] / 2)
             if sel.any():
                 env[j] = history_l[sel].min()
-        prof = np.minimum(slice_loss, env)
-        profiles.append(_interval(evaluator.space.names[i], g, prof, slice_loss, best.u[i], best.loss))
+        profiles.append(_sampled(evaluator.space.names[i], g, np.minimum(slice_loss, env), slice_loss,
+                                 best.u[i], best.loss))
     return best, profiles, refinements
+
+
+def intervals(evaluator: Evaluator, best: Evaluation, profiles: list[Profile], settings: Settings) -> np.ndarray:
+    """Fill in the Gauss-Newton 90% profile intervals; returns the Jacobian used."""
+    J = jacobian(evaluator, best, settings.interval_step, central=True)
+    JtJ = J.T @ J
+    # pseudo-inverse: directions the targets do not constrain get an infinite variance
+    w, V = np.linalg.eigh(JtJ)
+    tiny = max(w.max(), 1e-300) * 1e-10
+    inv_w = np.where(w > tiny, 1.0 / np.where(w > tiny, w, 1.0), np.inf)
+    with np.errstate(invalid="ignore"):
+        var = np.array([np.sum(np.where(V[i] ** 2 > 1e-8, V[i] ** 2 * inv_w, 0.0)) for i in range(len(w))])
+    for i, p in enumerate(profiles):
+        sd = float(np.sqrt(var[i])) if np.isfinite(var[i]) else np.inf
+        half = np.sqrt(PROFILE_DELTA) * sd
+        p.sd_u = sd
+        p.lo_u = float(max(0.0, best.u[i] - half))
+        p.hi_u = float(min(1.0, best.u[i] + half))
+    return J
 
 
 def _grid(u0: float, settings: Settings) -> np.ndarray:
@@ -140,9 +252,9 @@ def _grid(u0: float, settings: Settings) -> np.ndarray:
     return g[np.abs(g - u0) > 1e-9]  # the optimum itself is already evaluated
 
 
-def _interval(name: str, grid: np.ndarray, prof: np.ndarray, slice_loss: np.ndarray, u0: float,
-              best_loss: float) -> Profile:
-    """The contiguous range around u0 where the profile stays within PROFILE_DELTA of the minimum."""
+def _sampled(name: str, grid: np.ndarray, prof: np.ndarray, slice_loss: np.ndarray, u0: float,
+             best_loss: float) -> Profile:
+    """The contiguous range around u0 where the sampled profile stays within PROFILE_DELTA of the minimum."""
     g = np.concatenate([grid, [u0]])
     p = np.concatenate([prof, [best_loss]])
     s = np.concatenate([slice_loss, [best_loss]])
@@ -151,27 +263,19 @@ def _interval(name: str, grid: np.ndarray, prof: np.ndarray, slice_loss: np.ndar
     i0 = int(np.flatnonzero(g == u0)[0])
     level = best_loss + PROFILE_DELTA
 
-    def edge(step: int) -> tuple[float, bool]:
+    def edge(step: int) -> float:
         j = i0
         while 0 <= j + step < len(g) and p[j + step] <= level:
             j += step
         if not 0 <= j + step < len(g):
-            return float(g[j]), True  # inside up to the box edge
-        a, b = p[j], p[j + step]  # a <= level < b: interpolate the crossing
+            return float(g[j])
+        a, b = p[j], p[j + step]
         t = (level - a) / (b - a) if b > a else 0.0
-        return float(g[j] + t * (g[j + step] - g[j])), False
+        return float(g[j] + t * (g[j + step] - g[j]))
 
-    lo, lo_open = edge(-1)
-    hi, hi_open = edge(+1)
-    return Profile(name=name, grid=g, loss=p, slice_loss=s, u_best=u0, lo_u=lo, hi_u=hi,
-                   lo_open=lo_open and lo <= 1e-9, hi_open=hi_open and hi >= 1 - 1e-9)
+    return Profile(name=name, grid=g, loss=p, slice_loss=s, u_best=u0, sampled_lo_u=edge(-1), sampled_hi_u=edge(+1))
 
 
 def identified(p: Profile) -> bool:
-    """A parameter counts as identified if its 90% profile interval is closed on at least one side
-    and covers less than half of the search box (in the search coordinates)."""
-    return not (p.lo_open and p.hi_open) and (p.hi_u - p.lo_u) < 0.5
-
-
-def best_of(evals: Sequence[Evaluation]) -> Evaluation:
-    return min(evals, key=lambda e: e.loss)
+    """Identified: the 90% interval is closed on at least one side and covers under half the search box."""
+    return np.isfinite(p.sd_u) and not (p.lo_open and p.hi_open) and (p.hi_u - p.lo_u) < 0.5

@@ -1,6 +1,7 @@
 """``bth bench``: how fast and how big the model runs, from 1% of real firms to a million agents.
 
-    bth bench [--quick] [--out FILE.csv] [--repeat N] [--reference-cap SECONDS] [--seed S]
+    bth bench [--quick] [--out FILE.csv] [--repeat N] [--reference-cap SECONDS]
+              [--reference-scales S ...] [--no-reference] [--seed S]
 
 Runs the baseline (``Params()``, 2020-2035) with the vectorised stepping at scales 0.01, 0.05,
 0.1, 0.25, 0.5 and 1.0 (1.0 = every real firm an agent) and on a synthetic population of about
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         return _child(json.loads(args.child))
     scales = QUICK_SCALES if args.quick else SCALES
-    ref_scales = QUICK_REFERENCE_SCALES if args.quick else REFERENCE_SCALES
+    ref_scales = args.reference_scales or (QUICK_REFERENCE_SCALES if args.quick else REFERENCE_SCALES)
     repeat = args.repeat if args.repeat is not None else (1 if args.quick else 3)
     results: list[Result] = []
     print(f"bth bench: baseline {FIRST_YEAR}-{args.until}, seed {args.seed}, best of {repeat} runs per size, "
@@ -114,6 +115,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--reference-cap", type=float, default=300.0,
                    help="seconds after which a reference run is stopped (default 300)")
     p.add_argument("--no-reference", action="store_true", help="skip the reference stepping")
+    p.add_argument("--reference-scales", type=float, nargs="+", default=None, metavar="SCALE",
+                   help="scales for the reference stepping (default 0.01 0.05 0.1 0.25; --quick 0.01)")
     p.add_argument("--seed", type=int, default=1, help="model seed (default 1)")
     p.add_argument("--until", type=int, default=UNTIL, help=argparse.SUPPRESS)
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)

@@ -238,7 +238,8 @@ class TechTransferModel(mesa.Model):
         alive = np.flatnonzero(f.view("alive"))
         n_firm = self.rng.poisson(A * f.rd[alive] ** beta)
         n_lab = self.rng.poisson(A * labs.budget**beta)
-        f.last_ip_year[alive[n_firm > 0]] = np.maximum(f.last_ip_year[alive[n_firm > 0]], year)
+        inventors = alive[n_firm > 0]
+        f.last_ip_year[inventors] = np.maximum(f.last_ip_year[inventors], year)
         n_firm[~f.active[alive]] = 0  # only firms active in the registered market offer their technologies
         owner = np.concatenate([np.repeat(alive, n_firm), np.repeat(np.arange(labs.n), n_lab)])
         kind = np.concatenate([np.zeros(n_firm.sum(), np.int8), np.ones(n_lab.sum(), np.int8)])

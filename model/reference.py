@@ -154,11 +154,11 @@ class ReferenceFirm(mesa.Agent):
         d0 = p.at("distance_decay_km", year)
         friction = p.at("boundary_cost", year) * p.at("transfer_friction", year)
         home = self.region
-        options = [0.0 if dest == home else m.congestion[dest] * math.exp(-(m.distance_km[home, dest] / d0 + friction))
-                   for dest in range(3)]  # Beijing, Tianjin, Hebei outside the park
+        options = [0.0 if dest == home else m.spare_bn[dest] * math.exp(-(m.distance_km[home, dest] / d0 + friction))
+                   for dest in range(3)]  # Beijing, Tianjin, Hebei outside the park: where capacity is spare
         park = 0.0
         if home != HB and m.park_firms_at_start < p.at("park_capacity_firms", year):
-            park = p.at("park_attraction", year) * m.congestion[HB] * math.exp(-(m.park_km[home] / d0 + friction))
+            park = p.at("park_attraction", year) * m.spare_bn[HB] * math.exp(-(m.park_km[home] / d0 + friction))
         options.append(park)
         total = sum(options)
         if total <= 0:
@@ -373,6 +373,7 @@ class ReferenceModel(TechTransferModel):
         for firm in firms:
             demand_bn[firm.prod_region] += firm.demand * firm.weight / 1000
         self.congestion = np.where(demand_bn > 0, 1 / np.sqrt(1 + (demand_bn / np.maximum(cap, 1e-9)) ** 2), 1.0)
+        self.spare_bn = np.maximum(cap - demand_bn * self.congestion, 0.0)
         firms.do("produce_output", self.congestion)
 
     # -- outputs
