@@ -39,7 +39,7 @@ from pathlib import Path
 SCALES = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0)
 QUICK_SCALES = (0.01, 0.1, 1.0)
 REFERENCE_SCALES = (0.01, 0.05, 0.1, 0.25)
-QUICK_REFERENCE_SCALES = (0.01,)
+QUICK_REFERENCE_SCALES = (0.05,)
 SYNTHETIC_AGENTS = 1_000_000
 AGENTS_PER_UNIT_SCALE = 215_000  # mean living firm agents of a baseline run at scale 1 (measured)
 UNTIL = 2035
@@ -108,15 +108,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="bth bench", description="Benchmark the model from 1%% of real firms to 1M agents.")
-    p.add_argument("--quick", action="store_true", help="scales 0.01, 0.1, 1.0 and the reference at 0.01 only, one run each")
+    p = argparse.ArgumentParser(prog="bth bench", description="Benchmark the model from 1 percent of real firms to 1M agents.")
+    p.add_argument("--quick", action="store_true", help="scales 0.01, 0.1, 1.0, 1M and the reference at 0.05 only, one run each")
     p.add_argument("--out", type=Path, default=None, help="also write the table as CSV")
     p.add_argument("--repeat", type=int, default=None, help="runs per size, the fastest is reported (default 3; --quick 1)")
     p.add_argument("--reference-cap", type=float, default=300.0,
                    help="seconds after which a reference run is stopped (default 300)")
     p.add_argument("--no-reference", action="store_true", help="skip the reference stepping")
     p.add_argument("--reference-scales", type=float, nargs="+", default=None, metavar="SCALE",
-                   help="scales for the reference stepping (default 0.01 0.05 0.1 0.25; --quick 0.01)")
+                   help="scales for the reference stepping (default 0.01 0.05 0.1 0.25; --quick 0.05)")
     p.add_argument("--seed", type=int, default=1, help="model seed (default 1)")
     p.add_argument("--until", type=int, default=UNTIL, help=argparse.SUPPRESS)
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
@@ -221,7 +221,9 @@ def _verdicts(results: list[Result], args: argparse.Namespace) -> str:
     refs = [r for r in results if r.stepping == "reference" and r.status == "ok" and not math.isnan(r.speedup)]
     if refs:
         top = max(refs, key=lambda r: r.scale)
-        lines.append(f"[{'ok' if top.speedup >= 50 else 'FAIL'}] speedup over the reference stepping at scale "
+        # below ~10,000 firm agents the 155 labs' fixed work dominates both steppings' time
+        verdict = "info" if top.agents < 10_000 else "ok" if top.speedup >= 50 else "FAIL"
+        lines.append(f"[{verdict}] speedup over the reference stepping at scale "
                      f"{top.scale:g} (largest it finished): {top.speedup:.0f}x (target >= 50x)")
     at01 = next((r for r in vec if r.scale == 0.1), None)
     if at01 is not None:
