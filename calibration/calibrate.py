@@ -18,7 +18,7 @@ import pandas as pd
 
 from calibration.report import REPORT_DIR, calibrated_toml, fit_table, profile_plot, write_fit
 from calibration.runner import Cache, Evaluation, Evaluator
-from calibration.search import Profile, Settings, identified, intervals, profile, search
+from calibration.search import PROFILE_DELTA, Profile, Settings, identified, intervals, profile, search
 from calibration.space import FREE, FreeParam, Space
 from calibration.targets import TARGETS_FILE, Target, compared_targets, load_targets
 from calibration.defaults import CALIBRATED_FILE
@@ -40,6 +40,7 @@ class CalibrationResult:
     evaluations: int  # all loss evaluations (DE + profile)
     until: int
     mc: dict[str, float] = field(default_factory=dict)  # Monte Carlo error of the ensemble mean, per target
+    trace: list[tuple] = field(default_factory=list)  # (stage, evaluations so far, best loss)
     jacobian: np.ndarray | None = None  # residuals x free parameters at the optimum (unit coordinates)
     report_runs: list[dict[str, float]] = field(default_factory=list)  # calibration seeds first
     heldout_seeds: list[int] = field(default_factory=list)
@@ -66,8 +67,10 @@ class CalibrationResult:
             "method": self.settings.method,
             "search_seed": self.settings.search_seed,
             **({"popsize": self.settings.popsize, "maxiter": self.settings.maxiter} if self.settings.method == "de"
-               else {"n_sobol": self.settings.n_sobol, "lsq_starts": self.settings.lsq_starts,
+               else {"n_sobol": self.settings.n_sobol, "cycles": self.settings.cycles,
                      "lsq_nfev": self.settings.lsq_nfev, "fd_step": self.settings.fd_step}),
+            "noise_seeds": self.settings.noise_seeds,
+            "trace": [f"{stage}: loss {loss:.6g} after {n} evaluations" for stage, n, loss in self.trace],
             "search_evaluations": self.search_evaluations,
             "search_iterations": self.search_iterations,
             "profile_refinements": self.refinements,
@@ -105,7 +108,7 @@ def calibrate(settings: Settings = Settings(), targets: Sequence[Target] | None 
     search_runs = settings.search_evaluations(space.dim) * n_seeds
     prof_runs = settings.profile_evaluations(space.dim) * n_seeds
     noise_seeds = list(range(NOISE_SEED_BASE, NOISE_SEED_BASE + settings.noise_seeds))
-    extra = 2 * settings.noise_seeds + 2 * space.dim * n_seeds + settings.report_seeds
+    extra = (2 + settings.cycles) * settings.noise_seeds + 2 * space.dim * n_seeds + settings.report_seeds
     bar = tqdm(total=search_runs + prof_runs + extra, unit="run", disable=not progress,
                desc="calibrate", dynamic_ncols=True, smoothing=0.05)
 
@@ -118,16 +121,18 @@ def calibrate(settings: Settings = Settings(), targets: Sequence[Target] | None 
             x0 = space.prior_unit()
             stage("simulation noise at the prior")
             ev.estimate_noise(space.values(x0), noise_seeds)
-            best, n_search, iters = search(ev, settings, x0, on_stage=stage)
+            best, n_search, iters, trace = search(ev, settings, x0, noise_seeds, on_stage=stage)
             # the search may stop early: fix the bar's total to what is left
-            bar.total = bar.n + prof_runs + settings.noise_seeds + 2 * space.dim * n_seeds + settings.report_seeds
+            tail = settings.noise_seeds + 2 * space.dim * n_seeds + settings.report_seeds
+            bar.total = bar.n + prof_runs + tail
             bar.refresh()
-            tail = 2 * space.dim * n_seeds + settings.report_seeds
-            stage("simulation noise at the optimum")  # two-step: re-weight at the first-stage estimate
-            ev.estimate_noise(best.values, noise_seeds)
-            best = min(ev.history, key=lambda e: e.loss)
+            if settings.method == "de":  # (the sobol-lsq cycles re-weight as they go)
+                stage("simulation noise at the optimum")
+                ev.estimate_noise(best.values, noise_seeds)
+                best = min(ev.history, key=lambda e: e.loss)
             best, profiles, refinements = profile(
                 ev, best, settings, on_stage=lambda s: (stage(s), _grow(bar, prof_runs, tail)))
+            trace.append(("profile", len(ev.history), best.loss))
             stage("profile intervals")
             J = intervals(ev, best, profiles, settings)
             stage("fit report")
@@ -139,7 +144,7 @@ def calibrate(settings: Settings = Settings(), targets: Sequence[Target] | None 
             settings=settings, space=space, targets=targets, best=best, profiles=profiles,
             search_evaluations=n_search, search_iterations=iters, refinements=refinements,
             evaluations=len(ev.history), until=until, report_runs=report_runs, heldout_seeds=heldout,
-            mc=dict(ev.mc), jacobian=J,
+            mc=dict(ev.mc), jacobian=J, trace=trace,
             new_runs=ev.new_runs, elapsed_s=time.perf_counter() - t0)
     return result
 
@@ -163,8 +168,13 @@ def write_outputs(result: CalibrationResult, calibrated: Path = CALIBRATED_FILE,
     calibrated.write_text(calibrated_toml(result.space, result.best.values, result.profiles, meta, run),
                           encoding="utf-8")
     report_dir = Path(report_dir)
-    write_fit(result.fit, result.targets, report_dir, meta)
-    profile_table(result).to_csv(report_dir / "profile.csv", index=False, float_format="%.6g")
+    params = profile_table(result)
+    write_fit(result.fit, result.targets, report_dir, meta, params)
+    params.to_csv(report_dir / "profile.csv", index=False, float_format="%.6g")
+    if result.jacobian is not None:
+        jac = pd.DataFrame(result.jacobian, columns=result.space.names,
+                           index=[t.name for t in compared_targets(result.targets)])
+        jac.to_csv(report_dir / "jacobian.csv", float_format="%.6g", index_label="target")
     profile_plot(result.profiles, result.space, result.best.loss, report_dir / "profiles.png")
 
 
@@ -176,8 +186,11 @@ def profile_table(result: CalibrationResult) -> pd.DataFrame:
         rows.append(dict(
             parameter=fp.name, value=result.best.values[fp.name], lo=fp.value(p.lo_u), hi=fp.value(p.hi_u),
             lo_at_box_edge=p.lo_open, hi_at_box_edge=p.hi_open, box_lo=fp.box[0], box_hi=fp.box[1],
-            search_scale=fp.scale, sd_unit=p.sd_u, interval_share_of_box=p.hi_u - p.lo_u,
+            search_scale=fp.scale, sd_unit=p.sd_u, conditional_sd_unit=p.cond_sd_u, at_box_edge=p.at_edge,
+            interval_share_of_box=p.hi_u - p.lo_u,
             identified=identified(p), sampled_lo=fp.value(p.sampled_lo_u), sampled_hi=fp.value(p.sampled_hi_u),
+            alone_lo=fp.value(max(0.0, p.u_best - np.sqrt(PROFILE_DELTA) * p.cond_sd_u)),
+            alone_hi=fp.value(min(1.0, p.u_best + np.sqrt(PROFILE_DELTA) * p.cond_sd_u)),
             prior=result.space.base.at(fp.name, 2020), identified_by=fp.identified_by))
     return pd.DataFrame(rows)
 

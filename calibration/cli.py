@@ -1,7 +1,7 @@
 """``bth calibrate``: calibrate the model's uncertain parameters to calibration/targets.toml.
 
     bth calibrate [--scale 0.05] [--seeds 6] [--base-seed 1] [--method sobol-lsq|de]
-                  [--search-seed 20251225] [--sobol 256] [--lsq-starts 2] [--lsq-nfev 12]
+                  [--search-seed 20251225] [--sobol 128] [--cycles 3] [--lsq-nfev 8]
                   [--popsize 3] [--maxiter 30] [--report-seeds 30] [--workers 2] [--free a,b,...]
                   [--out calibration/calibrated.toml] [--report-dir calibration/report]
                   [--cache calibration/.cache/evaluations.jsonl | --no-cache] [--no-progress]
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     from calibration.report import REPORT_DIR
     from calibration.runner import DEFAULT_CACHE, default_workers
     from calibration.search import Settings
+    from calibration.targets import TARGETS_FILE
 
     d = Settings()
     p = argparse.ArgumentParser(prog="bth calibrate", description=(
@@ -43,10 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--search-seed", type=_non_negative_int, default=d.search_seed,
                    help=f"seed of the Sobol sampler / DE (default {d.search_seed})")
     p.add_argument("--sobol", type=_positive_int, default=d.n_sobol, help=f"Sobol points (default {d.n_sobol})")
-    p.add_argument("--lsq-starts", type=_non_negative_int, default=d.lsq_starts,
-                   help=f"Sobol points refined by least squares (default {d.lsq_starts})")
+    p.add_argument("--cycles", type=_non_negative_int, default=d.cycles,
+                   help=f"local cycles of least squares + re-weighting + line search (default {d.cycles})")
     p.add_argument("--lsq-nfev", type=_positive_int, default=d.lsq_nfev,
-                   help=f"least-squares iterations per start (default {d.lsq_nfev})")
+                   help=f"least-squares residual evaluations per cycle (default {d.lsq_nfev})")
     p.add_argument("--popsize", type=_positive_int, default=d.popsize,
                    help=f"DE population per free parameter (default {d.popsize})")
     p.add_argument("--maxiter", type=_non_negative_int, default=d.maxiter, help=f"DE generations (default {d.maxiter})")
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_positive_int, default=default_workers(), help="processes (default 2)")
     p.add_argument("--free", default=None, metavar="NAME,NAME",
                    help="calibrate only these of the default free parameters (the rest stay at their priors)")
+    p.add_argument("--targets", type=Path, default=TARGETS_FILE, help="targets file (default calibration/targets.toml)")
     p.add_argument("--out", type=Path, default=CALIBRATED_FILE, help="calibrated parameters file")
     p.add_argument("--report-dir", type=Path, default=REPORT_DIR, help="fit report folder")
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="evaluation cache (JSON lines)")
@@ -75,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     from calibration.targets import TargetError, load_targets
 
     try:
-        targets = load_targets()
-    except TargetError as err:
+        targets = load_targets(args.targets)
+    except (TargetError, OSError) as err:
         return _bad_input(str(err))
     free = FREE
     if args.free:
@@ -88,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         free = tuple(known[n] for n in names)
     settings = Settings(scale=args.scale, seeds=tuple(range(args.base_seed, args.base_seed + args.seeds)),
                         method=args.method, search_seed=args.search_seed, n_sobol=args.sobol,
-                        lsq_starts=args.lsq_starts, lsq_nfev=args.lsq_nfev,
+                        cycles=args.cycles, lsq_nfev=args.lsq_nfev,
                         popsize=args.popsize, maxiter=args.maxiter,
                         report_seeds=max(args.report_seeds, args.seeds), profile_grid=max(2, args.profile_grid),
                         workers=args.workers)
@@ -103,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     except ModelChanged as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_FAILED
-    write_outputs(result, args.out, args.report_dir)
+    write_outputs(result, args.out, args.report_dir, targets_file=args.targets)
     fit = result.fit
     cmp_ = fit[fit.kind.isin(["point", "lower", "greater"])]
     failed = cmp_[cmp_.verdict != "pass"]

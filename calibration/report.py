@@ -71,10 +71,11 @@ def _sim(t: Target, values: Mapping[str, float]) -> float:
     return values[t.output.key]
 
 
-def write_fit(table: pd.DataFrame, targets: Sequence[Target], out_dir: Path, meta: Mapping[str, object]) -> None:
+def write_fit(table: pd.DataFrame, targets: Sequence[Target], out_dir: Path, meta: Mapping[str, object],
+              params: pd.DataFrame | None = None) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     table.to_csv(out_dir / "fit.csv", index=False, float_format="%.6g")
-    (out_dir / "fit.md").write_text(fit_markdown(table, targets, meta), encoding="utf-8")
+    (out_dir / "fit.md").write_text(fit_markdown(table, targets, meta, params), encoding="utf-8")
     fit_plot(table, out_dir / "fit.png", meta)
 
 
@@ -89,7 +90,8 @@ def _fmt(v: float) -> str:
     return f"{v:.3g}" if a < 10 else f"{v:.2f}"
 
 
-def fit_markdown(table: pd.DataFrame, targets: Sequence[Target], meta: Mapping[str, object]) -> str:
+def fit_markdown(table: pd.DataFrame, targets: Sequence[Target], meta: Mapping[str, object],
+                 params: pd.DataFrame | None = None) -> str:
     by_name = {t.name: t for t in targets}
     cmp_ = table[table.kind.isin(["point", "lower", "greater"])]
     n_pass = int((cmp_.verdict == "pass").sum())
@@ -118,6 +120,26 @@ def fit_markdown(table: pd.DataFrame, targets: Sequence[Target], meta: Mapping[s
         lines.append(
             f"| {r.target} | {r.compared} | {value} | {tol} | {_fmt(r.sim_mean)} | {_fmt(r.sim_p05)} – {_fmt(r.sim_p95)} "
             f"| {_fmt(r.heldout_mean)} | {r.z:+.2f} | **{r.verdict}** | {r.heldout_verdict} | ±{r.mc:.0%} | {r.loss_term:.2f} |")
+    if params is not None:
+        lines += ["", "## Free parameters", "",
+                  "90% interval: profile-likelihood interval in the Gauss-Newton approximation (loss within 2.71 of "
+                  "its minimum, the other parameters re-optimised in the linearised model); 'box edge' marks an "
+                  "interval cut by the search box. 'Alone' is the interval with the other parameters held at the "
+                  "optimum: a parameter with a narrow 'alone' but a wide 90% interval is pinned down only in "
+                  "combination with others. A parameter calibrated onto a box edge keeps its 'alone' interval. "
+                  "Identified = 90% interval closed on at least one side and under half of the box (in search "
+                  "coordinates).", "",
+                  "| parameter | prior | calibrated | 90% interval | alone (others fixed) | search box | identified | identified by |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for _, r in params.iterrows():
+            lo = _fmt(r.lo) + (" (box edge)" if r.lo_at_box_edge else "")
+            hi = _fmt(r.hi) + (" (box edge)" if r.hi_at_box_edge else "")
+            lines.append(f"| {r.parameter} | {_fmt(r.prior)} | {_fmt(r.value)} | {lo} – {hi} | "
+                         f"{_fmt(r.alone_lo)} – {_fmt(r.alone_hi)} | "
+                         f"{_fmt(r.box_lo)} – {_fmt(r.box_hi)} ({r.search_scale}) | {'yes' if r.identified else 'no'} "
+                         f"| {r.identified_by} |")
+    if meta.get("trace"):
+        lines += ["", "## Search trace", ""] + [f"* {t}" for t in meta["trace"]]
     lines += ["", "## Figures satisfied by construction or not compared", ""]
     for _, r in table[~table.kind.isin(["point", "lower", "greater"])].iterrows():
         t = by_name[r.target]

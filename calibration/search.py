@@ -4,10 +4,14 @@ Two search methods, both SciPy and both evaluating batches of parameter vectors 
 pool:
 
 * ``sobol-lsq`` (default): a scrambled Sobol sample of the unit cube (``scipy.stats.qmc``) plus
-  the prior, then local refinement of the best few points with ``scipy.optimize.least_squares``
-  (trust-region reflective, within the box) on the vector of weighted normalised deviations
-  ``sqrt(weight) * z`` - the loss is their sum of squares, so a Gauss-Newton method fits it; the
-  Jacobian is a forward difference whose points are evaluated as one parallel batch.
+  the prior; from the best point, ``cycles`` rounds of local refinement, each (1)
+  ``scipy.optimize.least_squares`` (trust-region reflective, within the box) on the vector of
+  weighted normalised deviations ``sqrt(weight) * z`` - the loss is their sum of squares, so a
+  Gauss-Newton method fits it; the Jacobian is a forward difference whose points are evaluated
+  as one parallel batch - then (2) re-estimating the simulation noise at the new point (two-step
+  weighting, see :mod:`calibration.loss`) and (3) a line search along every parameter over its
+  whole box (the sampled profile below), which crosses flat or rugged stretches where the
+  gradient method stalls.
 * ``de``: ``scipy.optimize.differential_evolution`` with ``workers`` = the pool's map.  Sturdier
   for rugged losses but needs many more evaluations for the ~18 free parameters.
 
@@ -29,8 +33,9 @@ path, reading finished evaluations from the cache.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 from scipy.optimize import differential_evolution, least_squares
@@ -52,8 +57,8 @@ class Settings:
     method: str = "sobol-lsq"  # or "de"
     search_seed: int = 20251225  # seed of the Sobol sampler / the DE
     n_sobol: int = 128  # Sobol points (a power of 2), plus the prior
-    lsq_starts: int = 2  # best points of the sample refined locally
-    lsq_nfev: int = 12  # least-squares iterations (residual evaluations) per start
+    cycles: int = 3  # local cycles: least squares, re-weighting, line search along every parameter
+    lsq_nfev: int = 8  # least-squares residual evaluations per cycle
     fd_step: float = 0.05  # forward-difference step of the search Jacobian, unit-cube coordinates
     popsize: int = 3  # DE population = popsize x number of free parameters
     maxiter: int = 30  # DE generations after the initial population
@@ -70,7 +75,7 @@ class Settings:
         """Planned evaluations of the global search and local refinement (an upper bound for lsq)."""
         if self.method == "de":
             return (self.maxiter + 1) * self.popsize * dim
-        return self.n_sobol + 1 + self.lsq_starts * self.lsq_nfev * (dim + 1)
+        return self.n_sobol + 1 + self.cycles * (self.lsq_nfev * (dim + 1) + self.profile_evaluations(dim))
 
     def profile_evaluations(self, dim: int) -> int:
         return dim * (self.profile_grid + 2 * len(self.profile_near))
@@ -88,6 +93,8 @@ class Profile:
     lo_u: float = np.nan  # 90% profile interval, Gauss-Newton approximation (unit coordinates)
     hi_u: float = np.nan
     sd_u: float = np.nan  # its standard error (unit coordinates); inf if not identified
+    cond_sd_u: float = np.nan  # standard error with the other parameters fixed (unit coordinates)
+    at_edge: bool = False  # the optimum lies on the box edge (an active bound)
 
     @property
     def lo_open(self) -> bool:
@@ -98,15 +105,55 @@ class Profile:
         return bool(self.hi_u >= 1 - 1e-9)
 
 
-def search(evaluator: Evaluator, settings: Settings, x0: np.ndarray,
-           on_stage: Callable[[str], None] = lambda s: None) -> tuple[Evaluation, int, int]:
-    """The global search plus local refinement; returns (best, evaluations, iterations)."""
+def search(evaluator: Evaluator, settings: Settings, x0: np.ndarray, noise_seeds: Sequence[int] = (),
+           on_stage: Callable[[str], None] = lambda s: None) -> tuple[Evaluation, int, int, list[tuple]]:
+    """The global search plus local refinement.
+
+    Returns (best, evaluations, iterations, trace) with trace = [(stage, evaluations so far, best loss)]."""
+    start = len(evaluator.history)
     if settings.method == "de":
         on_stage("differential evolution")
-        return run_de(evaluator, settings, x0)
-    if settings.method == "sobol-lsq":
-        return run_sobol_lsq(evaluator, settings, x0, on_stage)
-    raise ValueError(f"unknown search method {settings.method!r}; expected 'sobol-lsq' or 'de'")
+        best, n, gens = run_de(evaluator, settings, x0)
+        return best, n, gens, [("differential evolution", len(evaluator.history), best.loss)]
+    if settings.method != "sobol-lsq":
+        raise ValueError(f"unknown search method {settings.method!r}; expected 'sobol-lsq' or 'de'")
+    trace: list[tuple] = []
+    on_stage("Sobol sample")
+    dim = evaluator.space.dim
+    sobol = qmc.Sobol(d=dim, scramble=True, rng=settings.search_seed).random(settings.n_sobol)
+    sample = evaluator.evaluate([np.asarray(x0, float)] + list(sobol))
+    trace.append(("prior", len(evaluator.history), sample[0].loss))
+    best = min(sample, key=lambda e: e.loss)
+    trace.append(("Sobol sample", len(evaluator.history), best.loss))
+    iterations = 0
+    line = dataclasses.replace(settings, refine_rounds=0)
+    for c in range(settings.cycles):
+        on_stage(f"cycle {c + 1}/{settings.cycles}: least squares")
+        iterations += least_squares_from(evaluator, best, settings)
+        best = min(evaluator.history, key=lambda e: e.loss)
+        trace.append((f"cycle {c + 1} least squares", len(evaluator.history), best.loss))
+        if noise_seeds:
+            on_stage(f"cycle {c + 1}/{settings.cycles}: simulation noise")
+            evaluator.estimate_noise(best.values, noise_seeds)  # two-step weighting at the current estimate
+            best = min(evaluator.history, key=lambda e: e.loss)
+            trace.append((f"cycle {c + 1} re-weighted", len(evaluator.history), best.loss))
+        best, _, _ = profile(evaluator, best, line, on_stage=lambda s, c=c: on_stage(f"cycle {c + 1}/{settings.cycles}: line search"))
+        trace.append((f"cycle {c + 1} line search", len(evaluator.history), best.loss))
+    return best, len(evaluator.history) - start, iterations, trace
+
+
+def least_squares_from(evaluator: Evaluator, start: Evaluation, settings: Settings) -> int:
+    """scipy.optimize.least_squares (trust-region reflective, in the unit box) from ``start``; returns nfev."""
+
+    def fun(u: np.ndarray) -> np.ndarray:
+        return evaluator.residuals(evaluator.evaluate([u])[0])
+
+    def jac(u: np.ndarray) -> np.ndarray:
+        return jacobian(evaluator, evaluator.evaluate([u])[0], settings.fd_step)
+
+    res = least_squares(fun, np.clip(start.u, 1e-9, 1 - 1e-9), jac=jac, bounds=(0.0, 1.0), method="trf",
+                        max_nfev=settings.lsq_nfev, x_scale=1.0, ftol=1e-3, xtol=1e-3, gtol=1e-8)
+    return int(res.nfev)
 
 
 def run_de(evaluator: Evaluator, settings: Settings, x0: np.ndarray | None = None) -> tuple[Evaluation, int, int]:
@@ -155,33 +202,6 @@ def jacobian(evaluator: Evaluator, base: Evaluation, step: float, central: bool 
     return np.column_stack(cols)
 
 
-def run_sobol_lsq(evaluator: Evaluator, settings: Settings, x0: np.ndarray,
-                  on_stage: Callable[[str], None] = lambda s: None) -> tuple[Evaluation, int, int]:
-    """Sobol sample + prior, then least-squares refinement of the best ``lsq_starts`` points."""
-    dim = evaluator.space.dim
-    start = len(evaluator.history)
-    on_stage("Sobol sample")
-    sobol = qmc.Sobol(d=dim, scramble=True, rng=settings.search_seed).random(settings.n_sobol)
-    sample = evaluator.evaluate([np.asarray(x0, float)] + list(sobol))
-    starts = sorted(sample, key=lambda e: e.loss)[: settings.lsq_starts]
-    iterations = 0
-    for k, s0 in enumerate(starts):
-        on_stage(f"least squares {k + 1}/{len(starts)}")
-
-        def fun(u: np.ndarray) -> np.ndarray:
-            return evaluator.residuals(evaluator.evaluate([u])[0])
-
-        def jac(u: np.ndarray) -> np.ndarray:
-            return jacobian(evaluator, evaluator.evaluate([u])[0], settings.fd_step)
-
-        res = least_squares(fun, np.clip(s0.u, 1e-9, 1 - 1e-9), jac=jac, bounds=(0.0, 1.0), method="trf",
-                            max_nfev=settings.lsq_nfev, x_scale=1.0, ftol=1e-3, xtol=1e-3, gtol=1e-8)
-        iterations += int(res.nfev)
-    made = evaluator.history[start:]
-    best = min(made, key=lambda e: e.loss)
-    return best, len(made), iterations
-
-
 def profile(evaluator: Evaluator, best: Evaluation, settings: Settings,
             on_stage: Callable[[str], None] = lambda s: None) -> tuple[Evaluation, list[Profile], int]:
     """Sampled profile of each free parameter around ``best``; re-centre if it finds a better point.
@@ -227,21 +247,35 @@ def profile(evaluator: Evaluator, best: Evaluation, settings: Settings,
 
 
 def intervals(evaluator: Evaluator, best: Evaluation, profiles: list[Profile], settings: Settings) -> np.ndarray:
-    """Fill in the Gauss-Newton 90% profile intervals; returns the Jacobian used."""
+    """Fill in the Gauss-Newton 90% profile intervals; returns the Jacobian used.
+
+    Parameters at a box edge (an active bound) are held there when the others are profiled; their
+    own interval is the conditional one (the others fixed), which reaches into the box from the edge.
+    Directions the targets do not constrain (zero curvature) give an infinite standard error."""
     J = jacobian(evaluator, best, settings.interval_step, central=True)
+    u = np.asarray(best.u, float)
+    edge = (u <= 0.005) | (u >= 0.995)
+    inner = np.flatnonzero(~edge)
     JtJ = J.T @ J
-    # pseudo-inverse: directions the targets do not constrain get an infinite variance
-    w, V = np.linalg.eigh(JtJ)
-    tiny = max(w.max(), 1e-300) * 1e-10
-    inv_w = np.where(w > tiny, 1.0 / np.where(w > tiny, w, 1.0), np.inf)
-    with np.errstate(invalid="ignore"):
-        var = np.array([np.sum(np.where(V[i] ** 2 > 1e-8, V[i] ** 2 * inv_w, 0.0)) for i in range(len(w))])
+    var = np.full(len(u), np.inf)
+    if len(inner):
+        w, V = np.linalg.eigh(JtJ[np.ix_(inner, inner)])
+        tiny = max(w.max(), 1e-300) * 1e-8
+        ok = w > tiny
+        for k, i in enumerate(inner):
+            if np.all(V[k, ~ok] ** 2 < 1e-6):  # no weight on an unconstrained direction
+                var[i] = float(np.sum(V[k, ok] ** 2 / w[ok]))
+    diag = np.diag(JtJ)
+    cond_var = np.where(diag > 0, 1.0 / np.where(diag > 0, diag, 1.0), np.inf)
     for i, p in enumerate(profiles):
-        sd = float(np.sqrt(var[i])) if np.isfinite(var[i]) else np.inf
+        p.cond_sd_u = float(np.sqrt(cond_var[i]))
+        v = cond_var[i] if edge[i] else var[i]
+        sd = float(np.sqrt(v)) if np.isfinite(v) else np.inf
         half = np.sqrt(PROFILE_DELTA) * sd
         p.sd_u = sd
-        p.lo_u = float(max(0.0, best.u[i] - half))
-        p.hi_u = float(min(1.0, best.u[i] + half))
+        p.at_edge = bool(edge[i])
+        p.lo_u = float(max(0.0, u[i] - half))
+        p.hi_u = float(min(1.0, u[i] + half))
     return J
 
 

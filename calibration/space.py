@@ -59,10 +59,12 @@ class FreeParam:
 FREE: tuple[FreeParam, ...] = (
     # market volume, values and geography
     FreeParam("kpf_productivity", "log", "number of contracts (Beijing 2023 contracts) and the supply of technologies behind every turnover"),
+    FreeParam("kpf_elasticity", "linear", "how technology output scales with a firm's R&D, which sets the regions' shares of supply (many small Hebei firms against fewer large Beijing ones): Beijing against Hebei turnover, both sold mostly to the rest of China"),
     FreeParam("value_median_m", "log", "value per contract: Beijing turnover 2022-23 given its 106,552 contracts"),
     FreeParam("roc_demand", "log", "Beijing's sales to the rest of China, most of Beijing's turnover (Beijing turnover 2022-23, BTH turnover 2024)"),
     FreeParam("roc_demand_growth", "linear", "growth of Beijing's sales to the rest of China: Beijing turnover 2022->2023 (+7.4%), BTH turnover 2024"),
     FreeParam("search_rate", "log", "demand of BTH buyers: flows inside the region (Beijing->Hebei 2020/2024, BTH turnover)"),
+    FreeParam("absorptive_stock_m", "log", "demand of small against large buyers: Hebei's many small firms buying from Beijing (Beijing->Hebei 2020/2024) against Hebei's and Beijing's own turnover"),
     FreeParam("boundary_cost", "linear", "Beijing->Hebei against Hebei's own and the rest of China's technologies (Hebei absorbed from Beijing; ranking first)"),
     FreeParam("participation_hebei", "linear", "Hebei's 2020 market: Hebei turnover 2020, Beijing->Hebei 2020"),
     FreeParam("bass_q", "linear", "growth of market participation: Hebei turnover 2020->2024 (x3.53), Beijing->Hebei 2020->2024"),
@@ -82,11 +84,9 @@ FREE: tuple[FreeParam, ...] = (
 
 # Uncertain parameters kept at their priors, and why the targets cannot identify them.
 FIXED: dict[str, str] = {
-    "kpf_elasticity": "Only the number of technologies matters to the targets, and that is set jointly by productivity and elasticity; with one volume target per year they are not separable. Kept at the literature prior 0.6 (Griliches 1979); kpf_productivity is free.",
     "value_sigma": "The targets give mean contract values (turnover / contracts), not their spread; median and sigma enter the mean only as median*exp(sigma^2/2). Kept at 2.0 (Scherer & Harhoff 2000); value_median_m is free.",
     "distance_decay_km": "Confounded with boundary_cost and roc_boundary_cost: the model has four places with fixed distances, so one distance scale and the boundary costs act on the same few gravity weights. Kept at the sourced prior (effective absorption radius 200-300 km, public figures).",
     "roc_boundary_cost": "Confounded with roc_demand (Beijing's sales to the rest of China) and roc_supply; no target measures the rest of China's sales into the region. Kept at the prior.",
-    "absorptive_stock_m": "Confounded with search_rate: both scale the searches of BTH buyers; no target separates small from large buyers. Kept at the prior.",
     "roc_supply": "No target measures purchases from the rest of China. Kept at the prior.",
     "bass_p": "Confounded with bass_q: with two diffusion parameters and one growth target per region only the overall speed is identified; bass_q is free.",
     "participation_beijing": "Beijing's turnover is matched through roc_demand and kpf_productivity; its 2020 participation has no target of its own (no 2020 Beijing figure). Kept at the prior.",

@@ -9,7 +9,7 @@ import pandas as pd
 from calibration.cli import main
 from calibration.defaults import calibrated_params
 
-TINY = ["--scale", "0.01", "--seeds", "2", "--sobol", "8", "--lsq-starts", "1", "--lsq-nfev", "2", "--report-seeds", "3",
+TINY = ["--scale", "0.01", "--seeds", "2", "--sobol", "8", "--cycles", "1", "--lsq-nfev", "2", "--report-seeds", "3",
         "--profile-grid", "2", "--free", "sales_growth_hebei,hte_apply_rate", "--workers", "1", "--no-progress"]
 
 

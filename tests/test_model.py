@@ -121,15 +121,16 @@ def test_more_hebei_capacity_raises_hebei_output_in_the_same_year():
 
 def test_more_hebei_capacity_raises_hebei_transformed_output_over_time():
     """Over 2021-2026 more capacity also draws production branches to Hebei.  Summing the six
-    years over six fixed seeds keeps the lognormal deal-value noise below the effect."""
-    seeds = range(1, 7)
+    years over twelve fixed seeds keeps the lognormal deal-value noise below the effect (measured:
+    +21% on average, seed-to-seed standard error of the mean ratio ~4%; the bound is +3%)."""
+    seeds = range(1, 13)
 
     def cumulative(t):
         r = t.regions
         return r.loc[(r.region == "Hebei") & (r.metric == "transformed_output_bn") & (r.year >= 2021), "value"].sum()
 
-    base = _mean(Params(), seeds, 0.05, 2026, cumulative)
-    more = _mean(Params().replace(capacity_hebei=3.0), seeds, 0.05, 2026, cumulative)
+    base = _mean(Params(), seeds, 0.03, 2026, cumulative)
+    more = _mean(Params().replace(capacity_hebei=3.0), seeds, 0.03, 2026, cumulative)
     assert more > 1.03 * base
 
 
