@@ -6,8 +6,8 @@ One step is one year.  The first step simulates 2020 from the initial conditions
 1. R&D: firms spend ``rd_intensity * sales * (1 + subsidy)``; labs spend their budget.
 2. Technologies: each firm and lab produces Poisson(A * R&D^beta) technologies (knowledge
    production function) with a sector, a lognormal value and a maturity.
-3. Market participation diffuses among firms (Bass: p + q * active share of the region).
-4. Market: each active firm searches Poisson(search_rate * absorptive capacity) times; a search
+3. Participation in the registered market (as seller) diffuses (Bass: p + q * active share).
+4. Market: each firm searches Poisson(search_rate * absorptive capacity) times; a search
    picks a (region, sector, seller kind) cell by a gravity-logit with an outside option (distance
    decay, boundary cost times transfer friction, sector match, supply), then a technology in it.
    The Rest of China searches too; joint research projects add Beijing-lab -> TJ/HB contracts.
@@ -112,11 +112,13 @@ class TechTransferModel(mesa.Model):
         self.labs = LabTable(np.concatenate(regions), np.concatenate(sectors), np.concatenate(budgets))
         self.lab_agents = create_agents(self, Lab, range(self.labs.n))
 
-    def _draw_firms(self, region: int, n: int, year: int, rd_scale: float | None = None) -> dict[str, np.ndarray]:
-        """Attributes of ``n`` new firms of ``region`` born by ``year``."""
+    def _draw_firms(self, region: int, n: int, year: int, rd_scale: float | None = None,
+                    size_ratio: float = 1.0) -> dict[str, np.ndarray]:
+        """Attributes of ``n`` new firms of ``region`` born by ``year``; entrants are ``size_ratio``
+        times the size of the 2020 firms (their R&D intensity follows their size)."""
         name = REGIONS[region]
         sigma = value("sales_sigma")
-        sales = value("median_sales_m", name) * np.exp(sigma * self.rng.standard_normal(n))
+        sales = size_ratio * value("median_sales_m", name) * np.exp(sigma * self.rng.standard_normal(n))
         rel = (sales / value("median_sales_m", name)) ** value("rd_intensity_size_elasticity")
         intensity = rel * np.exp(value("rd_intensity_sigma") * self.rng.standard_normal(n))
         if rd_scale is None:  # initial population: scale intensities to the region's business R&D
@@ -217,7 +219,8 @@ class TechTransferModel(mesa.Model):
         for r, name in enumerate(REGIONS):
             n = self.rng.poisson(p.at(f"entry_rate_{name.lower()}", year) * real_firms[r] * self.scale)
             if n:
-                self._add_firms(self._draw_firms(r, n, year, rd_scale=self._rd_scale[r]))  # rd_stock 0
+                self._add_firms(self._draw_firms(r, n, year, rd_scale=self._rd_scale[r],
+                                                 size_ratio=value("entrant_size_ratio")))  # rd_stock 0
 
     # -- 2. R&D
     def _rd(self, year: int) -> None:
@@ -313,7 +316,7 @@ class TechTransferModel(mesa.Model):
         cdf[..., -1] = 1.0
 
         # BTH buyers: one row per search, a search that picks the outside option makes no deal
-        buyers = np.flatnonzero(f.view("alive") & f.view("active"))
+        buyers = np.flatnonzero(f.view("alive"))  # any firm may buy: registration is the seller's act
         absorptive = 1 - np.exp(-f.rd_stock[buyers] / p.at("absorptive_stock_m", year))
         n_search = self.rng.poisson(p.at("search_rate", year) * absorptive)
         b_rows = np.repeat(buyers, n_search)

@@ -77,7 +77,7 @@ class ReferenceFirm(mesa.Agent):
         """An entrant: size, R&D intensity and sector drawn as for the initial population."""
         rng, name = model.rng, REGIONS[region]
         median = value("median_sales_m", name)
-        sales = median * math.exp(value("sales_sigma") * rng.standard_normal())
+        sales = value("entrant_size_ratio") * median * math.exp(value("sales_sigma") * rng.standard_normal())
         intensity = (sales / median) ** value("rd_intensity_size_elasticity") * math.exp(
             value("rd_intensity_sigma") * rng.standard_normal())
         return cls(model, region=region, sector=int(rng.choice(N_SECTORS, p=SECTOR_MIX[region])), sales=sales,
@@ -122,8 +122,6 @@ class ReferenceFirm(mesa.Agent):
     def search(self, year: int) -> None:
         m = self.model
         self.contracts = []
-        if not self.active:
-            return
         absorptive = 1 - math.exp(-self.rd_stock / m.params.at("absorptive_stock_m", year))
         for _ in range(m.rng.poisson(m.params.at("search_rate", year) * absorptive)):
             cell = m.choose_cell(self.region, self.sector)
