@@ -59,6 +59,7 @@ class CalibrationResult:
             "loss": self.best.loss,
             "targets_passed": f"{int((cmp_.verdict == 'pass').sum())}/{len(cmp_)}",
             "targets_failed": [str(n) for n in cmp_.target[cmp_.verdict != "pass"]],
+            "heldout_targets_passed": f"{int((cmp_.heldout_verdict == 'pass').sum())}/{len(cmp_)}",
             "code_version": _code_version(),
             "targets_sha256": _file_hash(targets_file) if targets_file else "",
             "scale": self.settings.scale,

@@ -34,8 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     d = Settings()
     p = argparse.ArgumentParser(prog="bth calibrate", description=(
         "Calibrate the free uncertain parameters (calibration/space.py) to calibration/targets.toml by the "
-        "method of simulated moments: differential evolution over an ensemble of seeds with common random "
-        "numbers, then a loss profile per parameter. Resumable: rerun the same command after an interruption."))
+        "method of simulated moments over an ensemble of seeds with common random numbers: a Sobol sample, "
+        "cycles of least squares and line searches (or differential evolution), then a loss profile per "
+        "parameter. Writes calibrated.toml and the fit report. Resumable: rerun the same command after an "
+        "interruption. See docs/calibration.md."))
     p.add_argument("--scale", type=_fraction, default=d.scale, help=f"fraction of real firms simulated (default {d.scale})")
     p.add_argument("--seeds", type=_positive_int, default=len(d.seeds), help=f"model seeds per evaluation (default {len(d.seeds)})")
     p.add_argument("--base-seed", type=_non_negative_int, default=d.seeds[0], help=f"first model seed (default {d.seeds[0]})")

@@ -16,8 +16,8 @@ contracts move a region's flows by tens of percent between seeds.  In the loss (
 verdict) the tolerance is therefore combined with the Monte Carlo standard error of the
 ensemble mean, ``tol_eff = sqrt(tol**2 + mc**2)`` (``mc`` relative to the same scale as tol),
 as the method of simulated moments weights each moment by the variance of data minus simulation.
-``mc`` is estimated once per stage from a larger set of runs (:func:`mc_noise`) and then held
-fixed, so the optimiser cannot lower the loss by making the model noisier.  With ``mc = 0`` the
+``mc`` is estimated from a larger set of runs (:func:`mc_noise`, with a robust spread) and then
+held fixed, so the optimiser cannot lower the loss by making the model noisier.  With ``mc = 0`` the
 loss is exactly the tolerance-normalised one.  Reading ``tol_eff`` as one standard error, ``L``
 is a -2 log-likelihood (used for the profile intervals, see :mod:`calibration.search`).
 """
@@ -88,6 +88,18 @@ def ensemble_mean(per_seed: Sequence[Mapping[str, float]]) -> dict[str, float]:
     return {k: float(np.mean([run[k] for run in per_seed])) for k in keys}
 
 
+def spread(x: np.ndarray) -> float:
+    """A robust standard deviation: the interquartile range / 1.349, or the sample sd if that is 0.
+
+    Contract values are heavy-tailed: one extreme run among a few dozen would otherwise inflate the
+    noise estimate, and with it switch off the target in the loss, for the whole calibration."""
+    if len(x) < 2:
+        return 0.0
+    q75, q25 = np.percentile(x, [75, 25])
+    robust = float(q75 - q25) / 1.349
+    return robust if robust > 0 else float(np.std(x, ddof=1))
+
+
 def mc_noise(targets: Sequence[Target], runs: Sequence[Mapping[str, float]], n_seeds: int) -> dict[str, float]:
     """Relative Monte Carlo standard error of an ``n_seeds`` ensemble mean, per compared target.
 
@@ -101,6 +113,5 @@ def mc_noise(targets: Sequence[Target], runs: Sequence[Mapping[str, float]], n_s
             per_run = np.array([r[t.left.key] - r[t.right.key] for r in runs])
         else:
             per_run = np.array([r[t.output.key] for r in runs])
-        sd = float(np.std(per_run, ddof=1)) if len(per_run) > 1 else 0.0
-        out[t.name] = sd / np.sqrt(max(n_seeds, 1)) / _scale(t, mean)
+        out[t.name] = spread(per_run) / np.sqrt(max(n_seeds, 1)) / _scale(t, mean)
     return out

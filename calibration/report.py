@@ -76,7 +76,7 @@ def write_fit(table: pd.DataFrame, targets: Sequence[Target], out_dir: Path, met
     out_dir.mkdir(parents=True, exist_ok=True)
     table.to_csv(out_dir / "fit.csv", index=False, float_format="%.6g")
     (out_dir / "fit.md").write_text(fit_markdown(table, targets, meta, params), encoding="utf-8")
-    fit_plot(table, out_dir / "fit.png", meta)
+    fit_plot(table, out_dir / "fit.png", meta, targets)
 
 
 def _fmt(v: float) -> str:
@@ -99,6 +99,7 @@ def fit_markdown(table: pd.DataFrame, targets: Sequence[Target], meta: Mapping[s
         "# Calibration fit",
         "",
         f"Loss {meta['loss']:.4g} at the optimum; {n_pass} of {len(cmp_)} compared targets pass "
+        f"({meta.get('heldout_targets_passed', '?')} on the held-out seeds) "
         f"(ensemble mean over the {len(meta['seeds'])} calibration seeds {list(meta['seeds'])}, scale {meta['scale']}). "
         f"The 90% interval is the 5th-95th percentile over {meta['report_runs']} runs (the calibration seeds and "
         f"{meta['report_runs'] - len(meta['seeds'])} held-out seeds); 'held-out' is the mean over the held-out seeds alone.",
@@ -148,7 +149,31 @@ def fit_markdown(table: pd.DataFrame, targets: Sequence[Target], meta: Mapping[s
     return "\n".join(lines)
 
 
-def fit_plot(table: pd.DataFrame, path: Path, meta: Mapping[str, object]) -> None:
+METRIC_LABELS = {
+    "rd_spending_bn": "R&D spending", "contract_turnover_bn": "contract turnover",
+    "contract_absorbed_bn": "contracts absorbed", "contracts_sold": "contracts sold",
+    "high_tech_enterprises": "high-tech enterprises", "sci_tech_smes": "sci-tech SMEs", "unicorns": "unicorns",
+    "firms": "firms", "firm_revenue_bn": "firm revenue", "park_firms": "ZGC park firms",
+    "absorbed_from_beijing_bn": "absorbed from Beijing", "contract_value_bn": "contract value",
+    "contracts": "contracts", "transformed_output_bn": "transformed output", "branches_in": "branches in",
+}
+
+
+def pretty(t: Target) -> str:
+    """A short readable label of a compared target for plots."""
+    def out(o) -> str:
+        where = f"{o.origin}→{o.destination}" if o.is_flow else " + ".join(o.regions)
+        return f"{where} {METRIC_LABELS.get(o.metric, o.metric)} {o.year}"
+    if t.kind == "greater":
+        return f"{out(t.left)} > {t.right.origin}→{t.right.destination}"
+    value = f"{t.value:,.2f}".rstrip("0").rstrip(".")
+    sign = ">" if t.kind == "lower" else "="
+    tol = f" ±{t.tolerance:.0%}" if t.kind == "point" else ""
+    return f"{out(t.output)} {sign} {value} {t.unit}{tol}"
+
+
+def fit_plot(table: pd.DataFrame, path: Path, meta: Mapping[str, object],
+             targets: Sequence[Target] | None = None) -> None:
     """Each compared target as a row: simulated / target - 1 (%) against the tolerance band."""
     import matplotlib
 
@@ -158,8 +183,9 @@ def fit_plot(table: pd.DataFrame, path: Path, meta: Mapping[str, object]) -> Non
     from matplotlib.patches import Patch
 
     cmp_ = table[table.kind.isin(["point", "lower", "greater"])].reset_index(drop=True)
+    by_name = {t.name: t for t in targets or []}
     n = len(cmp_)
-    fig, ax = plt.subplots(figsize=(11, 0.42 * n + 2.2))
+    fig, ax = plt.subplots(figsize=(11, 0.36 * n + 2.6))
     lim_lo, lim_hi = -100.0, 150.0
     labels = []
     for i, r in cmp_.iterrows():
@@ -167,11 +193,11 @@ def fit_plot(table: pd.DataFrame, path: Path, meta: Mapping[str, object]) -> Non
         if r.kind == "greater":  # (left - right) / right = left / right - 1
             v = r.ref_mean
             rel = lambda x: 100.0 * x / v  # noqa: E731
-            lbl = f"{r.compared}  (left / right)"
+            lbl = pretty(by_name[r.target]) + " (left/right)" if r.target in by_name else f"{r.compared} (left/right)"
         else:
             v = r.value
             rel = lambda x: 100.0 * (x / v - 1.0)  # noqa: E731
-            lbl = f"{r.compared}" + (f"  (±{r.tolerance:.0%})" if r.kind == "point" else "")
+            lbl = pretty(by_name[r.target]) if r.target in by_name else str(r.compared)
         labels.append(lbl)
         if r.kind == "point":
             ax.axhspan(y - 0.4, y + 0.4, xmin=(rel(r.band_lo) - lim_lo) / (lim_hi - lim_lo),
@@ -192,18 +218,19 @@ def fit_plot(table: pd.DataFrame, path: Path, meta: Mapping[str, object]) -> Non
     ax.set_yticklabels(labels, fontsize=8)
     ax.set_xlim(lim_lo, lim_hi)
     ax.set_ylim(-0.7, n - 0.3)
-    ax.set_xlabel("simulated / target − 1  (%)   [values in each target's unit: bn yuan, firms, contracts]")
+    ax.set_xlabel("simulated / target − 1  (%)")
     n_pass = int((cmp_.verdict == "pass").sum())
-    ax.set_title(f"Calibration fit, 2020–2025: {n_pass} of {n} targets pass (loss {meta['loss']:.3g}; "
-                 f"scale {meta['scale']}, {len(meta['seeds'])} seeds, 90% interval over {meta['report_runs']} runs)",
-                 fontsize=10)
+    ax.set_title(f"Calibration fit 2020–2025: {n_pass} of {n} targets pass (loss {meta['loss']:.3g})\n"
+                 f"mean of {len(meta['seeds'])} calibration seeds at scale {meta['scale']}; "
+                 f"line: 90% interval of {meta['report_runs']} runs; bn yuan = billion yuan", fontsize=10)
     handles = [Patch(color="#cfe8cf", label="tolerance band / bound"),
-               Line2D([], [], marker="o", color="tab:green", lw=2, alpha=0.8, label="mean of calibration seeds, pass (line: 90% interval of runs)"),
-               Line2D([], [], marker="o", color="tab:red", lw=2, alpha=0.8, label="mean of calibration seeds, fail"),
+               Line2D([], [], marker="o", color="tab:green", lw=2, alpha=0.8, label="pass: mean of calibration seeds (line: 90% interval of runs)"),
+               Line2D([], [], marker="o", color="tab:red", lw=2, alpha=0.8, label="fail: mean of calibration seeds"),
                Line2D([], [], marker="x", color="black", lw=0, label="mean of held-out seeds")]
-    ax.legend(handles=handles, loc="lower right", fontsize=8, framealpha=0.9)
+    height = 0.36 * n + 2.6
+    fig.legend(handles=handles, loc="lower center", ncol=2, fontsize=8, frameon=False)
     ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.75 / height, 1, 1))
     fig.savefig(path, dpi=110, metadata={"Software": None})
     plt.close(fig)
 
@@ -231,7 +258,10 @@ def profile_plot(profiles: Sequence[Profile], space: Space, best_loss: float, pa
                        label="90% interval (Gauss-Newton profile)")
         ax.axvline(fp.value(pr.u_best), color="black", lw=0.8)
         if fp.scale == "log":
+            from matplotlib.ticker import NullFormatter
+
             ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_yscale("symlog", linthresh=3.0)
         ax.set_ylim(-1, None)
         ax.set_title(f"{pr.name} = {fp.value(pr.u_best):.3g}", fontsize=9)

@@ -57,7 +57,7 @@ class Settings:
     method: str = "sobol-lsq"  # or "de"
     search_seed: int = 20251225  # seed of the Sobol sampler / the DE
     n_sobol: int = 128  # Sobol points (a power of 2), plus the prior
-    cycles: int = 3  # local cycles: least squares, re-weighting, line search along every parameter
+    cycles: int = 4  # local cycles: least squares, re-weighting, line search along every parameter
     lsq_nfev: int = 8  # least-squares residual evaluations per cycle
     fd_step: float = 0.05  # forward-difference step of the search Jacobian, unit-cube coordinates
     popsize: int = 3  # DE population = popsize x number of free parameters
@@ -66,7 +66,7 @@ class Settings:
     noise_seeds: int = 24  # runs used to estimate the Monte Carlo error of the ensemble mean
     profile_grid: int = 7  # evenly spaced sampled-profile points over each box ...
     profile_near: tuple[float, ...] = (0.02, 0.06)  # ... plus these unit-cube offsets around the optimum
-    refine_rounds: int = 2  # re-centre on a better point found by the sampled profile, at most this often
+    refine_rounds: int = 1  # re-centre on a better point found by the final sampled profile, at most this often
     interval_step: float = 0.1  # central-difference step of the interval Jacobian, unit-cube coordinates
     report_seeds: int = 30  # runs in the fit report (the calibration seeds plus held-out ones)
     workers: int = 2  # processes

@@ -250,7 +250,7 @@ class TechTransferModel(mesa.Model):
         sector = np.concatenate([np.repeat(f.sector[alive], n_firm), np.repeat(labs.sector, n_lab)])
         weight = np.concatenate([np.repeat(f.weight[alive], n_firm), np.ones(n_lab.sum())])
         m = len(owner)
-        value_m = p.at("value_median_m", year) * np.exp(p.at("value_sigma", year) * self.rng.standard_normal(m))
+        value_m = self._contract_values(weight, year)
         mean_mat = np.where(kind == LAB, value("lab_maturity"), value("firm_maturity"))
         maturity = self.rng.beta(4 * mean_mat, 4 * (1 - mean_mat))
         new = dict(owner=owner, kind=kind, region=region, sector=sector, weight=weight,
@@ -364,17 +364,34 @@ class TechTransferModel(mesa.Model):
             tech_idx[local] = self._pick_techs(cells[local], supply)
         value_m = np.empty(n_deals)
         maturity = np.empty(n_deals)
-        value_m[local] = t["value"][tech_idx[local]]
-        maturity[local] = t["maturity"][tech_idx[local]]
-        k = from_roc.sum()
-        value_m[from_roc] = p.at("value_median_m", year) * np.exp(p.at("value_sigma", year) * self.rng.standard_normal(k))
-        maturity[from_roc] = value("firm_maturity")
         sector = (cells // N_KINDS) % N_SECTORS
         kind = cells % N_KINDS
+        value_m[local] = t["value"][tech_idx[local]]
+        maturity[local] = t["maturity"][tech_idx[local]]
+        maturity[from_roc] = value("firm_maturity")
+        # A model deal stands for 1/scale real deals.  A firm technology row already stands for
+        # 1/scale real technologies (its value is their mean); a lab technology or a Rest-of-China
+        # offer is one real technology, so the 1/scale real buyers behind the deal are taken to buy
+        # as many different ones: their mean value is drawn afresh.
+        fresh = from_roc | (kind == LAB)
+        value_m[fresh] = self._contract_values(np.full(fresh.sum(), 1.0 / self.scale), year)
         seller = np.where(local, t["owner"][np.maximum(tech_idx, 0)], -1)
         return dict(buyer=d_buyer, buyer_region=d_bregion, seller_region=seller_region, seller=seller,
                     seller_kind=kind, sector=sector, value=value_m, maturity=maturity,
                     weight=np.full(n_deals, 1.0 / self.scale))
+
+    def _contract_values(self, k: np.ndarray, year: int) -> np.ndarray:
+        """Mean value (m yuan) of ``k`` independent lognormal contract values, one draw per entry.
+
+        Real contract values are lognormal(log `value_median_m`, `value_sigma`).  The mean of k of
+        them is drawn from the lognormal with the same mean and variance (Fenton-Wilkinson), exact
+        for k = 1.  This keeps totals right in expectation and in variance at every scale, instead
+        of multiplying one heavy-tailed draw by 1/scale."""
+        p = self.params
+        sigma2 = p.at("value_sigma", year) ** 2
+        mean = p.at("value_median_m", year) * np.exp(sigma2 / 2)
+        s2 = np.log1p(np.expm1(sigma2) / np.maximum(k, 1.0))
+        return mean * np.exp(-s2 / 2 + np.sqrt(s2) * self.rng.standard_normal(len(k)))
 
     def _pick_techs(self, cells: np.ndarray, supply: np.ndarray) -> np.ndarray:
         """One technology (row of ``self.techs``) per chosen cell, drawn in proportion to weight.
