@@ -46,6 +46,7 @@ class CalibrationResult:
     heldout_seeds: list[int] = field(default_factory=list)
     new_runs: int = 0
     elapsed_s: float = 0.0
+    code: str = ""  # code version of the model the runs were made with
 
     @property
     def fit(self) -> pd.DataFrame:
@@ -60,7 +61,7 @@ class CalibrationResult:
             "targets_passed": f"{int((cmp_.verdict == 'pass').sum())}/{len(cmp_)}",
             "targets_failed": [str(n) for n in cmp_.target[cmp_.verdict != "pass"]],
             "heldout_targets_passed": f"{int((cmp_.heldout_verdict == 'pass').sum())}/{len(cmp_)}",
-            "code_version": _code_version(),
+            "code_version": self.code,
             "targets_sha256": _file_hash(targets_file) if targets_file else "",
             "scale": self.settings.scale,
             "seeds": list(self.settings.seeds),
@@ -139,14 +140,22 @@ def calibrate(settings: Settings = Settings(), targets: Sequence[Target] | None 
             stage("fit report")
             heldout = list(range(HELDOUT_SEED_BASE, HELDOUT_SEED_BASE + max(0, settings.report_seeds - n_seeds)))
             report_runs = ev.run_outputs([best.values], seeds=list(settings.seeds) + heldout)[0]
+            bar.total = bar.n  # the plan was an upper bound: show the finished bar full
+            bar.refresh()
         finally:
             bar.close()
         result = CalibrationResult(
             settings=settings, space=space, targets=targets, best=best, profiles=profiles,
             search_evaluations=n_search, search_iterations=iters, refinements=refinements,
             evaluations=len(ev.history), until=until, report_runs=report_runs, heldout_seeds=heldout,
-            mc=dict(ev.mc), jacobian=J, trace=trace,
+            mc=dict(ev.mc), jacobian=J, trace=trace, code=ev.code,
             new_runs=ev.new_runs, elapsed_s=time.perf_counter() - t0)
+    now = _code_version()
+    if now != result.code:
+        from calibration.runner import ModelChanged
+
+        raise ModelChanged(f"the model's code changed during the calibration (version {result.code} -> {now}); "
+                           "its runs are cached under the old version; rerun to calibrate the current model")
     return result
 
 
