@@ -304,7 +304,8 @@ def calibrated_toml(space: Space, best_values: Mapping[str, float], profiles: Se
     lines = [
         "# Calibrated parameters, written by `bth calibrate` (calibration/cli.py) - do not edit by hand.",
         "# [parameters.NAME]: value = point estimate; lo, hi = 90% profile-loss interval (free parameters);",
-        "# free = whether the calibration estimated it (fixed ones stay at their priors, with the reason).",
+        "# [fixed.NAME]: uncertain parameters kept at their priors (model/params.py), with the reason; not read",
+        "# by calibration.defaults.calibrated_params(), so the model's prior applies.",
         "# Running `bth calibrate` again with the same settings reproduces this file except the [run] table.",
         "",
         "[meta]",
@@ -319,8 +320,16 @@ def calibrated_toml(space: Space, best_values: Mapping[str, float], profiles: Se
         lines += ["free = true", f"box = {_toml_value(list(fp.box))}", f"search_scale = {_toml_value(fp.scale)}"]
         if p is not None:
             lines.append(f"identified = {_toml_value(identified(p))}")
-    for name, reason in FIXED.items():
-        lines += ["", f"[parameters.{name}]", f"value = {_toml_value(space.base.at(name, 2020))}", "free = false",
+    # Parameters kept at their priors go to [fixed], which calibrated_params() does not read: a later
+    # change of a prior in model/params.py then takes effect instead of being overridden from here.
+    from model import UNCERTAIN
+
+    free_names = {fp.name for fp in space.free}
+    for name in UNCERTAIN:
+        if name in free_names:
+            continue
+        reason = FIXED.get(name, "a default free parameter left out of this run (--free)")
+        lines += ["", f"[fixed.{name}]", f"prior = {_toml_value(space.base.at(name, 2020))}",
                   f"reason = {_toml_value(reason)}"]
     lines += ["", "# Not reproducible by design: when and from which checkout this file was written.", "[run]"]
     for k, v in run.items():

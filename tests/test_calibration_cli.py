@@ -27,7 +27,11 @@ def test_calibrate_writes_files_resumes_and_reproduces(tmp_path, capsys):
     assert data["meta"]["seeds"] == [1, 2] and data["meta"]["scale"] == 0.01
     assert {"date", "git_commit"} <= set(data["run"])
     free = {k for k, v in data["parameters"].items() if v["free"]}
-    assert free == {"sales_growth_hebei", "hte_apply_rate"}
+    assert free == set(data["parameters"]) == {"sales_growth_hebei", "hte_apply_rate"}
+    # every other uncertain parameter is listed as kept at its prior, outside [parameters]
+    from model import UNCERTAIN
+    assert set(data["fixed"]) == set(UNCERTAIN) - free
+    assert all(entry["reason"] for entry in data["fixed"].values())
     for name in free:
         p = data["parameters"][name]
         assert p["lo"] <= p["value"] <= p["hi"]
