@@ -32,7 +32,7 @@ import pandas as pd
 from model.agents import Firm, FirmTable, Lab, LabTable, RestOfChina, create_agents, gc_paused, remove_agents
 from model.inputs import load_inputs, value
 from model.params import Params
-from model.regions import BJ, HB, ICV, RC, REGIONS, ROC, SECTOR_MIX, SECTORS, TJ, XIONGAN, FLOW_REGIONS, distance_matrix
+from model.regions import BJ, HB, ICV, RC, REGIONS, ROC, SECTOR_MIX, SECTORS, TJ, XIONGAN, FLOW_REGIONS, distance_matrix, park_distance_km
 
 START_YEAR = 2020
 N_SECTORS = len(SECTORS)
@@ -82,6 +82,7 @@ class TechTransferModel(mesa.Model):
         self.year = START_YEAR
         self.inputs = load_inputs()
         self.distance_km = distance_matrix()
+        self.park_distance_km = park_distance_km()  # from each region to the Xiong'an park
         self.firms = FirmTable(capacity=max(1024, int(200_000 * scale * 2)))
         self.firm_agents: list[Firm | None] = []  # by row; None once the firm has exited
         self._init_labs()
@@ -454,16 +455,13 @@ class TechTransferModel(mesa.Model):
             return
         d0 = p.at("distance_decay_km", year)
         friction = p.at("boundary_cost", year) * p.at("transfer_friction", year)
-        coords = self.inputs["coordinates"]
-        from model.regions import haversine_km
-        d_park = np.array([haversine_km(coords[r]["lat"], coords[r]["lon"], coords[XIONGAN]["lat"], coords[XIONGAN]["lon"]) if r != "Hebei" else self.distance_km[HB, HB] for r in REGIONS])
         # options: 0 Beijing, 1 Tianjin, 2 Hebei (outside the park), 3 Xiong'an park
         home = f.region[movers].astype(np.int64)
         opt_w = np.zeros((len(movers), 4))
         for dest in range(3):
             cost = np.where(home == dest, np.inf, self.distance_km[home, dest] / d0 + friction)
             opt_w[:, dest] = self.spare_bn[dest] * np.exp(-cost)
-        park_cost = np.where(home == HB, np.inf, d_park[home] / d0 + friction)
+        park_cost = np.where(home == HB, np.inf, self.park_distance_km[home] / d0 + friction)
         opt_w[:, 3] = p.at("park_attraction", year) * self.spare_bn[HB] * np.exp(-park_cost)
         park_now = np.sum(f.view("weight")[f.view("park") & f.view("alive")])
         if park_now >= p.at("park_capacity_firms", year):
@@ -477,11 +475,10 @@ class TechTransferModel(mesa.Model):
         to_park = self.rng.permutation(movers[choice == 3])
         slots = p.at("park_capacity_firms", year) - park_now
         fits = np.cumsum(f.weight[to_park]) <= slots
-        admitted, refused = to_park[fits], to_park[~fits]
+        admitted = to_park[fits]  # firms the park cannot take stay at home this year
         f.prod_region[movers[choice < 3]] = choice[choice < 3]
         f.prod_region[admitted] = HB
         f.park[admitted] = True
-        del refused  # firms the park could not take stay at home this year
 
     # -- 8. high-tech enterprise recognition (2016 Administrative Measures)
     def _review_hte(self, year: int) -> None:

@@ -32,7 +32,7 @@ from model.model import (
     ICV, LAB, N_KINDS, N_SECTORS, START_YEAR, TechTransferModel, annual_rows,
 )
 from model.params import Params
-from model.regions import BJ, HB, REGIONS, RC, SECTOR_MIX, XIONGAN, haversine_km
+from model.regions import BJ, HB, REGIONS, RC, SECTOR_MIX, park_distance_km
 
 FIRM = 0
 N_CELLS = 4 * N_SECTORS * N_KINDS  # cell = (seller region, sector, seller kind)
@@ -249,9 +249,7 @@ class ReferenceModel(TechTransferModel):
         self.firms = self.firm_agents = self.labs = self.lab_agents = self.techs = None  # not used from here on
         self.shelf: list[Tech] = []
         self.deals: list[Deal] = []
-        coords = self.inputs["coordinates"]
-        self.park_km = [haversine_km(coords[r]["lat"], coords[r]["lon"], coords[XIONGAN]["lat"], coords[XIONGAN]["lon"])
-                        for r in REGIONS]
+        self.park_km = park_distance_km().tolist()  # the same distances as the vectorised model
         self.park_firms = self.park_firms_at_start = 0.0
 
     @property

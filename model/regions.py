@@ -64,3 +64,13 @@ def distance_matrix() -> np.ndarray:
     roc = float(data["rest_of_china_km"]["value"])
     d[RC, :] = d[:, RC] = roc
     return d
+
+
+def park_distance_km() -> np.ndarray:
+    """Distance in km from Beijing, Tianjin and Hebei to the Xiong'an Zhongguancun Science Park
+    (Hebei's own firms: the within-Hebei distance)."""
+    data = load_inputs()
+    c = data["coordinates"]
+    xa = c["Xiong'an"]
+    return np.array([haversine_km(c[r]["lat"], c[r]["lon"], xa["lat"], xa["lon"]) if r != "Hebei"
+                     else data["within_region_km"]["Hebei"] for r in REGIONS])
