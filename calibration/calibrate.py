@@ -20,7 +20,7 @@ from calibration.report import REPORT_DIR, calibrated_toml, fit_table, profile_p
 from calibration.runner import Cache, Evaluation, Evaluator
 from calibration.search import PROFILE_DELTA, Profile, Settings, identified, intervals, profile, search
 from calibration.space import FREE, FreeParam, Space
-from calibration.targets import TARGETS_FILE, Target, compared_targets, load_targets
+from calibration.targets import COMPARED_KINDS, TARGETS_FILE, Target, compared_targets, load_targets
 from calibration.defaults import CALIBRATED_FILE
 
 HELDOUT_SEED_BASE = 1000  # held-out report seeds are 1000, 1001, ...
@@ -55,7 +55,7 @@ class CalibrationResult:
 
     def meta(self, targets_file: Path | None = TARGETS_FILE) -> dict[str, object]:
         fit = self.fit
-        cmp_ = fit[fit.kind.isin(["point", "lower", "greater"])]
+        cmp_ = fit[fit.kind.isin(COMPARED_KINDS)]
         meta: dict[str, object] = {
             "loss": self.best.loss,
             "targets_passed": f"{int((cmp_.verdict == 'pass').sum())}/{len(cmp_)}",

@@ -1,6 +1,6 @@
 """``bth calibrate``: calibrate the model's uncertain parameters to calibration/targets.toml.
 
-    bth calibrate [--scale 0.05] [--seeds 6] [--base-seed 1] [--method sobol-lsq|de]
+    bth calibrate [--scale 0.05] [--seeds 8] [--base-seed 0] [--method sobol-lsq|de]
                   [--search-seed 20251225] [--sobol 128] [--cycles 3] [--lsq-nfev 8]
                   [--popsize 3] [--maxiter 30] [--report-seeds 30] [--workers 2] [--free a,b,...]
                   [--out calibration/calibrated.toml] [--report-dir calibration/report]
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     from calibration.runner import Cache, ModelChanged
     from calibration.search import Settings
     from calibration.space import FREE
-    from calibration.targets import TargetError, load_targets
+    from calibration.targets import COMPARED_KINDS, TargetError, load_targets
 
     try:
         targets = load_targets(args.targets)
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
     write_outputs(result, args.out, args.report_dir, targets_file=args.targets)
     fit = result.fit
-    cmp_ = fit[fit.kind.isin(["point", "lower", "greater"])]
+    cmp_ = fit[fit.kind.isin(COMPARED_KINDS)]
     failed = cmp_[cmp_.verdict != "pass"]
     print(f"loss {result.best.loss:.4g}; {len(cmp_) - len(failed)}/{len(cmp_)} targets pass; "
           f"{result.evaluations} evaluations ({result.new_runs} new runs) in {result.elapsed_s:.0f} s")

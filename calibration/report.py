@@ -13,7 +13,7 @@ import pandas as pd
 from calibration.loss import deviation, passes
 from calibration.search import PROFILE_DELTA, Profile, Settings
 from calibration.space import FIXED, Space, round_sig
-from calibration.targets import Target
+from calibration.targets import COMPARED_KINDS, Target
 
 REPORT_DIR = Path(__file__).with_name("report")
 
@@ -43,6 +43,8 @@ def fit_table(targets: Sequence[Target], calib_runs: Sequence[Mapping[str, float
             row.update(band_lo=t.value * (1 - t.tolerance), band_hi=t.value * (1 + t.tolerance))
         elif t.kind == "lower":
             row.update(band_lo=t.value, band_hi=np.inf)
+        elif t.kind == "upper":
+            row.update(band_lo=-np.inf, band_hi=t.value)
         elif t.kind == "greater":
             row.update(value=0.0, band_lo=0.0, band_hi=np.inf, ref_mean=calib_mean[t.right.key])
         if t.compared:
@@ -93,7 +95,7 @@ def _fmt(v: float) -> str:
 def fit_markdown(table: pd.DataFrame, targets: Sequence[Target], meta: Mapping[str, object],
                  params: pd.DataFrame | None = None) -> str:
     by_name = {t.name: t for t in targets}
-    cmp_ = table[table.kind.isin(["point", "lower", "greater"])]
+    cmp_ = table[table.kind.isin(COMPARED_KINDS)]
     n_pass = int((cmp_.verdict == "pass").sum())
     lines = [
         "# Calibration fit",
@@ -116,7 +118,7 @@ def fit_markdown(table: pd.DataFrame, targets: Sequence[Target], meta: Mapping[s
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for _, r in cmp_.iterrows():
-        tol = f"±{r.tolerance:.0%}" if r.kind == "point" else ("> value" if r.kind == "lower" else "left > right")
+        tol = BOUND_LABELS.get(r.kind) or f"±{r.tolerance:.0%}"
         value = f"{_fmt(r.value)} {r.unit}" if r.kind != "greater" else "> 0"
         lines.append(
             f"| {r.target} | {r.compared} | {value} | {tol} | {_fmt(r.sim_mean)} | {_fmt(r.sim_p05)} – {_fmt(r.sim_p95)} "
@@ -142,7 +144,7 @@ def fit_markdown(table: pd.DataFrame, targets: Sequence[Target], meta: Mapping[s
     if meta.get("trace"):
         lines += ["", "## Search trace", ""] + [f"* {t}" for t in meta["trace"]]
     lines += ["", "## Figures satisfied by construction or not compared", ""]
-    for _, r in table[~table.kind.isin(["point", "lower", "greater"])].iterrows():
+    for _, r in table[~table.kind.isin(COMPARED_KINDS)].iterrows():
         t = by_name[r.target]
         lines.append(f"* **{r.target}** ({_fmt(r.value)} {r.unit}): {r.verdict}. {t.note}")
     lines.append("")
@@ -159,6 +161,9 @@ METRIC_LABELS = {
 }
 
 
+BOUND_LABELS = {"lower": "> value", "upper": "< value", "greater": "left > right"}  # point targets: ±tolerance
+
+
 def pretty(t: Target) -> str:
     """A short readable label of a compared target for plots."""
     def out(o) -> str:
@@ -167,7 +172,7 @@ def pretty(t: Target) -> str:
     if t.kind == "greater":
         return f"{out(t.left)} > {t.right.origin}→{t.right.destination}"
     value = f"{t.value:,.2f}".rstrip("0").rstrip(".")
-    sign = ">" if t.kind == "lower" else "="
+    sign = {"lower": ">", "upper": "<"}.get(t.kind, "=")
     tol = f" ±{t.tolerance:.0%}" if t.kind == "point" else ""
     return f"{out(t.output)} {sign} {value} {t.unit}{tol}"
 
@@ -182,7 +187,7 @@ def fit_plot(table: pd.DataFrame, path: Path, meta: Mapping[str, object],
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    cmp_ = table[table.kind.isin(["point", "lower", "greater"])].reset_index(drop=True)
+    cmp_ = table[table.kind.isin(COMPARED_KINDS)].reset_index(drop=True)
     by_name = {t.name: t for t in targets or []}
     n = len(cmp_)
     fig, ax = plt.subplots(figsize=(11, 0.36 * n + 2.6))
@@ -202,6 +207,8 @@ def fit_plot(table: pd.DataFrame, path: Path, meta: Mapping[str, object],
         if r.kind == "point":
             ax.axhspan(y - 0.4, y + 0.4, xmin=(rel(r.band_lo) - lim_lo) / (lim_hi - lim_lo),
                        xmax=(rel(r.band_hi) - lim_lo) / (lim_hi - lim_lo), color="#cfe8cf", zorder=0)
+        elif r.kind == "upper":
+            ax.axhspan(y - 0.4, y + 0.4, xmin=0, xmax=(0 - lim_lo) / (lim_hi - lim_lo), color="#cfe8cf", zorder=0)
         else:
             ax.axhspan(y - 0.4, y + 0.4, xmin=(0 - lim_lo) / (lim_hi - lim_lo), xmax=1, color="#cfe8cf", zorder=0)
         color = "tab:green" if r.verdict == "pass" else "tab:red"

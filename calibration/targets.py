@@ -17,8 +17,8 @@ import pandas as pd
 
 TARGETS_FILE = Path(__file__).with_name("targets.toml")
 
-KINDS = ("point", "lower", "greater", "input", "unused")
-COMPARED_KINDS = ("point", "lower", "greater")  # kinds that enter the loss
+KINDS = ("point", "lower", "upper", "greater", "input", "unused")
+COMPARED_KINDS = ("point", "lower", "upper", "greater")  # kinds that enter the loss
 PROVENANCE_KEYS = ("seed", "public", "derived")
 DEFAULT_TOLERANCE = 0.05  # figures the sources state exactly
 REGION_METRICS = (
@@ -82,7 +82,7 @@ class Target:
 
     @property
     def compared(self) -> bool:
-        """True if the target enters the loss (point, lower and greater targets)."""
+        """True if the target enters the loss (point, lower, upper and greater targets)."""
         return self.kind in COMPARED_KINDS
 
     @property
@@ -95,6 +95,8 @@ class Target:
             return f"{self.output.label} = {self.value:g} {self.unit}"
         if self.kind == "lower":
             return f"{self.output.label} > {self.value:g} {self.unit}"
+        if self.kind == "upper":
+            return f"{self.output.label} < {self.value:g} {self.unit}"
         if self.kind == "greater":
             return f"{self.left.label} > {self.right.label}"
         return f"{self.value:g} {self.unit} ({self.kind})"

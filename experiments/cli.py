@@ -5,6 +5,7 @@
             [--base-seed 0]
     bth compare RESULT_DIR ... [--out results/comparison]
     bth calibrate ...    (calibration.cli)
+    bth fit RUN_DIR      (calibration.check: a run's seed means against the calibration targets)
     bth bench ...        (experiments.bench)
 
 Exit codes: 0 all runs succeeded; 1 some run failed (the others are kept); 2 bad input (bad
@@ -33,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
         from calibration.cli import main as calibrate_main
 
         return calibrate_main(argv[1:])
+    if argv and argv[0] == "fit":
+        from calibration.check import main as fit_main
+
+        return fit_main(argv[1:])
     if argv and argv[0] == "bench":
         from experiments.bench import main as bench_main
 
@@ -81,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.set_defaults(func=cmd_compare)
 
     commands.add_parser("calibrate", help="calibrate the model (see 'bth calibrate --help')")
+    commands.add_parser("fit", help="check a run folder against the calibration targets (see 'bth fit --help')")
     commands.add_parser("bench", help="benchmark the model (see 'bth bench --help')")
     return parser
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import mesa
 import numpy as np
 import pandas as pd
+from scipy.special import ndtr
 
 from model.agents import Firm, FirmTable, Lab, LabTable, RestOfChina, create_agents, gc_paused, remove_agents
 from model.inputs import load_inputs, value
@@ -35,6 +36,7 @@ from model.params import Params
 from model.regions import BJ, HB, ICV, RC, REGIONS, ROC, SECTOR_MIX, SECTORS, TJ, XIONGAN, FLOW_REGIONS, distance_matrix, park_distance_km
 
 START_YEAR = 2020
+BOUNDARY_FALL_END = 2025  # the calibrated fall of the boundary cost runs 2020 -> 2025 (model/params.py)
 N_SECTORS = len(SECTORS)
 N_KINDS = 2  # seller kind: 0 firm, 1 lab
 LAB = 1
@@ -83,6 +85,7 @@ class TechTransferModel(mesa.Model):
         self.inputs = load_inputs()
         self.distance_km = distance_matrix()
         self.park_distance_km = park_distance_km()  # from each region to the Xiong'an park
+        self.park_open_year = int(value("park_open_year"))  # the park takes firms from this year
         self.firms = FirmTable(capacity=max(1024, int(200_000 * scale * 2)))
         self.firm_agents: list[Firm | None] = []  # by row; None once the firm has exited
         self._init_labs()
@@ -118,7 +121,7 @@ class TechTransferModel(mesa.Model):
         """Attributes of ``n`` new firms of ``region`` born by ``year``; entrants are ``size_ratio``
         times the size of the 2020 firms (their R&D intensity follows their size)."""
         name = REGIONS[region]
-        sigma = value("sales_sigma")
+        sigma = value("sales_sigma", name)
         sales = size_ratio * value("median_sales_m", name) * np.exp(sigma * self.rng.standard_normal(n))
         rel = (sales / value("median_sales_m", name)) ** value("rd_intensity_size_elasticity")
         intensity = rel * np.exp(value("rd_intensity_sigma") * self.rng.standard_normal(n))
@@ -216,9 +219,10 @@ class TechTransferModel(mesa.Model):
         firm_tech = np.flatnonzero(t["kind"] != LAB)
         t["owner"][firm_tech[exited[t["owner"][firm_tech]]]] = -1
         # entry
-        real_firms = np.bincount(region, weights=f.weight[alive], minlength=3)
+        # entrants: a constant inflow, entry_rate x the region's 2020 firm count a year (not a share of
+        # today's firms, which would compound into exponential growth of the firm count)
         for r, name in enumerate(REGIONS):
-            n = self.rng.poisson(p.at(f"entry_rate_{name.lower()}", year) * real_firms[r] * self.scale)
+            n = self.rng.poisson(p.at(f"entry_rate_{name.lower()}", year) * value("firms_2020", name) * self.scale)
             if n:
                 self._add_firms(self._draw_firms(r, n, year, rd_scale=self._rd_scale[r],
                                                  size_ratio=value("entrant_size_ratio")))  # rd_stock 0
@@ -241,7 +245,9 @@ class TechTransferModel(mesa.Model):
         A, beta = p.at("kpf_productivity", year), p.at("kpf_elasticity", year)
         alive = np.flatnonzero(f.view("alive"))
         n_firm = self.rng.poisson(A * f.rd[alive] ** beta)
-        n_lab = self.rng.poisson(A * labs.budget**beta)
+        # a lab offers its technologies in the registered market as the region's firms do: in
+        # proportion to the region's active (registered) share, which diffuses (step 4)
+        n_lab = self.rng.poisson(A * labs.budget**beta * self.active_share()[labs.region])
         inventors = alive[n_firm > 0]
         f.last_ip_year[inventors] = np.maximum(f.last_ip_year[inventors], year)
         n_firm[~f.active[alive]] = 0  # only firms active in the registered market offer their technologies
@@ -261,10 +267,18 @@ class TechTransferModel(mesa.Model):
         self.techs = {k: np.concatenate([v[keep], new[k]]) for k, v in self.techs.items()}
 
     # -- 4. market participation (Bass diffusion)
+    def active_share(self) -> np.ndarray:
+        """Share of each region's firms (real firms, alive) active in the registered market."""
+        f = self.firms
+        alive, active, region, w = f.view("alive"), f.view("active"), f.view("region"), f.view("weight")
+        real = np.bincount(region[alive], weights=w[alive], minlength=3)
+        act = np.bincount(region[alive & active], weights=w[alive & active], minlength=3)
+        return act / np.maximum(real, 1e-9)
+
     def _diffuse_participation(self, year: int) -> None:
         p, f = self.params, self.firms
-        alive, active, region, w = f.view("alive"), f.view("active"), f.view("region"), f.view("weight")
-        share = np.array([np.sum(w[alive & active & (region == r)]) / max(np.sum(w[alive & (region == r)]), 1e-9) for r in range(3)])
+        alive, active, region = f.view("alive"), f.view("active"), f.view("region")
+        share = self.active_share()
         hazard = p.at("bass_p", year) + p.at("bass_q", year) * share
         adopt = alive & ~active & (self.rng.random(f.n) < hazard[region])
         active |= adopt
@@ -288,7 +302,7 @@ class TechTransferModel(mesa.Model):
 
         d0 = p.at("distance_decay_km", year)
         bcost = np.zeros((4, 4, N_KINDS))  # buyer region, seller region, kind
-        friction = p.at("boundary_cost", year) * p.at("transfer_friction", year)
+        friction = boundary_friction(p, year)
         for a in range(3):
             for b in range(3):
                 if a != b:
@@ -454,7 +468,7 @@ class TechTransferModel(mesa.Model):
         if not len(movers):
             return
         d0 = p.at("distance_decay_km", year)
-        friction = p.at("boundary_cost", year) * p.at("transfer_friction", year)
+        friction = boundary_friction(p, year)
         # options: 0 Beijing, 1 Tianjin, 2 Hebei (outside the park), 3 Xiong'an park
         home = f.region[movers].astype(np.int64)
         opt_w = np.zeros((len(movers), 4))
@@ -464,7 +478,7 @@ class TechTransferModel(mesa.Model):
         park_cost = np.where(home == HB, np.inf, self.park_distance_km[home] / d0 + friction)
         opt_w[:, 3] = p.at("park_attraction", year) * self.spare_bn[HB] * np.exp(-park_cost)
         park_now = np.sum(f.view("weight")[f.view("park") & f.view("alive")])
-        if park_now >= p.at("park_capacity_firms", year):
+        if year < self.park_open_year or park_now >= p.at("park_capacity_firms", year):
             opt_w[:, 3] = 0.0
         total = opt_w.sum(axis=1)
         ok = total > 0
@@ -538,6 +552,9 @@ def annual_rows(year: int, params: Params, firms: dict[str, np.ndarray], lab_reg
              for o in range(4) for d in range(4) if not (o == RC and d == RC)]
     unicorn_sales = 1000 * value("usd_cny") / params.at("valuation_multiple", year)
     young = (year - firms["birth_year"]) <= value("unicorn_max_age")
+    # valuation = valuation_multiple x sales x lognormal(0, valuation_sigma) across the real firms a
+    # model firm stands for: the expected share of them valued at 1 bn USD or more
+    unicorn_share = ndtr(np.log(np.maximum(firms["sales"], 1e-12) / unicorn_sales) / value("valuation_sigma"))
     rd_bn = (np.bincount(region, weights=firms["rd"] * w, minlength=3)
              + np.bincount(lab_region, weights=lab_budget, minlength=3)) / 1000
     metrics = {
@@ -548,7 +565,7 @@ def annual_rows(year: int, params: Params, firms: dict[str, np.ndarray], lab_reg
         "absorbed_from_beijing_bn": val[BJ, :3],
         "high_tech_enterprises": np.bincount(region, weights=w * firms["hte"], minlength=3),
         "sci_tech_smes": np.bincount(region, weights=w * (firms["sales"] <= value("sme_max_sales_m")), minlength=3),
-        "unicorns": np.bincount(region, weights=w * young * (firms["sales"] >= unicorn_sales), minlength=3),
+        "unicorns": np.bincount(region, weights=w * young * unicorn_share, minlength=3),
         "firms": np.bincount(region, weights=w, minlength=3),
         "transformed_output_bn": np.bincount(prod, weights=firms["output"] * w, minlength=3) / 1000,
         "firm_revenue_bn": np.bincount(region, weights=firms["sales"] * w, minlength=3) / 1000,
@@ -566,6 +583,16 @@ def _empty_techs() -> dict[str, np.ndarray]:
     return dict(owner=np.zeros(0, np.int64), kind=np.zeros(0, np.int8), region=np.zeros(0, np.int8),
                 sector=np.zeros(0, np.int8), weight=np.zeros(0), value=np.zeros(0), maturity=np.zeros(0),
                 vintage=np.zeros(0, np.int16))
+
+
+def boundary_friction(params: Params, year: int) -> float:
+    """Log-points of attractiveness lost crossing a boundary between Beijing, Tianjin and Hebei.
+
+    ``boundary_cost + boundary_cost_fall * (BOUNDARY_FALL_END - year) / (BOUNDARY_FALL_END - START_YEAR)``
+    up to BOUNDARY_FALL_END (2025), ``boundary_cost`` after; times the ``transfer_friction`` lever."""
+    left = min(max(BOUNDARY_FALL_END - year, 0), BOUNDARY_FALL_END - START_YEAR) / (BOUNDARY_FALL_END - START_YEAR)
+    base = params.at("boundary_cost", year) + params.at("boundary_cost_fall", year) * left
+    return base * params.at("transfer_friction", year)
 
 
 def simulate(params: Params | None = None, seed: int = 0, scale: float = 0.05, until: int = 2035,

@@ -60,7 +60,10 @@ class Params:
     value_sigma: Value = 2.0  # lognormal sigma of contract value, dimensionless
     # Spatial interaction: weight exp(-distance/decay) and a boundary cost between BJ/TJ/HB.
     distance_decay_km: Value = 250.0  # km; prior = effective absorption radius 200-300 km
-    boundary_cost: Value = 1.5  # log-points of attractiveness lost crossing a BTH boundary
+    boundary_cost: Value = 1.5  # log-points of attractiveness lost crossing a BTH boundary, 2025 on
+    # The boundary cost fell over 2020-25 (coordinated-development measures): in 2020 it was
+    # boundary_cost + boundary_cost_fall, falling linearly to boundary_cost in 2025 and held after.
+    boundary_cost_fall: Value = 0.5  # log-points by which the BTH boundary cost fell 2020 -> 2025
     roc_boundary_cost: Value = 0.5  # log-points lost trading with the rest of China (besides distance)
     # Demand for technology: searches per market-active buyer and absorptive capacity.
     search_rate: Value = 2.0  # searches per active firm per year at reference R&D stock
@@ -91,7 +94,7 @@ class Params:
     branch_propensity: Value = 0.15  # chance a capacity-rationed firm opens a branch, per year
 
     # ---------------- policy levers (decided; scenarios change them) ----------------
-    transfer_friction: Value = 1.0  # multiplier on boundary_cost between BJ, TJ and HB (1 = 2020-25)
+    transfer_friction: Value = 1.0  # multiplier on the BTH boundary cost (1 = as calibrated, 2020-25)
     rd_subsidy_beijing: Value = 0.0  # extra firm R&D paid by subsidy, share of own R&D
     rd_subsidy_tianjin: Value = 0.0
     rd_subsidy_hebei: Value = 0.0
@@ -137,6 +140,7 @@ UNCERTAIN: dict[str, tuple[float, float]] = {
     "value_sigma": (1.0, 2.6),
     "distance_decay_km": (100.0, 600.0),
     "boundary_cost": (0.0, 4.0),
+    "boundary_cost_fall": (0.0, 3.0),
     "roc_boundary_cost": (0.0, 3.0),
     "search_rate": (0.05, 5.0),
     "absorptive_stock_m": (0.5, 50.0),

@@ -29,7 +29,7 @@ import numpy as np
 from model.agents import remove_agents
 from model.inputs import value
 from model.model import (
-    ICV, LAB, N_KINDS, N_SECTORS, START_YEAR, TechTransferModel, annual_rows,
+    ICV, LAB, N_KINDS, N_SECTORS, START_YEAR, TechTransferModel, annual_rows, boundary_friction,
 )
 from model.params import Params
 from model.regions import BJ, HB, REGIONS, RC, SECTOR_MIX, park_distance_km
@@ -77,7 +77,7 @@ class ReferenceFirm(mesa.Agent):
         """An entrant: size, R&D intensity and sector drawn as for the initial population."""
         rng, name = model.rng, REGIONS[region]
         median = value("median_sales_m", name)
-        sales = value("entrant_size_ratio") * median * math.exp(value("sales_sigma") * rng.standard_normal())
+        sales = value("entrant_size_ratio") * median * math.exp(value("sales_sigma", name) * rng.standard_normal())
         intensity = (sales / median) ** value("rd_intensity_size_elasticity") * math.exp(
             value("rd_intensity_sigma") * rng.standard_normal())
         return cls(model, region=region, sector=int(rng.choice(N_SECTORS, p=SECTOR_MIX[region])), sales=sales,
@@ -150,12 +150,12 @@ class ReferenceFirm(mesa.Agent):
         if not self.random.random() < min(max(prob, 0.0), 1.0):
             return
         d0 = p.at("distance_decay_km", year)
-        friction = p.at("boundary_cost", year) * p.at("transfer_friction", year)
+        friction = boundary_friction(p, year)
         home = self.region
         options = [0.0 if dest == home else m.spare_bn[dest] * math.exp(-(m.distance_km[home, dest] / d0 + friction))
                    for dest in range(3)]  # Beijing, Tianjin, Hebei outside the park: where capacity is spare
         park = 0.0
-        if home != HB and m.park_firms_at_start < p.at("park_capacity_firms", year):
+        if home != HB and year >= m.park_open_year and m.park_firms_at_start < p.at("park_capacity_firms", year):
             park = p.at("park_attraction", year) * m.spare_bn[HB] * math.exp(-(m.park_km[home] / d0 + friction))
         options.append(park)
         total = sum(options)
@@ -208,7 +208,8 @@ class ReferenceLab(mesa.Agent):
 
     def invent(self, vintage: int) -> None:
         m = self.model
-        n = m.rng.poisson(m.params.at("kpf_productivity", vintage) * self.budget ** m.params.at("kpf_elasticity", vintage))
+        n = m.rng.poisson(m.params.at("kpf_productivity", vintage) * self.budget ** m.params.at("kpf_elasticity", vintage)
+                          * m.lab_share[self.region])  # labs register as their region's firms do
         for _ in range(n):
             m.offer(self, LAB, self.region, self.sector, 1.0, value("lab_maturity"), vintage)
 
@@ -263,12 +264,9 @@ class ReferenceModel(TechTransferModel):
     def step(self) -> None:
         year, firms, labs = self.year, self.firm_set, self.lab_set
         if year > START_YEAR:
-            counts = [0.0, 0.0, 0.0]  # real firms before this year's exits
-            for firm in firms:
-                counts[firm.region] += firm.weight
             firms.shuffle_do("grow_and_exit", year)
             for r, name in enumerate(REGIONS):
-                for _ in range(self.rng.poisson(self.params.at(f"entry_rate_{name.lower()}", year) * counts[r] * self.scale)):
+                for _ in range(self.rng.poisson(self.params.at(f"entry_rate_{name.lower()}", year) * value("firms_2020", name) * self.scale)):
                     ReferenceFirm.newborn(self, r, year)
             firms = self.firm_set
             firms.shuffle_do("consider_market", year, self._active_shares())
@@ -300,6 +298,7 @@ class ReferenceModel(TechTransferModel):
         shelf_life = int(value("tech_shelf_life"))
         self.shelf = [t for t in self.shelf if t.vintage > self.year - shelf_life]
         self.firm_set.do("invent", vintage)
+        self.lab_share = self._active_shares()
         self.lab_set.do("invent", vintage)
 
     def offer(self, owner: mesa.Agent, kind: int, region: int, sector: int, weight: float, mean_maturity: float,

@@ -120,7 +120,8 @@ def _greater() -> Target:
 
 def test_loss_is_zero_at_a_perfect_match_and_grows_away_from_it():
     targets = compared_targets(TARGETS)
-    sim = {t.output.key: t.value * (1.01 if t.kind == "lower" else 1.0) for t in targets if t.kind != "greater"}
+    inside = {"lower": 1.01, "upper": 0.99}  # bounds hold strictly
+    sim = {t.output.key: t.value * inside.get(t.kind, 1.0) for t in targets if t.kind != "greater"}
     for t in targets:
         if t.kind == "greater":
             sim.setdefault(t.left.key, 2.0)
@@ -146,6 +147,32 @@ def test_lower_bound_adds_nothing_while_it_holds():
     shortfalls = [loss([t], {key: v}) for v in (99.0, 95.0, 80.0)]
     assert 0 < shortfalls[0] < shortfalls[1] < shortfalls[2]
     assert deviation(t, {key: 95.0}) == pytest.approx(-1.0)
+
+
+def test_upper_bound_adds_nothing_while_it_holds():
+    t = Target(name="u", kind="upper", value=100.0, unit="firms", tolerance=0.05, weight=1.0,
+               provenance_kind="derived", provenance="count <= 113", output=Output(2023, "park_firms", ("Xiong'an",)))
+    key = t.output.key
+    assert loss([t], {key: 99.5}) == 0.0 and loss([t], {key: 0.0}) == 0.0
+    assert passes(t, {key: 99.5}) and not passes(t, {key: 100.0}) and not passes(t, {key: 101.0})
+    excess = [loss([t], {key: v}) for v in (101.0, 105.0, 120.0)]
+    assert 0 < excess[0] < excess[1] < excess[2]
+    assert deviation(t, {key: 105.0}) == pytest.approx(1.0)
+    assert "<" in t.description
+
+
+def test_bounds_are_aimed_at_with_a_margin_of_one_monte_carlo_error():
+    """With Monte Carlo error mc the loss of a bound is zero only beyond bound x (1 +- mc); the
+    verdict (no mc) is the bound itself."""
+    low, key = _lower(100.0), _lower(100.0).output.key
+    assert deviation(low, {key: 102.0}, mc=0.04) < 0 and deviation(low, {key: 104.5}, mc=0.04) == 0.0
+    assert passes(low, {key: 102.0})
+    up = Target(name="u", kind="upper", value=100.0, unit="firms", tolerance=0.05, weight=1.0,
+                provenance_kind="derived", provenance="count <= 113", output=Output(2023, "park_firms", ("Xiong'an",)))
+    assert deviation(up, {up.output.key: 98.0}, mc=0.04) > 0 and deviation(up, {up.output.key: 95.5}, mc=0.04) == 0.0
+    g = _greater()
+    assert deviation(g, {g.left.key: 20.4, g.right.key: 20.0}, mc=0.04) < 0
+    assert deviation(g, {g.left.key: 21.0, g.right.key: 20.0}, mc=0.04) == 0.0
 
 
 def test_inequality_targets_behave():

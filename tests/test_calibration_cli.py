@@ -24,7 +24,7 @@ def test_calibrate_writes_files_resumes_and_reproduces(tmp_path, capsys):
     for name in ("fit.csv", "fit.md", "fit.png", "profile.csv", "profiles.png"):
         assert (rep / name).stat().st_size > 0, name
     data = tomllib.loads(out.read_text())
-    assert data["meta"]["seeds"] == [1, 2] and data["meta"]["scale"] == 0.01
+    assert data["meta"]["seeds"] == [0, 1] and data["meta"]["scale"] == 0.01
     assert {"date", "git_commit"} <= set(data["run"])
     free = {k for k, v in data["parameters"].items() if v["free"]}
     assert free == set(data["parameters"]) == {"sales_growth_hebei", "hte_apply_rate"}

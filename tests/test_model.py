@@ -141,9 +141,10 @@ KEY_METRICS = ["rd_spending_bn", "contract_turnover_bn", "contract_absorbed_bn",
 def test_seed_means_agree_across_scales():
     """Outputs are at real scale, so scale 0.05 and 0.2 must agree in expectation.
 
-    Tolerance: the relative difference of the seed means is at most 10% or three combined standard
-    errors of the means, whichever is larger (contract values are lognormal with a heavy tail, so
-    turnover means carry several percent of seed noise at these sizes)."""
+    Tolerance: the relative difference of the seed means (16 seeds at 0.05, 8 at 0.2) is at most 10%
+    or three combined standard errors of the means, whichever is larger (contract values are
+    lognormal with a heavy tail, so turnover means carry several percent of seed noise at these
+    sizes; with 8 and 4 seeds Tianjin's turnover once differed by 15% on noise alone)."""
 
     def ensemble(scale, seeds):
         rows = []
@@ -153,8 +154,8 @@ def test_seed_means_agree_across_scales():
         g = pd.concat(rows).groupby(["region", "metric"])["value"]
         return g.mean(), g.std() / np.sqrt(len(seeds))
 
-    m_small, se_small = ensemble(0.05, range(1, 9))
-    m_big, se_big = ensemble(0.2, range(101, 105))
+    m_small, se_small = ensemble(0.05, range(1, 17))
+    m_big, se_big = ensemble(0.2, range(101, 109))
     rel = (m_big - m_small).abs() / m_small
     bound = np.maximum(0.10, 3 * np.sqrt(se_small**2 + se_big**2) / m_small)
     bad = rel[rel > bound]

@@ -1,0 +1,100 @@
+"""Check a finished ensemble against the calibration targets: ``bth fit RUN_DIR``.
+
+After ``bth run scenarios/baseline.toml --seeds 8 --scale 0.05 --until 2025 --out results-fit``,
+``bth fit results-fit/baseline`` compares the seed means of the run's tables with every target of
+``calibration/targets.toml`` and gives the verdict target by target, with the same rules as the
+calibration's fit report (point within its tolerance, "over N" exceeded, inequality holding).
+
+Exit codes: 0 every compared target passes; 1 some target fails; 2 bad input (no such run
+folder, bad targets file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+
+from calibration.report import BOUND_LABELS, _fmt, fit_table
+from calibration.targets import TARGETS_FILE, TargetError, all_outputs, compared_targets, load_targets, read_outputs
+
+
+def per_seed_outputs(regions: pd.DataFrame, flows: pd.DataFrame, outputs) -> list[dict[str, float]]:
+    """The targets' outputs of each seed of one scenario's tables (``bth run`` folder format)."""
+    runs = []
+    for seed in sorted(regions["seed"].unique()):
+        tables = SimpleNamespace(regions=regions[regions["seed"] == seed], flows=flows[flows["seed"] == seed])
+        runs.append(read_outputs(tables, outputs))
+    return runs
+
+
+def check_run(run_dir: Path | str, targets_path: Path | str = TARGETS_FILE) -> pd.DataFrame:
+    """Fit table (as in ``calibration/report/fit.md``) of a finished run folder's seed means.
+
+    Targets whose year lies beyond the run's last year get the verdict 'not in run'."""
+    from experiments.api import load_results
+
+    results = load_results(run_dir)
+    if results.regions["scenario"].nunique() != 1:
+        raise ValueError(f"{run_dir}: holds several scenarios; give one run folder OUT/<scenario>")
+    targets = compared_targets(load_targets(targets_path))
+    last = int(results.regions["year"].max())
+    inside = [t for t in targets if all(o.year <= last for o in t.outputs)]
+    runs = per_seed_outputs(results.regions, results.flows, all_outputs(inside))
+    table = fit_table(inside, runs, runs, [])
+    skipped = [dict(target=t.name, compared=t.description, verdict="not in run") for t in targets if t not in inside]
+    if skipped:
+        table = pd.concat([table, pd.DataFrame(skipped)], ignore_index=True)
+    table.attrs.update(scenario=str(results.regions["scenario"].iloc[0]), seeds=len(runs), last_year=last)
+    return table
+
+
+def markdown(table: pd.DataFrame) -> str:
+    """The verdicts as a Markdown table (seed means; 90% interval over the seeds)."""
+    lines = [
+        f"Scenario '{table.attrs.get('scenario')}', mean over {table.attrs.get('seeds')} seeds "
+        f"(90% interval: 5th-95th percentile of the seeds).",
+        "",
+        "| target | compared | target value | tolerance | seed mean | 90% interval | z | verdict |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for _, r in table.iterrows():
+        if r["verdict"] == "not in run":
+            lines.append(f"| {r['target']} | {r['compared']} | | | | | | not in run |")
+            continue
+        tol = BOUND_LABELS.get(r["kind"]) or f"±{r['tolerance']:.0%}"
+        value = "> 0" if r["kind"] == "greater" else f"{_fmt(r['value'])} {r['unit']}"
+        verdict = "**pass**" if r["verdict"] == "pass" else "**FAIL**"
+        lines.append(f"| {r['target']} | {r['compared']} | {value} | {tol} | {_fmt(r['sim_mean'])} | "
+                     f"{_fmt(r['sim_p05'])} – {_fmt(r['sim_p95'])} | {r['z']:+.2f} | {verdict} |")
+    compared = table[table["verdict"].isin(["pass", "FAIL"])]
+    lines += ["", f"{int((compared['verdict'] == 'pass').sum())} of {len(compared)} targets pass."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="bth fit", description="Compare a finished run folder's seed means with the calibration targets.")
+    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a run folder OUT/<scenario> written by 'bth run'")
+    parser.add_argument("--targets", type=Path, default=TARGETS_FILE, help="targets file (default: the calibration's)")
+    parser.add_argument("--csv", type=Path, default=None, help="also write the table as CSV here")
+    args = parser.parse_args(argv)
+    try:
+        table = check_run(args.run_dir, args.targets)
+    except (FileNotFoundError, TargetError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(markdown(table))
+    if args.csv is not None:
+        args.csv.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(args.csv, index=False)
+    compared = table[table["verdict"].isin(["pass", "FAIL"])]
+    return 0 if bool(np.all(compared["verdict"] == "pass")) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

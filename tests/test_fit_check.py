@@ -1,0 +1,78 @@
+"""`bth fit RUN_DIR`: a finished ensemble's seed means against calibration targets.
+
+A tiny real run (scale 0.01, 2 seeds, 2020-2023) and hand-made target files whose verdicts are known
+from the run's own tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from calibration.check import check_run, main
+from experiments.api import load_scenario, run_ensemble
+
+SETTINGS = dict(seeds=2, scale=0.01, until=2023, progress=False, plots=False, workers=1)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("fit")
+    results = run_ensemble([load_scenario("baseline")], out=out, **SETTINGS)
+    assert results.ok
+    return out / "baseline"
+
+
+def seed_mean(run_dir: Path, year: int, region: str, metric: str) -> float:
+    from experiments.api import load_results
+
+    r = load_results(run_dir).regions
+    rows = r[(r.year == year) & (r.region == region) & (r.metric == metric)]
+    assert rows["seed"].nunique() == 2
+    return float(rows["value"].mean())
+
+
+def target_file(tmp_path: Path, value: float, kind: str = "point", year: int = 2022) -> Path:
+    path = tmp_path / "targets.toml"
+    path.write_text(f"""
+[targets.turnover]
+kind = "{kind}"
+region = "Beijing"
+metric = "contract_turnover_bn"
+year = {year}
+value = {value!r}
+unit = "bn yuan"
+tolerance = 0.05
+weight = 1.0
+seed = "a test figure"
+""")
+    return path
+
+
+def test_default_targets_get_a_verdict_each(run_dir):
+    table = check_run(run_dir)
+    assert set(table["verdict"]) <= {"pass", "FAIL", "not in run"}
+    # the run ends in 2023: targets for 2024-2025 cannot be judged, those up to 2023 are
+    beyond = table[table["verdict"] == "not in run"]["target"]
+    assert "hebei_turnover_2024" in set(beyond) and "beijing_turnover_2022" not in set(beyond)
+    row = table.set_index("target").loc["beijing_turnover_2022"]
+    assert row["sim_mean"] == pytest.approx(seed_mean(run_dir, 2022, "Beijing", "contract_turnover_bn"))
+
+
+def test_point_target_verdict_follows_the_seed_mean(run_dir, tmp_path, capsys):
+    mean = seed_mean(run_dir, 2022, "Beijing", "contract_turnover_bn")
+    assert main([str(run_dir), "--targets", str(target_file(tmp_path, mean * 1.04))]) == 0  # within 5%
+    assert "1 of 1 targets pass" in capsys.readouterr().out
+    assert main([str(run_dir), "--targets", str(target_file(tmp_path, mean * 1.10))]) == 1  # 10% off
+    assert "**FAIL**" in capsys.readouterr().out
+
+
+def test_lower_bound_verdict(run_dir, tmp_path):
+    mean = seed_mean(run_dir, 2022, "Beijing", "contract_turnover_bn")
+    assert main([str(run_dir), "--targets", str(target_file(tmp_path, mean * 0.99, kind="lower"))]) == 0
+    assert main([str(run_dir), "--targets", str(target_file(tmp_path, mean * 1.01, kind="lower"))]) == 1
+
+
+def test_missing_run_folder_is_bad_input(tmp_path, capsys):
+    assert main([str(tmp_path / "nowhere")]) == 2
+    assert "nowhere" in capsys.readouterr().err
