@@ -269,9 +269,12 @@ def profile_plot(profiles: Sequence[Profile], space: Space, best_loss: float, pa
 
             ax.set_xscale("log")
             ax.xaxis.set_minor_formatter(NullFormatter())
+        elif fp.scale == "cube":  # searched as lo + (hi - lo) u^3: show the search coordinate's spacing
+            ax.set_xscale("function", functions=(np.cbrt, lambda v: np.power(v, 3)))
         ax.set_yscale("symlog", linthresh=3.0)
         ax.set_ylim(-1, None)
-        ax.set_title(f"{pr.name} = {fp.value(pr.u_best):.3g}", fontsize=9)
+        axis_note = {"log": " (log axis)", "cube": " (cube-root axis)"}.get(fp.scale, "")
+        ax.set_title(f"{pr.name} = {fp.value(pr.u_best):.3g}{axis_note}", fontsize=9)
         ax.tick_params(labelsize=7)
     for ax in axes.ravel()[k:]:
         ax.axis("off")
