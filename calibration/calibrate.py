@@ -45,6 +45,7 @@ class CalibrationResult:
     report_runs: list[dict[str, float]] = field(default_factory=list)  # calibration seeds first
     heldout_seeds: list[int] = field(default_factory=list)
     new_runs: int = 0
+    cached_runs: int = 0
     elapsed_s: float = 0.0
     code: str = ""  # code version of the model the runs were made with
 
@@ -149,7 +150,7 @@ def calibrate(settings: Settings = Settings(), targets: Sequence[Target] | None 
             search_evaluations=n_search, search_iterations=iters, refinements=refinements,
             evaluations=len(ev.history), until=until, report_runs=report_runs, heldout_seeds=heldout,
             mc=dict(ev.mc), jacobian=J, trace=trace, code=ev.code,
-            new_runs=ev.new_runs, elapsed_s=time.perf_counter() - t0)
+            new_runs=ev.new_runs, cached_runs=ev.cached_runs, elapsed_s=time.perf_counter() - t0)
     now = _code_version()
     if now != result.code:
         from calibration.runner import ModelChanged
@@ -172,7 +173,7 @@ def write_outputs(result: CalibrationResult, calibrated: Path = CALIBRATED_FILE,
     meta = result.meta(targets_file)
     run = {"date": _dt.date.today().isoformat(), "git_commit": _git_commit(),
            "elapsed_seconds": round(result.elapsed_s, 1), "runs_simulated": result.new_runs,
-           "runs_from_cache": len(result.report_runs) + result.evaluations * len(result.settings.seeds) - result.new_runs}
+           "runs_from_cache": result.cached_runs}
     calibrated = Path(calibrated)
     calibrated.parent.mkdir(parents=True, exist_ok=True)
     calibrated.write_text(calibrated_toml(result.space, result.best.values, result.profiles, meta, run),

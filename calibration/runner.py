@@ -157,6 +157,7 @@ class Evaluator:
         self.history: list[Evaluation] = []  # every distinct evaluation made, in order
         self._memo: dict[tuple, Evaluation] = {}
         self.new_runs = 0  # runs simulated (not read from the cache) by this evaluator
+        self.cached_runs = 0  # runs read from the cache by this evaluator
         self._pool: ProcessPoolExecutor | None = None
 
     # -------------------------------------------------------------- pool
@@ -191,6 +192,7 @@ class Evaluator:
                 rec = self.cache.get(key, self.output_keys)
                 if rec is not None:
                     results[i][j] = {k: rec[k] for k in self.output_keys}
+                    self.cached_runs += 1
                     self.on_run()
                 else:
                     todo.append((i, j, key))

@@ -79,7 +79,7 @@ FREE: tuple[FreeParam, ...] = (
     FreeParam("lab_budget_growth", "linear", "the public-research part of R&D: Beijing R&D 2024 against Beijing firm revenue"),
     # unicorns and the Xiong'an park
     FreeParam("valuation_multiple", "log", "Beijing unicorns 2024 (115) and 2025 (over 90); Hebei unicorns 2025"),
-    FreeParam("branch_propensity", "cube", "Xiong'an Zhongguancun park firms 2024 (~145) and 2025 (over 200)"),
+    FreeParam("branch_propensity", "cube", "Xiong'an Zhongguancun park firms: below 113 at the end of 2023, over 140 at the end of 2024, over 200 in 2025"),
 )
 
 # Uncertain parameters kept at their priors, and why the targets cannot identify them.
