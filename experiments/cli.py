@@ -5,7 +5,7 @@
             [--base-seed 0]
     bth compare RESULT_DIR ... [--out results/comparison]
     bth calibrate ...    (calibration.cli)
-    bth fit RUN_DIR      (calibration.check: a run's seed means against the calibration targets)
+    bth fit RUN_DIR      (experiments.fit_check: a run's seed means against the calibration targets)
     bth bench ...        (experiments.bench)
 
 Exit codes: 0 all runs succeeded; 1 some run failed (the others are kept); 2 bad input (bad
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return calibrate_main(argv[1:])
     if argv and argv[0] == "fit":
-        from calibration.check import main as fit_main
+        from experiments.fit_check import main as fit_main
 
         return fit_main(argv[1:])
     if argv and argv[0] == "bench":

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from calibration.check import check_run, main
+from experiments.fit_check import check_run, main
 from experiments.api import load_scenario, run_ensemble
 
 SETTINGS = dict(seeds=2, scale=0.01, until=2023, progress=False, plots=False, workers=1)

@@ -21,6 +21,7 @@ import pandas as pd
 
 from calibration.report import BOUND_LABELS, _fmt, fit_table
 from calibration.targets import TARGETS_FILE, TargetError, all_outputs, compared_targets, load_targets, read_outputs
+from experiments.api import load_results
 
 
 def per_seed_outputs(regions: pd.DataFrame, flows: pd.DataFrame, outputs) -> list[dict[str, float]]:
@@ -36,8 +37,6 @@ def check_run(run_dir: Path | str, targets_path: Path | str = TARGETS_FILE) -> p
     """Fit table (as in ``calibration/report/fit.md``) of a finished run folder's seed means.
 
     Targets whose year lies beyond the run's last year get the verdict 'not in run'."""
-    from experiments.api import load_results
-
     results = load_results(run_dir)
     if results.regions["scenario"].nunique() != 1:
         raise ValueError(f"{run_dir}: holds several scenarios; give one run folder OUT/<scenario>")
