@@ -319,7 +319,6 @@ def plot_fans(regions: pd.DataFrame, metric: str, baseline: str, alternatives: l
             if s != baseline:
                 draw_fan(ax, q[(q["scenario"] == s) & (q["region"] == region)], colours[s])
             ax.grid(alpha=0.3)
-            ax.set_ylim(bottom=0)
             thousands(ax)
             if i == 0:
                 ax.set_title(region, fontsize=12, fontweight="bold")
@@ -330,6 +329,10 @@ def plot_fans(regions: pd.DataFrame, metric: str, baseline: str, alternatives: l
             if j == len(REGIONS) - 1:
                 ax.text(1.03, 0.5, s, transform=ax.transAxes, rotation=270, va="center", ha="left",
                         fontsize=10, color=colours.get(s, BASELINE_COLOUR), fontweight="bold")
+    # the rows of a column share a y-axis: fix its floor only once every row is drawn, so that the
+    # autoscaled top covers the highest scenario (fixing it row by row clipped later rows)
+    for ax in axes[0]:
+        ax.set_ylim(bottom=0)
     n = sub["seed"].nunique()
     base_label = baseline if baseline == "baseline" else f"{baseline} (baseline)"
     handles = [Line2D([], [], color=BASELINE_COLOUR, lw=1.6, ls="--", label=base_label)]
