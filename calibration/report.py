@@ -81,7 +81,7 @@ def write_fit(table: pd.DataFrame, targets: Sequence[Target], out_dir: Path, met
     fit_plot(table, out_dir / "fit.png", meta, targets)
 
 
-def _fmt(v: float) -> str:
+def format_number(v: float) -> str:
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return ""
     a = abs(v)
@@ -118,11 +118,10 @@ def fit_markdown(table: pd.DataFrame, targets: Sequence[Target], meta: Mapping[s
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for _, r in cmp_.iterrows():
-        tol = BOUND_LABELS.get(r.kind) or f"±{r.tolerance:.0%}"
-        value = f"{_fmt(r.value)} {r.unit}" if r.kind != "greater" else "> 0"
+        value, tol = target_cells(r)
         lines.append(
-            f"| {r.target} | {r.compared} | {value} | {tol} | {_fmt(r.sim_mean)} | {_fmt(r.sim_p05)} – {_fmt(r.sim_p95)} "
-            f"| {_fmt(r.heldout_mean)} | {r.z:+.2f} | **{r.verdict}** | {r.heldout_verdict} | ±{r.mc:.0%} | {r.loss_term:.2f} |")
+            f"| {r.target} | {r.compared} | {value} | {tol} | {format_number(r.sim_mean)} | {format_number(r.sim_p05)} – {format_number(r.sim_p95)} "
+            f"| {format_number(r.heldout_mean)} | {r.z:+.2f} | **{r.verdict}** | {r.heldout_verdict} | ±{r.mc:.0%} | {r.loss_term:.2f} |")
     if params is not None:
         lines += ["", "## Free parameters", "",
                   "90% interval: profile-likelihood interval in the Gauss-Newton approximation (loss within 2.71 of "
@@ -135,18 +134,18 @@ def fit_markdown(table: pd.DataFrame, targets: Sequence[Target], meta: Mapping[s
                   "| parameter | prior | calibrated | 90% interval | alone (others fixed) | search box | identified | identified by |",
                   "|---|---|---|---|---|---|---|---|"]
         for _, r in params.iterrows():
-            lo = _fmt(r.lo) + (" (box edge)" if r.lo_at_box_edge else "")
-            hi = _fmt(r.hi) + (" (box edge)" if r.hi_at_box_edge else "")
-            lines.append(f"| {r.parameter} | {_fmt(r.prior)} | {_fmt(r.value)} | {lo} – {hi} | "
-                         f"{_fmt(r.alone_lo)} – {_fmt(r.alone_hi)} | "
-                         f"{_fmt(r.box_lo)} – {_fmt(r.box_hi)} ({r.search_scale}) | {'yes' if r.identified else 'no'} "
+            lo = format_number(r.lo) + (" (box edge)" if r.lo_at_box_edge else "")
+            hi = format_number(r.hi) + (" (box edge)" if r.hi_at_box_edge else "")
+            lines.append(f"| {r.parameter} | {format_number(r.prior)} | {format_number(r.value)} | {lo} – {hi} | "
+                         f"{format_number(r.alone_lo)} – {format_number(r.alone_hi)} | "
+                         f"{format_number(r.box_lo)} – {format_number(r.box_hi)} ({r.search_scale}) | {'yes' if r.identified else 'no'} "
                          f"| {r.identified_by} |")
     if meta.get("trace"):
         lines += ["", "## Search trace", ""] + [f"* {t}" for t in meta["trace"]]
     lines += ["", "## Figures satisfied by construction or not compared", ""]
     for _, r in table[~table.kind.isin(COMPARED_KINDS)].iterrows():
         t = by_name[r.target]
-        lines.append(f"* **{r.target}** ({_fmt(r.value)} {r.unit}): {r.verdict}. {t.note}")
+        lines.append(f"* **{r.target}** ({format_number(r.value)} {r.unit}): {r.verdict}. {t.note}")
     lines.append("")
     return "\n".join(lines)
 
@@ -162,6 +161,12 @@ METRIC_LABELS = {
 
 
 BOUND_LABELS = {"lower": "> value", "upper": "< value", "greater": "left > right"}  # point targets: ±tolerance
+
+
+def target_cells(row) -> tuple[str, str]:
+    """The 'target value' and 'tolerance' cells of a compared target's row of a fit table."""
+    value = "> 0" if row["kind"] == "greater" else f"{format_number(row['value'])} {row['unit']}"
+    return value, BOUND_LABELS.get(row["kind"]) or f"±{row['tolerance']:.0%}"
 
 
 def pretty(t: Target) -> str:

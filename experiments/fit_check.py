@@ -19,7 +19,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from calibration.report import BOUND_LABELS, _fmt, fit_table
+from calibration.report import fit_table, format_number, target_cells
 from calibration.targets import TARGETS_FILE, TargetError, all_outputs, compared_targets, load_targets, read_outputs
 from experiments.api import load_results
 
@@ -65,11 +65,10 @@ def markdown(table: pd.DataFrame) -> str:
         if r["verdict"] == "not in run":
             lines.append(f"| {r['target']} | {r['compared']} | | | | | | not in run |")
             continue
-        tol = BOUND_LABELS.get(r["kind"]) or f"±{r['tolerance']:.0%}"
-        value = "> 0" if r["kind"] == "greater" else f"{_fmt(r['value'])} {r['unit']}"
+        value, tol = target_cells(r)
         verdict = "**pass**" if r["verdict"] == "pass" else "**FAIL**"
-        lines.append(f"| {r['target']} | {r['compared']} | {value} | {tol} | {_fmt(r['sim_mean'])} | "
-                     f"{_fmt(r['sim_p05'])} – {_fmt(r['sim_p95'])} | {r['z']:+.2f} | {verdict} |")
+        lines.append(f"| {r['target']} | {r['compared']} | {value} | {tol} | {format_number(r['sim_mean'])} | "
+                     f"{format_number(r['sim_p05'])} – {format_number(r['sim_p95'])} | {r['z']:+.2f} | {verdict} |")
     compared = table[table["verdict"].isin(["pass", "FAIL"])]
     lines += ["", f"{int((compared['verdict'] == 'pass').sum())} of {len(compared)} targets pass."]
     return "\n".join(lines)
