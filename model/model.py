@@ -5,16 +5,18 @@ One step is one year.  The first step simulates 2020 from the initial conditions
 
 1. R&D: firms spend ``rd_intensity * sales * (1 + subsidy)``; labs spend their budget.
 2. Technologies: each firm and lab produces Poisson(A * R&D^beta) technologies (knowledge
-   production function) with a sector, a lognormal value and a maturity.
+   production function) with a sector, a lognormal value and a maturity; firms active in the
+   registered market offer theirs, labs in proportion to their region's active share.
 3. Participation in the registered market (as seller) diffuses (Bass: p + q * active share).
 4. Market: each firm searches Poisson(search_rate * absorptive capacity) times; a search
    picks a (region, sector, seller kind) cell by a gravity-logit with an outside option (distance
-   decay, boundary cost times transfer friction, sector match, supply), then a technology in it.
+   decay, boundary cost (falling 2020-25) times transfer friction, sector match, supply), then a
+   technology in it.
    The Rest of China searches too; joint research projects add Beijing-lab -> TJ/HB contracts.
 5. Transformation: contracted value times yield and maturity becomes output where the buyer
    produces, congested by the region's capacity.
 6. Branches: firms whose transformation was congested may open a production branch in Tianjin,
-   Hebei or the Xiong'an Zhongguancun Science Park.
+   Hebei or the Xiong'an Zhongguancun Science Park (open from 2023).
 7. HTE recognition is granted and reviewed by the 2016 rules (R&D share thresholds, 3 years).
 
 All hot paths are vectorised over the firm table; no Python loop runs over firms.

@@ -3,9 +3,11 @@
 Following the EMA-workbench split:
 
 * ``UNCERTAIN`` lists the behavioural parameters that calibration estimates, each with the
-  range searched.  Their defaults here are *priors* (assumptions, with reasons in
-  ``model/data/assumptions.toml``); ``calibration/calibrated.toml`` overrides them and the
-  scenario loader applies those calibrated values by default.
+  range searched.  Their defaults here are *priors*, assumptions: for the free parameters
+  (``calibration/space.py`` FREE) only the starting point of the search, since
+  ``calibration/calibrated.toml`` overrides them and the scenario loader applies those calibrated
+  values by default; the parameters kept at their priors are listed, each with its reason and
+  source, in ``calibration/space.py`` FIXED.
 * ``LEVERS`` lists the policy levers that scenarios change.  A lever may be a constant or a
   :class:`Schedule` over years.
 
@@ -62,8 +64,10 @@ class Params:
     distance_decay_km: Value = 250.0  # km; prior = effective absorption radius 200-300 km
     boundary_cost: Value = 1.5  # log-points of attractiveness lost crossing a BTH boundary, 2025 on
     # The boundary cost fell over 2020-25 (coordinated-development measures): in 2020 it was
-    # boundary_cost + boundary_cost_fall, falling linearly to boundary_cost in 2025 and held after.
-    boundary_cost_fall: Value = 0.5  # log-points by which the BTH boundary cost fell 2020 -> 2025
+    # boundary_cost + boundary_cost_fall, falling linearly to boundary_cost in 2025 and held after
+    # (an assumption: the targets end in 2025 and no source projects the barrier further; scenarios
+    # change it through transfer_friction).
+    boundary_cost_fall: Value = 0.5  # log-points fallen 2020 -> 2025; prior = a third of boundary_cost's (calibrated)
     roc_boundary_cost: Value = 0.5  # log-points lost trading with the rest of China (besides distance)
     # Demand for technology: searches per market-active buyer and absorptive capacity.
     search_rate: Value = 2.0  # searches per active firm per year at reference R&D stock
