@@ -22,6 +22,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -159,6 +160,51 @@ def remove_tables(run_dir: Path) -> None:
     """Remove combined tables that no longer match the manifest (they are rebuilt at the end)."""
     for name in (REGIONS, FLOWS):
         (run_dir / name).unlink(missing_ok=True)
+
+
+# ----------------------------------------------------------------- reading a run folder
+
+
+@dataclass
+class RunFolder:
+    """A finished run folder ``OUT/<scenario>/``: its combined tables and its manifest."""
+
+    path: Path
+    regions: pd.DataFrame  # scenario, seed, year, region, metric, value
+    flows: pd.DataFrame  # scenario, seed, year, origin, destination, contract_value_bn, contracts
+    manifest: dict[str, Any]
+
+    @property
+    def scenario(self) -> str:
+        return str(self.manifest.get("scenario") or self.path.name)
+
+
+class RunFolderError(ValueError):
+    """A path is not a readable, finished run folder (the message names the path)."""
+
+
+def is_run_folder(path: Path) -> bool:
+    """Whether ``path`` holds a finished run's combined tables."""
+    return (Path(path) / REGIONS).is_file()
+
+
+def open_run(path: str | Path) -> RunFolder:
+    """The one reader of a run folder: combined tables and manifest of ``path``.
+
+    Raises :class:`RunFolderError` (one line naming the path) if it is not a finished run folder
+    or a file cannot be read."""
+    path = Path(path)
+    if not path.is_dir():
+        raise RunFolderError(f"{path}: no such folder")
+    if not is_run_folder(path):
+        raise RunFolderError(f"{path}: no {REGIONS} (not a finished run folder; run 'bth run' first)")
+    try:
+        manifest = read_json(path / MANIFEST) if (path / MANIFEST).exists() else {}
+        regions = pd.read_parquet(path / REGIONS)
+        flows = pd.read_parquet(path / FLOWS)
+    except (OSError, ValueError) as err:
+        raise RunFolderError(f"{path}: unreadable ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})") from None
+    return RunFolder(path, regions, flows, manifest)
 
 
 # ----------------------------------------------------------------- manifest

@@ -23,6 +23,8 @@ from typing import Any, Union
 
 import numpy as np
 
+from model.regions import REGIONS as _REGIONS
+
 
 @dataclass(frozen=True)
 class Schedule:
@@ -117,6 +119,11 @@ class Params:
         """The value of field ``name`` in ``year`` (a schedule is interpolated)."""
         v = getattr(self, name)
         return v.at(year) if isinstance(v, Schedule) else float(v)
+
+    def regional(self, name: str, year: float) -> np.ndarray:
+        """The values of the regional parameter ``name`` in ``year`` as an array over
+        ``model.regions.REGIONS`` (Beijing, Tianjin, Hebei): fields ``<name>_beijing`` etc."""
+        return np.array([self.at(f"{name}_{region.lower()}", year) for region in _REGIONS])
 
     def replace(self, **changes: Any) -> "Params":
         unknown = set(changes) - FIELD_NAMES
