@@ -179,6 +179,10 @@ class RunFolder:
         return str(self.manifest.get("scenario") or self.path.name)
 
 
+class MixedRunsError(ValueError):
+    """Run folders made with different settings (scale, horizon, model code) were to be compared."""
+
+
 class RunFolderError(ValueError):
     """A path is not a readable, finished run folder (the message names the path)."""
 
