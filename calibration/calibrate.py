@@ -11,17 +11,18 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 from calibration.report import REPORT_DIR, calibrated_toml, fit_table, profile_plot, write_fit
-from calibration.runner import Cache, Evaluation, Evaluator
+from calibration.runner import Cache, Evaluation, Evaluator, Executor, ModelChanged, current_code_hash
 from calibration.search import PROFILE_DELTA, Profile, Settings, identified, intervals, profile, search
 from calibration.space import FREE, FreeParam, Space
 from calibration.targets import COMPARED_KINDS, TARGETS_FILE, Target, compared_targets, load_targets
 from calibration.defaults import CALIBRATED_FILE
+from model.years import FIRST_YEAR
 
 HELDOUT_SEED_BASE = 1000  # held-out report seeds are 1000, 1001, ...
 NOISE_SEED_BASE = 2000  # seeds of the runs that estimate the simulation noise
@@ -47,7 +48,8 @@ class CalibrationResult:
     new_runs: int = 0
     cached_runs: int = 0
     elapsed_s: float = 0.0
-    code: str = ""  # code version of the model the runs were made with
+    code: str = ""  # model-code hash (model.version.code_hash) of the model the runs were made with
+    commit: str = ""  # the checkout the calibration started on (git_commit())
 
     @property
     def fit(self) -> pd.DataFrame:
@@ -85,40 +87,48 @@ class CalibrationResult:
         return meta
 
 
-def _code_version() -> str:
-    from calibration.runner import code_version
-
-    return code_version()
-
-
 def _file_hash(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
+def planned_runs(settings: Settings, dim: int) -> tuple[int, int, int]:
+    """Model runs a calibration of ``dim`` free parameters plans, as (search, profile, the rest:
+    noise estimates, interval Jacobian, fit report).  The search may stop early and a profile that
+    re-centres the optimum adds a round, so the count made differs by some per cent (the defaults:
+    15,702 planned, 13,902 made in the calibration of 2026-11-23)."""
+    n_seeds = len(settings.seeds)
+    search_runs = settings.search_evaluations(dim) * n_seeds
+    prof_runs = settings.profile_evaluations(dim) * n_seeds
+    extra = (2 + settings.cycles) * settings.noise_seeds + 2 * dim * n_seeds + settings.report_seeds
+    return search_runs, prof_runs, extra
+
+
 def calibrate(settings: Settings = Settings(), targets: Sequence[Target] | None = None,
               free: Sequence[FreeParam] = FREE, cache: Cache | None = None,
-              progress: bool = True, base_params=None) -> CalibrationResult:
-    """Run the calibration and return its result (nothing is written except the evaluation cache)."""
+              progress: bool = True, base_params=None, executor: Executor | None = None) -> CalibrationResult:
+    """Run the calibration and return its result (nothing is written except the evaluation cache).
+
+    ``executor`` runs the model (e.g. ``experiments.executor.make_executor(2)``: two local
+    processes, or Dask); ``None`` runs it in this process.  The caller closes it."""
     from tqdm import tqdm
 
     t0 = time.perf_counter()
+    commit = git_commit()  # the checkout the runs are made with, before anything is written
     targets = list(load_targets() if targets is None else targets)
     compared = compared_targets(targets)
     until = max(t.year for t in compared)
     space = Space(free, base=base_params)
     cache = cache if cache is not None else Cache(None)
     n_seeds = len(settings.seeds)
-    search_runs = settings.search_evaluations(space.dim) * n_seeds
-    prof_runs = settings.profile_evaluations(space.dim) * n_seeds
+    search_runs, prof_runs, extra = planned_runs(settings, space.dim)
     noise_seeds = list(range(NOISE_SEED_BASE, NOISE_SEED_BASE + settings.noise_seeds))
-    extra = (2 + settings.cycles) * settings.noise_seeds + 2 * space.dim * n_seeds + settings.report_seeds
     bar = tqdm(total=search_runs + prof_runs + extra, unit="run", disable=not progress,
                desc="calibrate", dynamic_ncols=True, smoothing=0.05)
 
     def stage(name: str) -> None:
         bar.set_description(f"calibrate: {name}")
 
-    with Evaluator(targets, space, settings.seeds, settings.scale, until, cache, settings.workers,
+    with Evaluator(targets, space, settings.seeds, settings.scale, until, cache, executor,
                    on_run=lambda: bar.update(1)) as ev:
         try:
             x0 = space.prior_unit()
@@ -149,14 +159,12 @@ def calibrate(settings: Settings = Settings(), targets: Sequence[Target] | None 
             settings=settings, space=space, targets=targets, best=best, profiles=profiles,
             search_evaluations=n_search, search_iterations=iters, refinements=refinements,
             evaluations=len(ev.history), until=until, report_runs=report_runs, heldout_seeds=heldout,
-            mc=dict(ev.mc), jacobian=J, trace=trace, code=ev.code,
+            mc=dict(ev.mc), jacobian=J, trace=trace, code=ev.code, commit=commit,
             new_runs=ev.new_runs, cached_runs=ev.cached_runs, elapsed_s=time.perf_counter() - t0)
-    now = _code_version()
+    now = current_code_hash()
     if now != result.code:
-        from calibration.runner import ModelChanged
-
-        raise ModelChanged(f"the model's code changed during the calibration (version {result.code} -> {now}); "
-                           "its runs are cached under the old version; rerun to calibrate the current model")
+        raise ModelChanged(f"the model's code changed during the calibration (code hash {result.code} -> {now}); "
+                           "its runs are cached under the old code; rerun to calibrate the current model")
     return result
 
 
@@ -171,7 +179,7 @@ def write_outputs(result: CalibrationResult, calibrated: Path = CALIBRATED_FILE,
                   report_dir: Path = REPORT_DIR, targets_file: Path | None = TARGETS_FILE) -> None:
     """calibrated.toml, report/fit.csv, fit.md, fit.png, profile.csv and profiles.png."""
     meta = result.meta(targets_file)
-    run = {"date": _dt.date.today().isoformat(), "git_commit": _git_commit(),
+    run = {"date": _dt.date.today().isoformat(), "git_commit": result.commit or git_commit(),
            "elapsed_seconds": round(result.elapsed_s, 1), "runs_simulated": result.new_runs,
            "runs_from_cache": result.cached_runs}
     calibrated = Path(calibrated)
@@ -202,32 +210,76 @@ def profile_table(result: CalibrationResult) -> pd.DataFrame:
             identified=identified(p), sampled_lo=fp.value(p.sampled_lo_u), sampled_hi=fp.value(p.sampled_hi_u),
             alone_lo=fp.value(max(0.0, p.u_best - np.sqrt(PROFILE_DELTA) * p.cond_sd_u)),
             alone_hi=fp.value(min(1.0, p.u_best + np.sqrt(PROFILE_DELTA) * p.cond_sd_u)),
-            prior=result.space.base.at(fp.name, 2020), identified_by=fp.identified_by))
+            prior=result.space.base.at(fp.name, FIRST_YEAR), identified_by=fp.identified_by))
     return pd.DataFrame(rows)
 
 
-def _git_commit() -> str:
-    root = Path(__file__).resolve().parent.parent
+def git_commit(root: Path = Path(__file__).resolve().parent.parent) -> str:
+    """``git rev-parse --short HEAD`` of the checkout, plus ``-dirty`` if a tracked file has changes
+    (as ``git describe --dirty``); "unknown" outside a git checkout."""
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "model", "calibration"], cwd=root,
-                               capture_output=True, text=True, timeout=10)
-        if head.returncode != 0:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                              timeout=10)
+        if head.returncode != 0 or not head.stdout.strip():
             return "unknown"
-        return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10)
+        return head.stdout.strip() + ("-dirty" if dirty.returncode != 0 or dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 
 
 def loss_at(values: dict[str, float], settings: Settings = Settings(), targets: Sequence[Target] | None = None,
-            cache: Cache | None = None) -> Evaluation:
+            cache: Cache | None = None, executor: Executor | None = None) -> Evaluation:
     """Evaluate the loss at given free-parameter values (for checks and notebooks)."""
     targets = list(load_targets() if targets is None else targets)
     until = max(t.year for t in compared_targets(targets))
     free = [fp for fp in FREE if fp.name in values]
     space = Space(free)
-    with Evaluator(targets, space, settings.seeds, settings.scale, until, cache or Cache(None), settings.workers) as ev:
+    with Evaluator(targets, space, settings.seeds, settings.scale, until, cache or Cache(None), executor) as ev:
         return ev.evaluate([space.unit(values)])[0]
 
 
-__all__ = ["CalibrationResult", "calibrate", "write_outputs", "loss_at", "np"]
+__all__ = ["CalibrationResult", "calibrate", "planned_runs", "estimate", "seconds_per_run", "format_duration",
+           "git_commit", "write_outputs", "loss_at", "np"]
+
+
+# Wall time per planned run inside a calibration over the time of one run alone: the calibration
+# of 2026-11-23 (defaults, 2 workers, 2 idle cores) planned 15,702 runs and took 711.5 s, 0.091 s
+# per planned run and worker, where one run at scale 0.05 to 2025 took about 0.07 s alone
+# (pickling, the optimiser's own work, small batches that leave a worker idle, two runs sharing
+# two cores).  An assumption to revisit with each full calibration ([run] elapsed_seconds).
+RUN_OVERHEAD = 1.3
+STARTUP_S = 3.0  # seconds for spawned workers to start and import the model (measured: ~2.5 s)
+
+
+def seconds_per_run(scale: float, until: int, seed: int = 0, base_params=None) -> float:
+    """Seconds one model run takes in this process (the faster of two, so imports do not count)."""
+    from model import Params, simulate
+
+    params = base_params or Params()
+    times = []
+    for s in (seed, seed + 1):
+        t0 = time.perf_counter()
+        simulate(params, seed=s, scale=scale, until=until)
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def estimate(settings: Settings, dim: int, workers: int, per_run_s: float) -> tuple[int, float]:
+    """(planned model runs, estimated seconds) of a calibration of ``dim`` free parameters on
+    ``workers`` workers, from the time of one run alone ``per_run_s`` (seconds), RUN_OVERHEAD and
+    STARTUP_S.  Runs found in the evaluation cache are not repeated, so a resumed calibration is
+    quicker than this says."""
+    runs = sum(planned_runs(settings, dim))
+    startup = STARTUP_S if workers > 1 else 0.0
+    return runs, startup + runs * per_run_s * RUN_OVERHEAD / max(1, workers)
+
+
+def format_duration(seconds: float) -> str:
+    """'about 40 seconds', 'about 12 minutes', 'about 2.5 hours'."""
+    if seconds < 90:
+        return f"about {max(1, round(seconds))} seconds"
+    if seconds < 90 * 60:
+        return f"about {round(seconds / 60)} minutes"
+    return f"about {seconds / 3600:.1f} hours"

@@ -14,6 +14,8 @@ from calibration.loss import deviation, passes
 from calibration.search import PROFILE_DELTA, Profile, Settings
 from calibration.space import FIXED, Space, round_sig
 from calibration.targets import COMPARED_KINDS, Target
+from model.metrics import METRICS
+from model.years import FIRST_YEAR
 
 REPORT_DIR = Path(__file__).with_name("report")
 
@@ -150,14 +152,7 @@ def fit_markdown(table: pd.DataFrame, targets: Sequence[Target], meta: Mapping[s
     return "\n".join(lines)
 
 
-METRIC_LABELS = {
-    "rd_spending_bn": "R&D spending", "contract_turnover_bn": "contract turnover",
-    "contract_absorbed_bn": "contracts absorbed", "contracts_sold": "contracts sold",
-    "high_tech_enterprises": "high-tech enterprises", "sci_tech_smes": "sci-tech SMEs", "unicorns": "unicorns",
-    "firms": "firms", "firm_revenue_bn": "firm revenue", "park_firms": "ZGC park firms",
-    "absorbed_from_beijing_bn": "absorbed from Beijing", "contract_value_bn": "contract value",
-    "contracts": "contracts", "transformed_output_bn": "transformed output", "branches_in": "branches in",
-}
+METRIC_LABELS = {name: m.title for name, m in METRICS.items()}  # the catalogue's titles (model/metrics.py)
 
 
 BOUND_LABELS = {"lower": "> value", "upper": "< value", "greater": "left > right"}  # point targets: ±tolerance
@@ -232,7 +227,7 @@ def fit_plot(table: pd.DataFrame, path: Path, meta: Mapping[str, object],
     ax.set_ylim(-0.7, n - 0.3)
     ax.set_xlabel("simulated / target − 1  (%)")
     n_pass = int((cmp_.verdict == "pass").sum())
-    ax.set_title(f"Calibration fit 2020–2025: {n_pass} of {n} targets pass (loss {meta['loss']:.3g})\n"
+    ax.set_title(f"Calibration fit {FIRST_YEAR}–{meta['until']}: {n_pass} of {n} targets pass (loss {meta['loss']:.3g})\n"
                  f"mean of {len(meta['seeds'])} calibration seeds at scale {meta['scale']}; "
                  f"line: 90% interval of {meta['report_runs']} runs; bn yuan = billion yuan", fontsize=10)
     handles = [Patch(color="#cfe8cf", label="tolerance band / bound"),
@@ -344,7 +339,7 @@ def calibrated_toml(space: Space, best_values: Mapping[str, float], profiles: Se
         if name in free_names:
             continue
         reason = FIXED.get(name, "a default free parameter left out of this run (--free)")
-        lines += ["", f"[fixed.{name}]", f"prior = {_toml_value(space.base.at(name, 2020))}",
+        lines += ["", f"[fixed.{name}]", f"prior = {_toml_value(space.base.at(name, FIRST_YEAR))}",
                   f"reason = {_toml_value(reason)}"]
     lines += ["", "# Not reproducible by design: when and from which checkout this file was written.", "[run]"]
     for k, v in run.items():

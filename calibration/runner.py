@@ -1,49 +1,49 @@
-"""Running the model for the calibration: a persistent evaluation cache and a two-process pool.
+"""Running the model for the calibration: a persistent evaluation cache, runs on any executor.
 
 Every model run the calibration makes is appended to a JSON-lines cache as soon as it finishes,
-keyed by the full parameter set (rounded), the seed, the scale, the last year and the code
-version (a hash of the model's sources and data, and of the numpy and Mesa versions, which
-define the random streams).  A rerun after an interruption reads the cache and only simulates
-what is missing; since the optimiser is seeded, it retraces the same path.
+keyed by the full parameter set (rounded), the seed, the scale, the last year and the model-code
+hash (:func:`model.version.code_hash`: the model's sources and data and the versions of the
+packages that change the numbers).  A rerun after an interruption reads the cache and only
+simulates what is missing; since the optimiser is seeded, it retraces the same path.
+
+Where the runs go is the caller's choice: :class:`Evaluator` takes any object with the
+:class:`Executor` protocol (``imap_unordered(fn, items)`` yielding ``(index, result)`` as results
+complete); ``bth calibrate`` gives it :func:`experiments.executor.make_executor` (local processes
+or Dask), the executor ensembles use.  Without one, runs are made in this process, one by one.
+The calibration's core imports nothing from ``experiments``: it can be tested, and reused, with
+any executor.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequence
 
 import numpy as np
 
 from calibration.loss import ensemble_mean, loss, mc_noise, residuals
 from calibration.space import Space, round_sig
 from calibration.targets import Output, Target, all_outputs, compared_targets
+from model.version import code_hash
 
-ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CACHE = Path(__file__).with_name(".cache") / "evaluations.jsonl"
 
 
-def code_version() -> str:
-    """sha256 (first 16 hex digits) of the model's sources and data plus numpy and Mesa versions."""
-    h = hashlib.sha256()
-    model_dir = ROOT / "model"
-    files = sorted(list(model_dir.glob("*.py")) + list((model_dir / "data").glob("*")))
-    for f in files:
-        if f.is_file():
-            h.update(f.relative_to(ROOT).as_posix().encode())
-            h.update(f.read_bytes())
-    for pkg in ("numpy", "mesa"):
-        try:
-            h.update(f"{pkg}=={metadata.version(pkg)}".encode())
-        except metadata.PackageNotFoundError:  # pragma: no cover
-            h.update(f"{pkg}==?".encode())
-    return h.hexdigest()[:16]
+class Executor(Protocol):
+    """What the evaluator needs of an executor (:class:`experiments.executor.Executor` has it)."""
+
+    def imap_unordered(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[tuple[int, Any]]:
+        """Yield ``(index, fn(items[index]))`` as each finishes; an error of ``fn`` is raised."""
+        ...
+
+
+def current_code_hash() -> str:
+    """The model-code hash of the files as they are now (not the value cached at import)."""
+    return getattr(code_hash, "__wrapped__", code_hash)()
 
 
 def run_key(params: Mapping[str, object], seed: int, scale: float, until: int, code: str) -> str:
@@ -99,26 +99,23 @@ class ModelChanged(RuntimeError):
     """The model's code changed while the calibration was running."""
 
 
-_WORKER_CODE: str | None = None
+def _simulate_outputs(task: tuple[Any, dict, int, float, int, Sequence[Output], str]) -> dict[str, float]:
+    """One model run reduced to the outputs the targets need (runs wherever the executor puts it).
 
-
-def _simulate_outputs(params: dict, seed: int, scale: float, until: int, outputs: Sequence[Output],
-                      code: str) -> dict[str, float]:
-    """One model run reduced to the outputs the targets need (runs in a worker process).
-
-    ``code`` is the code version the caller keys the result by; a worker whose imported model has
-    another version refuses to run, so that no result is cached under the wrong version.
+    ``task`` = (base ``Params``, free parameter values, seed, scale, last year, outputs, code hash):
+    the run's parameters are the base with the free values replaced.  The code hash
+    is the one the caller keys the result by; a worker whose imported model has another hash
+    refuses to run, so that no result is cached under the wrong code.
     """
-    global _WORKER_CODE
-    from model import Params, simulate
+    from model import simulate
     from calibration.targets import read_outputs
 
-    if _WORKER_CODE is None:
-        _WORKER_CODE = code_version()  # the model this process imported (computed once)
-    if _WORKER_CODE != code:
-        raise ModelChanged(f"the model's code changed during the calibration (version {code} -> {_WORKER_CODE}); "
-                           "rerun: completed runs of the old version are kept in the cache")
-    tables = simulate(Params().replace(**params), seed=seed, scale=scale, until=until)
+    base, params, seed, scale, until, outputs, code = task
+    worker_code = code_hash()  # the model this process imported (computed once per process)
+    if worker_code != code:
+        raise ModelChanged(f"the model's code changed during the calibration (code hash {code} -> {worker_code}); "
+                           "rerun: completed runs of the old code are kept in the cache")
+    tables = simulate(base.replace(**params), seed=seed, scale=scale, until=until)
     return read_outputs(tables, outputs)
 
 
@@ -135,12 +132,15 @@ class Evaluator:
     """Turns unit-cube vectors into losses: ensemble of ``seeds`` (common random numbers), cached.
 
     ``map(func, xs)`` has the signature SciPy's ``differential_evolution(workers=...)`` expects;
-    it ignores ``func`` (which is this evaluator's own loss) and evaluates the whole batch with the
-    process pool, so a population uses both processes.
+    it ignores ``func`` (which is this evaluator's own loss) and evaluates the whole batch on the
+    executor, so a population uses every worker.
+
+    ``executor`` (the :class:`Executor` protocol) runs the model; ``None`` runs it in this process.
+    The evaluator does not own it: whoever made it closes it.
     """
 
     def __init__(self, targets: Sequence[Target], space: Space, seeds: Sequence[int], scale: float,
-                 until: int, cache: Cache, workers: int = 2,
+                 until: int, cache: Cache, executor: Executor | None = None,
                  on_run: Callable[[], None] | None = None) -> None:
         self.targets = compared_targets(targets)
         self.outputs = all_outputs(self.targets)
@@ -150,27 +150,17 @@ class Evaluator:
         self.scale = float(scale)
         self.until = int(until)
         self.cache = cache
-        self.code = code_version()
-        self.workers = max(1, int(workers))
+        self.code = code_hash()
+        self.executor = executor
         self.on_run = on_run or (lambda: None)
         self.mc: dict[str, float] = {}  # relative Monte Carlo error per target (0 until set_noise)
         self.history: list[Evaluation] = []  # every distinct evaluation made, in order
         self._memo: dict[tuple, Evaluation] = {}
         self.new_runs = 0  # runs simulated (not read from the cache) by this evaluator
         self.cached_runs = 0  # runs read from the cache by this evaluator
-        self._pool: ProcessPoolExecutor | None = None
-
-    # -------------------------------------------------------------- pool
-    def _executor(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            ctx = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
-        return self._pool
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        """Close the cache file (the executor belongs to the caller)."""
         self.cache.close()
 
     def __enter__(self) -> "Evaluator":
@@ -181,7 +171,7 @@ class Evaluator:
 
     # -------------------------------------------------------------- runs
     def run_outputs(self, param_sets: Sequence[dict], seeds: Sequence[int] | None = None) -> list[list[dict[str, float]]]:
-        """Outputs of every (parameter set, seed): cached runs are reused, the rest simulated in parallel."""
+        """Outputs of every (parameter set, seed): cached runs are reused, the rest simulated on the executor."""
         seeds = self.seeds if seeds is None else [int(s) for s in seeds]
         full = [self.space.base.replace(**ps).to_dict() for ps in param_sets]
         results: list[list[dict | None]] = [[None] * len(seeds) for _ in param_sets]
@@ -197,30 +187,14 @@ class Evaluator:
                 else:
                     todo.append((i, j, key))
         if todo:
-            if self.workers == 1:
-                for i, j, key in todo:
-                    out = _simulate_outputs(param_sets[i], seeds[j], self.scale, self.until, self.outputs, self.code)
-                    self._store(key, out, param_sets[i], seeds[j])
-                    results[i][j] = out
-            else:
-                ex = self._executor()
-                pending: dict[Future, tuple[int, int, str]] = {
-                    ex.submit(_simulate_outputs, dict(param_sets[i]), seeds[j], self.scale, self.until, self.outputs,
-                              self.code): (i, j, key)
-                    for i, j, key in todo
-                }
-                try:
-                    while pending:
-                        done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                        for fut in done:
-                            i, j, key = pending.pop(fut)
-                            out = fut.result()
-                            self._store(key, out, param_sets[i], seeds[j])
-                            results[i][j] = out
-                except BaseException:
-                    for fut in pending:
-                        fut.cancel()
-                    raise
+            tasks = [(self.space.base, dict(param_sets[i]), seeds[j], self.scale, self.until, self.outputs, self.code)
+                     for i, j, _ in todo]
+            done = (self.executor.imap_unordered(_simulate_outputs, tasks) if self.executor is not None
+                    else enumerate(map(_simulate_outputs, tasks)))
+            for t, out in done:  # each run is cached as soon as it arrives
+                i, j, key = todo[t]
+                self._store(key, out, param_sets[i], seeds[j])
+                results[i][j] = out
         return results  # type: ignore[return-value]
 
     def _store(self, key: str, out: dict[str, float], params: Mapping[str, float], seed: int) -> None:
@@ -275,4 +249,5 @@ class Evaluator:
 
 
 def default_workers() -> int:
+    """Local processes ``bth calibrate`` uses by default: 2, or 1 on a one-core machine."""
     return min(2, os.cpu_count() or 1)

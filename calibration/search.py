@@ -1,7 +1,7 @@
 """Global search and the loss profile around the optimum.
 
-Two search methods, both SciPy and both evaluating batches of parameter vectors on the two-process
-pool:
+Two search methods, both SciPy and both evaluating batches of parameter vectors on the evaluator's
+executor (two local processes by default, or a Dask cluster):
 
 * ``sobol-lsq`` (default): a scrambled Sobol sample of the unit cube (``scipy.stats.qmc``) plus
   the prior; from the best point, ``cycles`` rounds of local refinement, each (1)
@@ -12,7 +12,7 @@ pool:
   weighting, see :mod:`calibration.loss`) and (3) a line search along every parameter over its
   whole box (the sampled profile below), which crosses flat or rugged stretches where the
   gradient method stalls.
-* ``de``: ``scipy.optimize.differential_evolution`` with ``workers`` = the pool's map.  Sturdier
+* ``de``: ``scipy.optimize.differential_evolution`` with ``workers`` = the evaluator's map.  Sturdier
   for rugged losses but needs many more evaluations for the ~18 free parameters.
 
 After the search, each free parameter's loss is profiled: (1) a sampled profile - the loss along a
@@ -50,7 +50,8 @@ PROFILE_DELTA = 2.706
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything that determines a calibration's result (and its cost)."""
+    """Everything that determines a calibration's result (and its cost).  Where the runs are made
+    (the executor) does not change the result and is not a setting."""
 
     scale: float = 0.05  # fraction of real firms simulated
     # model seeds of every evaluation (common random numbers); 0-7 are also the seeds of
@@ -71,7 +72,6 @@ class Settings:
     refine_rounds: int = 1  # re-centre on a better point found by the final sampled profile, at most this often
     interval_step: float = 0.1  # central-difference step of the interval Jacobian, unit-cube coordinates
     report_seeds: int = 30  # runs in the fit report (the calibration seeds plus held-out ones)
-    workers: int = 2  # processes
 
     def search_evaluations(self, dim: int) -> int:
         """Planned evaluations of the global search and local refinement (an upper bound for lsq)."""

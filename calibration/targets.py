@@ -15,20 +15,17 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
+from model.metrics import FLOW_METRIC_NAMES, REGION_METRIC_NAMES
+from model.regions import FLOW_REGIONS, OUTPUT_REGIONS
+from model.years import FIRST_YEAR, MAX_HORIZON
+
 TARGETS_FILE = Path(__file__).with_name("targets.toml")
 
 KINDS = ("point", "lower", "upper", "greater", "input", "unused")
 COMPARED_KINDS = ("point", "lower", "upper", "greater")  # kinds that enter the loss
 PROVENANCE_KEYS = ("seed", "public", "derived")
 DEFAULT_TOLERANCE = 0.05  # figures the sources state exactly
-REGION_METRICS = (
-    "rd_spending_bn", "contract_turnover_bn", "contract_absorbed_bn", "contracts_sold",
-    "high_tech_enterprises", "sci_tech_smes", "unicorns", "firms", "transformed_output_bn",
-    "firm_revenue_bn", "branches_in", "park_firms", "absorbed_from_beijing_bn",
-)
-FLOW_METRICS = ("contract_value_bn", "contracts")
-REGIONS = ("Beijing", "Tianjin", "Hebei", "Xiong'an", "Rest of China")
-FLOW_REGIONS = ("Beijing", "Tianjin", "Hebei", "Rest of China")
+# Metrics, regions and years are the model's own (model/metrics.py, model/regions.py, model/years.py).
 
 
 class TargetError(ValueError):
@@ -177,8 +174,8 @@ def _parse(path: Path, name: str, e: Any) -> Target:
         return Target(**common, tolerance=0.0, weight=0.0, note=note.strip())
 
     year = e.get("year")
-    if not isinstance(year, int) or not 2020 <= year <= 2050:
-        raise TargetError(f"{where}.year: expected a year from 2020, got {year!r}")
+    if isinstance(year, bool) or not isinstance(year, int) or not FIRST_YEAR <= year <= MAX_HORIZON:
+        raise TargetError(f"{where}.year: expected a year in {FIRST_YEAR}-{MAX_HORIZON}, got {year!r}")
     tol = _number(where, e, "tolerance")
     if not 0 < tol <= 1:
         raise TargetError(f"{where}.tolerance: expected a relative tolerance in (0, 1], got {tol}")
@@ -216,13 +213,13 @@ def _output(where: str, e: dict) -> Output:
         for key, r in (("origin", o), ("destination", d)):
             if r not in FLOW_REGIONS:
                 raise TargetError(f"{where}.{key}: expected one of {', '.join(FLOW_REGIONS)}, got {r!r}")
-        if metric not in FLOW_METRICS:
-            raise TargetError(f"{where}.metric: a flow metric is one of {', '.join(FLOW_METRICS)}, got {metric!r}")
+        if metric not in FLOW_METRIC_NAMES:
+            raise TargetError(f"{where}.metric: a flow metric is one of {', '.join(FLOW_METRIC_NAMES)}, got {metric!r}")
         return Output(year=year, metric=metric, origin=o, destination=d)
     regions = e.get("region")
     regions = (regions,) if isinstance(regions, str) else regions
-    if not isinstance(regions, (list, tuple)) or not regions or any(r not in REGIONS for r in regions):
-        raise TargetError(f"{where}.region: expected a region or list of regions from {', '.join(REGIONS)}, got {e.get('region')!r}")
-    if metric not in REGION_METRICS:
-        raise TargetError(f"{where}.metric: expected one of {', '.join(REGION_METRICS)}, got {metric!r}")
+    if not isinstance(regions, (list, tuple)) or not regions or any(r not in OUTPUT_REGIONS for r in regions):
+        raise TargetError(f"{where}.region: expected a region or list of regions from {', '.join(OUTPUT_REGIONS)}, got {e.get('region')!r}")
+    if metric not in REGION_METRIC_NAMES:
+        raise TargetError(f"{where}.metric: expected one of {', '.join(REGION_METRIC_NAMES)}, got {metric!r}")
     return Output(year=year, metric=metric, regions=tuple(regions))

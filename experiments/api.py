@@ -11,12 +11,18 @@ From a notebook::
 
 Common random numbers: every scenario is run with the same seeds ``base_seed ..
 base_seed + seeds - 1``, so differences between scenarios are paired by seed.
+
+In a script, call :func:`run_ensemble` under ``if __name__ == "__main__":`` (worker processes
+import the script again; without the guard :class:`WorkerImportError` says so).
 """
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
 import os
 import sys
+import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,13 +33,33 @@ from tqdm import tqdm
 
 from experiments import store
 from experiments.ensemble import STEPPINGS, RunOutcome, RunSpec, execute
-
-DEFAULT_UNTIL = 2035  # horizon when a scenario names none
-FIRST_UNTIL, LAST_UNTIL = 2021, 2050  # allowed range of ``until`` (last simulated year)
+from model.years import DEFAULT_HORIZON, MAX_HORIZON, MIN_HORIZON
 
 
 class SettingsError(ValueError):
     """A run setting (seeds, scale, until, workers, stepping, scenario names) is invalid."""
+
+
+class RunsFailed(RuntimeError):
+    """Every run of a :func:`run_ensemble` call failed; the message names the first cause and
+    where the tracebacks are; :attr:`results` holds what there is (failures included)."""
+
+    def __init__(self, message: str, results: "Results"):
+        super().__init__(message)
+        self.results = results
+
+    @property
+    def failures(self) -> list["Failure"]:
+        return self.results.failures
+
+
+class WorkerImportError(RuntimeError):
+    """``run_ensemble`` was called while a spawned worker process imported the caller's script."""
+
+
+GUARD_MESSAGE = ("run_ensemble was called while a worker process imported your script: put the "
+                 'call under `if __name__ == "__main__":` (worker processes are started with '
+                 "spawn and import the script again)")
 
 
 @dataclass
@@ -98,8 +124,8 @@ def check_settings(scale: float, until: int | None, workers: int | None, steppin
     """Raise :class:`SettingsError` with a clear message if a run setting is out of range."""
     if not 0 < scale <= 1:
         raise SettingsError(f"scale: expected a fraction of real-world firms in (0, 1], got {scale}")
-    if until is not None and not FIRST_UNTIL <= until <= LAST_UNTIL:
-        raise SettingsError(f"until: expected a year between {FIRST_UNTIL} and {LAST_UNTIL}, got {until}")
+    if until is not None and not MIN_HORIZON <= until <= MAX_HORIZON:
+        raise SettingsError(f"until: expected a year between {MIN_HORIZON} and {MAX_HORIZON}, got {until}")
     if workers is not None and workers < 1:
         raise SettingsError(f"workers: expected a whole number >= 1, got {workers}")
     if stepping not in STEPPINGS:
@@ -119,6 +145,7 @@ def run_ensemble(
     base_seed: int = 0,
     plots: bool = True,
     simulate: Callable[..., Any] | None = None,
+    fresh: bool = False,
 ) -> Results:
     """Run every scenario with every seed and collect the tables.
 
@@ -127,21 +154,29 @@ def run_ensemble(
     scale: fraction of real-world firms simulated (0 < scale <= 1); outputs are at real scale.
     until: last simulated year; default each scenario's horizon.
     out: folder for ``out/<scenario>/`` run folders; ``None`` keeps everything in memory.
-        Finished runs are stored as they complete and skipped when the call is repeated; a
-        folder made with another scenario hash, scale, until or stepping raises
-        ``store.RunFolderConflict`` before anything is written.
+        Finished runs are stored as they complete (with their sha256) and skipped when the call
+        is repeated; a stored run whose files are missing, truncated or altered is recomputed
+        (said on stderr).  A folder made with another scenario hash, scale, until, stepping or
+        model code raises ``store.RunFolderConflict`` before anything is written; a folder that
+        another live process is writing raises ``store.RunFolderLocked``.
     workers: local processes (default ``os.cpu_count()``; 1 = in this process).
     scheduler: address of a running Dask scheduler; runs go there instead.
     stepping: "vectorised" or "reference" (the model's two implementations of a step).
     progress: show a progress bar (runs done / total, time left) on stderr.
     plots: call ``experiments.plots.plot_run`` on each completed run folder (only with ``out``).
     simulate: replaces ``model.simulate`` (tests); must be importable by name for workers > 1.
+    fresh: discard the stored runs of every scenario named (whatever made them) and recompute.
 
     A run that raises does not stop the others: it is listed in ``Results.failures`` (traceback
-    saved as ``runs/seed-NNNN.error.txt``) and its scenario's combined tables are not written.
-    With ``workers > 1``, a script (not a notebook) must call this under
-    ``if __name__ == "__main__":`` (worker processes are started with ``spawn``).
+    saved as ``runs/seed-NNNN.error.txt``) and its scenario's combined tables are not written
+    (those of an earlier complete run stay in place).  If every run of the call failed,
+    :class:`RunsFailed` is raised, naming the first cause.  I/O errors raise ``OSError`` (one
+    line: :func:`experiments.store.describe_os_error`).  With ``workers > 1``, a script (not a
+    notebook) must call this under ``if __name__ == "__main__":`` (worker processes are started
+    with ``spawn`` and import the script again); :class:`WorkerImportError` says so otherwise.
     """
+    if _importing_in_worker():
+        raise WorkerImportError(GUARD_MESSAGE)
     chosen = [s if hasattr(s, "params") else load_scenario(s) for s in _as_list(scenarios)]
     names = [s.name for s in chosen]
     duplicated = sorted({n for n in names if names.count(n) > 1})
@@ -151,47 +186,57 @@ def run_ensemble(
     check_settings(scale, until, workers, stepping)
     workers = workers or os.cpu_count() or 1
     settings = {
-        s.name: _settings(s, scale, until if until is not None else (s.until or DEFAULT_UNTIL), stepping)
+        s.name: _settings(s, scale, until if until is not None else (s.until or DEFAULT_HORIZON), stepping)
         for s in chosen
     }
-    run_dirs = {s.name: Path(out) / s.name for s in chosen} if out is not None else {}
-    if out is not None:
-        _prepare_run_dirs(chosen, run_dirs, settings, seed_values, base_seed)
-
-    specs = [
-        RunSpec(s.name, seed, s.params, scale, settings[s.name]["until"], stepping)
-        for seed in seed_values  # seed-major: an interrupted ensemble stays balanced
-        for s in chosen
-        if out is None or not store.is_done(run_dirs[s.name], seed)
-    ]
-    in_memory: dict[tuple[str, int], RunOutcome] = {}
-    failures = _run_with_progress(specs, len(seed_values) * len(chosen), workers, scheduler,
-                                  simulate, progress, run_dirs, in_memory)
-    failures.sort(key=lambda f: (names.index(f.scenario), f.seed))
     if out is None:
-        return Results(*_combine_in_memory(chosen, seed_values, in_memory), [], failures)
-    regions, flows = _finish_run_dirs(chosen, run_dirs, settings, seed_values, base_seed, plots)
-    return Results(regions, flows, [run_dirs[s.name] for s in chosen], failures)
+        return _run_in_memory(chosen, seed_values, settings, workers, scheduler, simulate, progress)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise store.StoreError(f"{out}: --out is a file, not a folder")
+    run_dirs = {s.name: out / s.name for s in chosen}
+    for s in chosen:  # read-only first look: nothing is created when a folder conflicts
+        _check(run_dirs[s.name], settings[s.name], fresh)
+    with contextlib.ExitStack() as locks:
+        for s in chosen:
+            lock = locks.enter_context(store.RunFolderLock(run_dirs[s.name]))
+            if lock.note:
+                print(lock.note, file=sys.stderr)
+        tables = _prepare_run_dirs(chosen, run_dirs, settings, seed_values, base_seed, fresh)
+        specs = [
+            RunSpec(s.name, seed, s.params, scale, settings[s.name]["until"], stepping)
+            for seed in seed_values  # seed-major: an interrupted ensemble stays balanced
+            for s in chosen
+            if not store.is_done(run_dirs[s.name], seed)
+        ]
+        failures = _run_with_progress(specs, len(seed_values) * len(chosen), workers, scheduler,
+                                      simulate, progress, run_dirs, {})
+        failures.sort(key=lambda f: (names.index(f.scenario), f.seed))
+        regions, flows = _finish_run_dirs(chosen, run_dirs, settings, seed_values, base_seed,
+                                          plots, tables)
+    results = Results(regions, flows, [run_dirs[s.name] for s in chosen], failures)
+    _raise_if_all_failed(specs, failures, results)
+    return results
 
 
 def load_results(run_dirs: str | Path | Iterable[str | Path]) -> Results:
-    """Tables of finished run folders.
+    """Tables of finished run folders, read with :func:`experiments.store.open_run`.
 
     Each path is a run folder (``OUT/<scenario>/`` holding ``regions.parquet``) or an output
-    folder ``OUT`` whose run folders are all loaded (sorted by name).
+    folder ``OUT`` whose run folders are all loaded (sorted by name).  Raises
+    ``store.RunFolderError`` naming a path that is neither, or a file that cannot be read.
     """
     folders: list[Path] = []
     for path in map(Path, _as_list(run_dirs)):
-        if (path / store.REGIONS).exists():
-            folders.append(path)
+        if store.is_run_folder(path) or not path.is_dir():
+            folders.append(path)  # open_run names what is wrong with it
             continue
-        inside = sorted(p.parent for p in path.glob(f"*/{store.REGIONS}"))
+        inside = sorted(p for p in path.iterdir() if store.is_run_folder(p))
         if not inside:
-            raise FileNotFoundError(f"{path}: no {store.REGIONS} here or in its sub-folders")
+            raise store.RunFolderError(f"{path}: no {store.REGIONS} here or in its sub-folders")
         folders.extend(inside)
-    regions = [pd.read_parquet(p / store.REGIONS) for p in folders]
-    flows = [pd.read_parquet(p / store.FLOWS) for p in folders]
-    return Results(*_concat(regions, flows), folders, [])
+    opened = [store.open_run(p) for p in folders]
+    return Results(*_concat([r.regions for r in opened], [r.flows for r in opened]), folders, [])
 
 
 # ----------------------------------------------------------------- helpers
@@ -204,15 +249,27 @@ def _as_list(items: Any) -> list[Any]:
 
 
 def _settings(scenario: Any, scale: float, until: int, stepping: str) -> dict[str, Any]:
-    """The settings that must match to resume in an existing run folder."""
+    """The settings that must match to resume in an existing run folder
+    (:data:`experiments.store.COMPATIBILITY_KEYS`)."""
     return {"scenario_hash": scenario.content_hash, "scale": float(scale), "until": int(until),
-            "stepping": stepping}
+            "stepping": stepping, "code_hash": store.code_hash()}
+
+
+def _check(run_dir: Path, settings: dict[str, Any], fresh: bool) -> None:
+    """Refuse a folder of other settings; with ``fresh``, refuse only one that is not a run
+    folder (no manifest, not empty): it is not ours to discard."""
+    if not fresh:
+        store.check_compatible(run_dir, {**settings, "packages": store.package_versions()})
+    elif not (run_dir / store.MANIFEST).exists():
+        store.check_compatible(run_dir, settings)
 
 
 def _manifest(scenario: Any, seeds: list[int], base_seed: int, settings: dict[str, Any],
-              complete: bool, failed: list[int]) -> dict[str, Any]:
+              complete: bool, failed: list[int], tables: dict[str, Any] | None) -> dict[str, Any]:
     """Contents of ``manifest.json``; ``complete`` once every seed has finished and the combined
-    tables are written; ``failed_seeds`` lists seeds whose run raised."""
+    tables are written; ``failed_seeds`` lists seeds whose run raised; ``tables`` describes the
+    combined tables in the folder (their seeds and sha256), which may be an earlier complete
+    run's while this one is incomplete."""
     path = getattr(scenario, "path", None)
     return {
         "scenario": scenario.name,
@@ -222,7 +279,8 @@ def _manifest(scenario: Any, seeds: list[int], base_seed: int, settings: dict[st
         "base_seed": base_seed,
         "complete": complete,
         "failed_seeds": failed,
-        "code_version": store.code_version(),
+        "tables": tables,
+        "git_commit": store.git_commit(),
         "packages": store.package_versions(),
         "created_utc": store.utc_now(),
         "scenario_details": scenario.manifest() if hasattr(scenario, "manifest") else None,
@@ -230,17 +288,29 @@ def _manifest(scenario: Any, seeds: list[int], base_seed: int, settings: dict[st
 
 
 def _prepare_run_dirs(chosen: list[Any], run_dirs: dict[str, Path], settings: dict[str, dict],
-                      seeds: list[int], base_seed: int) -> None:
-    """Check every run folder first (nothing is written if one conflicts), then create them with
-    an incomplete manifest; stale combined tables are removed (rebuilt when all seeds are done)."""
-    for s in chosen:
-        store.check_compatible(run_dirs[s.name], settings[s.name])
+                      seeds: list[int], base_seed: int, fresh: bool) -> dict[str, dict | None]:
+    """Under the locks: check every folder again (or discard it if ``fresh``), remove temporary
+    files of killed writers, say which stored runs are unusable (they are recomputed), and write
+    an incomplete manifest.  Combined tables are left in place (replaced when a scenario is
+    complete).  Returns each folder's current ``tables`` entry."""
     for s in chosen:
         run_dir = run_dirs[s.name]
-        run_dir.mkdir(parents=True, exist_ok=True)
-        store.remove_tables(run_dir)
-        store.write_json(_manifest(s, seeds, base_seed, settings[s.name], False, []),
+        _check(run_dir, settings[s.name], fresh)
+        if fresh:
+            store.discard(run_dir)
+    tables = {}
+    for s in chosen:
+        run_dir = run_dirs[s.name]
+        store.remove_temporaries(run_dir)
+        for seed in seeds:
+            problem = store.run_problem(run_dir, seed)
+            if problem:
+                print(f"{run_dir}/{problem}, recomputing seed {seed}", file=sys.stderr)
+        old = store.read_json(run_dir / store.MANIFEST) if (run_dir / store.MANIFEST).exists() else {}
+        tables[s.name] = old.get("tables") if store.is_run_folder(run_dir) else None
+        store.write_json(_manifest(s, seeds, base_seed, settings[s.name], False, [], tables[s.name]),
                          run_dir / store.MANIFEST)
+    return tables
 
 
 def _run_with_progress(specs: list[RunSpec], total: int, workers: int, scheduler: str | None,
@@ -249,43 +319,109 @@ def _run_with_progress(specs: list[RunSpec], total: int, workers: int, scheduler
                        ) -> list[Failure]:
     """Execute ``specs``, storing each outcome as it arrives; progress bar and failures on stderr."""
     failures = []
+    outcomes = execute(specs, workers=workers, scheduler=scheduler, simulate=simulate)
     with tqdm(total=total, initial=total - len(specs), unit="run", desc="runs", file=sys.stderr,
-              disable=not progress, dynamic_ncols=True) as bar:
-        for outcome in execute(specs, workers=workers, scheduler=scheduler, simulate=simulate):
+              disable=not progress, dynamic_ncols=True) as bar, contextlib.closing(outcomes):
+        for outcome in outcomes:
             failure = _record(outcome, run_dirs, in_memory)
             if failure is not None:
                 failures.append(failure)
                 where = f"; traceback in {failure.path}" if failure.path else ""
-                last_line = failure.error.strip().splitlines()[-1]
                 bar.write(f"run failed: scenario {failure.scenario}, seed {failure.seed}: "
-                          f"{last_line}{where}", file=sys.stderr)
+                          f"{_last_line(failure.error)}{where}", file=sys.stderr)
             bar.update(1)
     return failures
 
 
 def _finish_run_dirs(chosen: list[Any], run_dirs: dict[str, Path], settings: dict[str, dict],
-                     seeds: list[int], base_seed: int, plots: bool
+                     seeds: list[int], base_seed: int, plots: bool, tables: dict[str, dict | None]
                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Write combined tables, final manifest and plots of each complete run folder; return the
-    tables of all finished runs (complete or not)."""
-    all_regions, all_flows = [], []
+    """Write combined tables (from verified per-seed files), final manifest and plots of each
+    complete run folder; return the tables of all finished runs (complete or not).
+
+    Each scenario is finished on its own: an error reading or writing one leaves the others'
+    folders as they are (and finished), then the first error is raised."""
+    all_regions, all_flows, errors = [], [], []
     for s in chosen:
-        run_dir = run_dirs[s.name]
-        done = [seed for seed in seeds if store.is_done(run_dir, seed)]
-        failed = [seed for seed in seeds if seed not in done]
-        if done:
-            regions, flows = store.combine_runs(run_dir, done)
+        try:
+            regions, flows = _finish_one(s, run_dirs[s.name], settings[s.name], seeds, base_seed,
+                                         plots, tables[s.name])
+        except (OSError, ValueError) as err:
+            errors.append(err)
+            continue
+        if regions is not None:
             all_regions.append(regions)
             all_flows.append(flows)
-        if not failed:
-            store.write_tables(run_dir, regions, flows)
-        store.write_json(_manifest(s, seeds, base_seed, settings[s.name], not failed, failed),
-                         run_dir / store.MANIFEST)
-        if not failed and plots:
-            from experiments.plots import plot_run
-
-            plot_run(run_dir)
+    if errors:
+        first = errors[0]
+        text = store.describe_os_error(first) if isinstance(first, OSError) else str(first)
+        more = f" (and {len(errors) - 1} more scenario(s))" if len(errors) > 1 else ""
+        raise store.StoreError(f"{text}{more}; the other scenarios' folders are finished")
     return _concat(all_regions, all_flows)
+
+
+def _finish_one(s: Any, run_dir: Path, settings: dict[str, Any], seeds: list[int], base_seed: int,
+                plots: bool, tables: dict | None) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    done = [seed for seed in seeds if store.is_done(run_dir, seed)]
+    failed = [seed for seed in seeds if seed not in done]
+    regions = flows = None
+    if done:
+        regions, flows = store.combine_runs(run_dir, done)
+    if not failed:
+        tables = {"seeds": done, "sha256": store.write_tables(run_dir, regions, flows)}
+    store.write_json(_manifest(s, seeds, base_seed, settings, not failed, failed, tables),
+                     run_dir / store.MANIFEST)
+    if not failed and plots:
+        from experiments.plots import plot_run
+
+        plot_run(run_dir)
+    return regions, flows
+
+
+def _run_in_memory(chosen: list[Any], seeds: list[int], settings: dict[str, dict], workers: int,
+                   scheduler: str | None, simulate: Callable[..., Any] | None, progress: bool
+                   ) -> Results:
+    specs = [RunSpec(s.name, seed, s.params, settings[s.name]["scale"], settings[s.name]["until"],
+                     settings[s.name]["stepping"]) for seed in seeds for s in chosen]
+    in_memory: dict[tuple[str, int], RunOutcome] = {}
+    failures = _run_with_progress(specs, len(specs), workers, scheduler, simulate, progress, {},
+                                  in_memory)
+    names = [s.name for s in chosen]
+    failures.sort(key=lambda f: (names.index(f.scenario), f.seed))
+    results = Results(*_combine_in_memory(chosen, seeds, in_memory), [], failures)
+    _raise_if_all_failed(specs, failures, results)
+    return results
+
+
+def _raise_if_all_failed(specs: list[RunSpec], failures: list[Failure], results: Results) -> None:
+    """Raise :class:`RunsFailed` if runs were made and none of them succeeded."""
+    if not specs or len(failures) < len(specs):
+        return
+    first = failures[0]
+    where = (f"tracebacks in {first.path.parent}/seed-NNNN.error.txt" if first.path
+             else "tracebacks in RunsFailed.failures")
+    hint = ""
+    if "BrokenProcessPool" in first.error and getattr(sys.modules.get("__main__"), "__file__", None):
+        hint = (f"; worker processes died while starting: {GUARD_MESSAGE.split(': ', 1)[1]}")
+    raise RunsFailed(f"all {len(specs)} run(s) failed; the first (scenario {first.scenario}, seed "
+                     f"{first.seed}): {_last_line(first.error)}; {where}{hint}", results)
+
+
+def _last_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else "(no message)"
+
+
+def _importing_in_worker() -> bool:
+    """Whether this is a spawned worker process still importing the caller's main module
+    (``multiprocessing.spawn.prepare`` re-runs a script's top level in every worker before the
+    worker starts; it is then on the call stack)."""
+    if multiprocessing.current_process().name == "MainProcess":
+        return False
+    return any(frame.f_code.co_name == "prepare"
+               and Path(frame.f_code.co_filename).name == "spawn.py"
+               and "multiprocessing" in frame.f_code.co_filename
+               for frame, _ in traceback.walk_stack(None))
 
 
 def _record(outcome: RunOutcome, run_dirs: dict[str, Path],

@@ -36,6 +36,9 @@ import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from model.regions import REGIONS
+from model.years import FIRST_YEAR
+
 SCALES = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0)
 QUICK_SCALES = (0.01, 0.1, 1.0)
 REFERENCE_SCALES = (0.01, 0.05, 0.1, 0.25)
@@ -43,7 +46,6 @@ QUICK_REFERENCE_SCALES = (0.05,)
 SYNTHETIC_AGENTS = 1_000_000
 AGENTS_PER_UNIT_SCALE = 215_000  # mean living firm agents of a baseline run at scale 1 (measured)
 UNTIL = 2035
-FIRST_YEAR = 2020
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -150,9 +152,7 @@ def _child(spec: dict) -> int:
     import numpy as np
     import psutil
 
-    from model import Params
-    from model.model import TechTransferModel
-    from model.reference import ReferenceModel
+    from model import Params, ReferenceModel, TechTransferModel
 
     class SyntheticPopulationModel(TechTransferModel):
         """The baseline with more agents than real firms (each agent weighs 1/scale < 1)."""
@@ -170,7 +170,7 @@ def _child(spec: dict) -> int:
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
     r = tables.regions
-    firms = r[(r.metric == "firms") & r.region.isin(["Beijing", "Tianjin", "Hebei"])].groupby("year").value.sum()
+    firms = r[(r.metric == "firms") & r.region.isin(REGIONS)].groupby("year").value.sum()
     agents = np.rint(firms.to_numpy() * scale)  # the table counts real firms; an agent stands for 1/scale
     years = until - FIRST_YEAR + 1
     out = dict(scale=scale, agents=float(agents.mean()), agents_end=int(agents[-1]), agent_years=int(agents.sum()),

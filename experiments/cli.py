@@ -2,15 +2,25 @@
 
     bth run SCENARIO.toml [more.toml ...] [--seeds 10] [--scale 0.1] [--until YEAR]
             [--out results] [--workers N] [--scheduler ADDRESS] [--stepping vectorised]
-            [--base-seed 0]
-    bth compare RESULT_DIR ... [--out results/comparison]
+            [--base-seed 0] [--fresh]
+    bth compare RESULT_DIR ... [--out results/comparison] [--baseline NAME] [--allow-mixed]
     bth calibrate ...    (calibration.cli)
     bth fit RUN_DIR      (experiments.fit_check: a run's seed means against the calibration targets)
     bth bench ...        (experiments.bench)
 
-Exit codes: 0 all runs succeeded; 1 some run failed (the others are kept); 2 bad input (bad
-option value, bad or missing scenario file, run folder made with other settings) - in that
-case nothing is written; 130 interrupted (rerun the same command to resume).
+Exit codes of ``bth run`` and ``bth compare``:
+
+* 0 - done: every run succeeded (``run``), the report is written (``compare``).
+* 1 - some run failed (``run``): the finished runs are kept, tracebacks are saved as
+  ``runs/seed-NNNN.error.txt``; rerun the same command to retry the failed ones.
+* 2 - refused, one ``error:`` line on stderr and no traceback: bad option value; bad or missing
+  scenario file; a run folder made with other settings or another model code (``--fresh``
+  recomputes); a run folder another live process is writing (its lock names the holder); an
+  I/O error (``--out`` is a file, disk full, read-only folder, unreadable manifest); an
+  unreachable ``--scheduler``; run folders that are not finished, or of different settings
+  (``compare`` without ``--allow-mixed``).  Bad input is found before anything is written;
+  an I/O error mid-run keeps every finished run and every scenario's earlier tables.
+* 130 - interrupted (Ctrl-C): finished runs are kept; rerun the same command to resume.
 """
 
 from __future__ import annotations
@@ -20,9 +30,9 @@ import os
 import sys
 from pathlib import Path
 
-from experiments import api
+from experiments import api, store
 from experiments.ensemble import STEPPINGS
-from experiments.store import RunFolderConflict
+from model.years import MAX_HORIZON, MIN_HORIZON
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -74,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--base-seed", type=_non_negative_int, default=0,
                      help="first seed; seeds are BASE .. BASE+N-1 (default 0)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--fresh", action="store_true",
+                     help="discard the stored runs of the scenarios named (e.g. made by other "
+                          "model code) and recompute them")
     run.set_defaults(func=cmd_run)
 
     compare = commands.add_parser("compare", help="compare run folders against the baseline",
@@ -83,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", type=Path, default=Path("results/comparison"),
                          help="report folder (default results/comparison)")
     compare.add_argument("--baseline", default="baseline", help="scenario to compare against")
+    compare.add_argument("--allow-mixed", action="store_true",
+                         help="compare run folders of different scale, horizon or model code "
+                              "(the report says so)")
     compare.set_defaults(func=cmd_compare)
 
     commands.add_parser("calibrate", help="calibrate the model (see 'bth calibrate --help')")
@@ -103,10 +119,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         results = api.run_ensemble(
             scenarios, seeds=args.seeds, scale=args.scale, until=args.until, out=args.out,
             workers=args.workers, scheduler=args.scheduler, stepping=args.stepping,
-            progress=not args.no_progress, base_seed=args.base_seed,
+            progress=not args.no_progress, base_seed=args.base_seed, fresh=args.fresh,
         )
-    except (RunFolderConflict, api.SettingsError) as err:
+    except (store.RunFolderConflict, api.SettingsError) as err:
         return _bad_input(str(err))
+    except api.RunsFailed as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    except OSError as err:  # I/O, or the Dask scheduler cannot be reached
+        return _bad_input(_os_error(err, args))
     except KeyboardInterrupt:
         print(f"interrupted; finished runs are kept in {args.out}, rerun the same command to resume",
               file=sys.stderr)
@@ -129,7 +150,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         return _bad_input(f"{missing[0]}: no such folder")
     run_dirs = []
     for d in args.result_dirs:
-        if (d / "regions.parquet").exists():
+        if store.is_run_folder(d):
             run_dirs.append(d)
         elif d.resolve() != args.out.resolve():
             print(f"note: skipping {d} (no regions.parquet: not a finished run folder)", file=sys.stderr)
@@ -138,16 +159,33 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from experiments.compare import compare
 
     try:
-        report = compare(run_dirs, args.out, baseline=args.baseline)
+        report = compare(run_dirs, args.out, baseline=args.baseline, allow_mixed=args.allow_mixed)
+    except (store.MixedRunsError, store.RunFolderError) as err:
+        return _bad_input(_one_line(str(err)))
     except ValueError as err:  # e.g. the baseline is not among the folders
-        return _bad_input(str(err))
+        return _bad_input(_one_line(str(err)))
+    except OSError as err:
+        return _bad_input(store.describe_os_error(err))
     print(report)
     return EXIT_OK
 
 
 def _bad_input(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {_one_line(message)}", file=sys.stderr)
     return EXIT_BAD_INPUT
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split()) or "(no message)"
+
+
+def _os_error(err: OSError, args: argparse.Namespace) -> str:
+    """One line for an I/O or connection error of ``bth run``."""
+    text = store.describe_os_error(err)
+    if (args.scheduler and err.errno is None and not isinstance(err, store.StoreError)
+            and args.scheduler not in text):
+        return f"Dask scheduler {args.scheduler}: {text}"
+    return text
 
 
 # ----------------------------------------------------------------- option types
@@ -179,9 +217,9 @@ def _fraction(text: str) -> float:
 
 def _year(text: str) -> int:
     value = _int(text)
-    if not api.FIRST_UNTIL <= value <= api.LAST_UNTIL:
+    if not MIN_HORIZON <= value <= MAX_HORIZON:
         raise argparse.ArgumentTypeError(
-            f"expected a year between {api.FIRST_UNTIL} and {api.LAST_UNTIL}, got {text}")
+            f"expected a year between {MIN_HORIZON} and {MAX_HORIZON}, got {text}")
     return value
 
 

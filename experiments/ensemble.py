@@ -1,11 +1,9 @@
 """Executing model runs (scenario, seed): serially, on local processes, or on a Dask cluster.
 
-Local parallelism uses :class:`concurrent.futures.ProcessPoolExecutor` with the ``spawn``
-start method: it needs no extra scheduler processes or ports (a Dask ``LocalCluster`` would
-start a scheduler, a nanny per worker and a dashboard just to map a function over a list), and
-``spawn`` gives each worker a fresh interpreter, so no thread or BLAS state is inherited through
-``fork``; it behaves the same on Linux, macOS and Windows.  ``scheduler=ADDRESS`` sends the same
-function to an existing ``dask.distributed`` cluster instead.
+Where the runs go is :mod:`experiments.executor`'s job (the executor the calibration uses too):
+in this process, on spawned local processes (no scheduler processes or ports), or on an existing
+``dask.distributed`` cluster with ``scheduler=ADDRESS``.  This module says what one run is
+(:class:`RunSpec`, :func:`run_one`) and turns each into a :class:`RunOutcome`.
 
 Workers only compute and return tables; the calling process writes every file, so a remote
 cluster needs no shared file system.  Each run is independent and fully determined by
@@ -15,15 +13,15 @@ runs were executed.
 
 from __future__ import annotations
 
-import multiprocessing
 import traceback
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pandas as pd
 
+from experiments.executor import make_executor
 from experiments.store import tidy_flows, tidy_regions
 
 STEPPINGS = ("vectorised", "reference")
@@ -87,50 +85,19 @@ def execute(
     """Yield the outcome of every run in ``specs`` as it finishes (in completion order).
 
     ``scheduler`` (a Dask scheduler address such as ``tcp://10.0.0.5:8786``) takes precedence;
-    otherwise ``workers == 1`` runs in this process and ``workers > 1`` on that many local
-    processes.
+    otherwise ``workers == 1`` (or a single run) runs in this process and ``workers > 1`` on that
+    many local processes (:func:`experiments.executor.make_executor`).  A run that raised, or
+    whose worker was lost, yields an outcome with its error; the others go on.  An unreachable
+    scheduler raises :class:`experiments.executor.ExecutorError` before any run starts.
     """
     if not specs:
         return
-    if scheduler is not None:
-        yield from _execute_dask(specs, scheduler, simulate)
-    elif workers <= 1:
-        for spec in specs:
-            yield run_one(spec, simulate)
-    else:
-        yield from _execute_local(specs, workers, simulate)
-
-
-def _execute_local(specs: list[RunSpec], workers: int, simulate: Callable[..., Any] | None
-                   ) -> Iterator[RunOutcome]:
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(specs)), mp_context=context) as pool:
-        spec_of = {pool.submit(run_one, spec, simulate): spec for spec in specs}
-        pending = set(spec_of)
-        try:
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    try:
-                        yield future.result()
-                    except Exception:  # noqa: BLE001 - e.g. a worker process was killed
-                        yield RunOutcome(spec_of[future], error=traceback.format_exc())
-        finally:  # interrupted (Ctrl-C, or the caller stopped): do not start queued runs
-            for future in pending:
-                future.cancel()
-
-
-def _execute_dask(specs: list[RunSpec], address: str, simulate: Callable[..., Any] | None
-                  ) -> Iterator[RunOutcome]:
-    from dask.distributed import Client, as_completed
-
-    with Client(address) as client:
-        spec_of = {client.submit(run_one, spec, simulate, pure=False): spec for spec in specs}
-        try:
-            for future in as_completed(list(spec_of)):
-                try:
-                    yield future.result()
-                except Exception:  # noqa: BLE001 - e.g. KilledWorker
-                    yield RunOutcome(spec_of[future], error=traceback.format_exc())
-        finally:
-            client.cancel(list(spec_of))
+    task = partial(run_one, simulate=simulate)
+    with make_executor(workers, scheduler, tasks=len(specs)) as executor:
+        for i, result in executor.imap_unordered(task, specs, return_exceptions=True):
+            if isinstance(result, BaseException):  # e.g. a killed worker process, KilledWorker
+                spec = specs[i]
+                header = f"run scenario={spec.scenario} seed={spec.seed} scale={spec.scale} until={spec.until}\n"
+                yield RunOutcome(spec, error=header + "".join(traceback.format_exception(result)))
+            else:
+                yield result

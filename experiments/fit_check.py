@@ -21,7 +21,7 @@ import pandas as pd
 
 from calibration.report import fit_table, format_number, target_cells
 from calibration.targets import TARGETS_FILE, TargetError, all_outputs, compared_targets, load_targets, read_outputs
-from experiments.api import load_results
+from experiments.store import is_run_folder, open_run
 
 
 def per_seed_outputs(regions: pd.DataFrame, flows: pd.DataFrame, outputs) -> list[dict[str, float]]:
@@ -36,20 +36,34 @@ def per_seed_outputs(regions: pd.DataFrame, flows: pd.DataFrame, outputs) -> lis
 def check_run(run_dir: Path | str, targets_path: Path | str = TARGETS_FILE) -> pd.DataFrame:
     """Fit table (as in ``calibration/report/fit.md``) of a finished run folder's seed means.
 
-    Targets whose year lies beyond the run's last year get the verdict 'not in run'."""
-    results = load_results(run_dir)
-    if results.regions["scenario"].nunique() != 1:
+    Targets whose year lies beyond the run's last year get the verdict 'not in run'.  Raises
+    ``ValueError`` (a :class:`~experiments.store.RunFolderError` naming the path) if ``run_dir``
+    is not one finished run folder of a single scenario."""
+    run = open_run(_one_run_folder(Path(run_dir)))
+    if run.regions["scenario"].nunique() != 1:
         raise ValueError(f"{run_dir}: holds several scenarios; give one run folder OUT/<scenario>")
     targets = compared_targets(load_targets(targets_path))
-    last = int(results.regions["year"].max())
+    last = int(run.regions["year"].max())
     inside = [t for t in targets if all(o.year <= last for o in t.outputs)]
-    runs = per_seed_outputs(results.regions, results.flows, all_outputs(inside))
+    runs = per_seed_outputs(run.regions, run.flows, all_outputs(inside))
     table = fit_table(inside, runs, runs, [])
     skipped = [dict(target=t.name, compared=t.description, verdict="not in run") for t in targets if t not in inside]
     if skipped:
         table = pd.concat([table, pd.DataFrame(skipped)], ignore_index=True)
-    table.attrs.update(scenario=str(results.regions["scenario"].iloc[0]), seeds=len(runs), last_year=last)
+    table.attrs.update(scenario=str(run.regions["scenario"].iloc[0]), seeds=len(runs), last_year=last)
     return table
+
+
+def _one_run_folder(path: Path) -> Path:
+    """``path``, or its only run folder if it is an output folder ``OUT`` holding exactly one."""
+    if path.is_dir() and not is_run_folder(path):
+        inside = sorted(c for c in path.iterdir() if is_run_folder(c))
+        if len(inside) == 1:
+            return inside[0]
+        if inside:
+            raise ValueError(f"{path}: holds several run folders ({', '.join(c.name for c in inside)}); "
+                             f"give one of them, e.g. {inside[0]}")
+    return path
 
 
 def markdown(table: pd.DataFrame) -> str:

@@ -1,12 +1,13 @@
 """Figures of one run folder: regional time series with seed bands, and the flow matrix.
 
-Reads ``run_dir/regions.parquet`` (scenario, seed, year, region, metric, value) and
-``run_dir/flows.parquet`` (scenario, seed, year, origin, destination, contract_value_bn,
-contracts), both at real-world scale, and writes PNG files next to them.  Money is in
-billion yuan ("bn yuan"), counts are firms.
+Reads a run folder with :func:`experiments.store.open_run` (tables ``scenario, seed, year,
+region, metric, value`` and ``scenario, seed, year, origin, destination, contract_value_bn,
+contracts``, both at real-world scale) and writes PNG files next to them.  Money is in billion
+yuan ("bn yuan"), counts are firms.  Metric titles and units come from :mod:`model.metrics`,
+regions from :mod:`model.regions`.
 
 The drawing helpers here (:func:`seed_quantiles`, :func:`draw_fan`, :func:`draw_od_matrix`)
-are shared with :mod:`experiments.compare`.
+are shared with :mod:`experiments.figures`.
 """
 
 from __future__ import annotations
@@ -23,21 +24,13 @@ import pandas as pd  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
-DPI = 110
-REGIONS: tuple[str, ...] = ("Beijing", "Tianjin", "Hebei")  # regions shown in time series
-FLOW_REGIONS: tuple[str, ...] = ("Beijing", "Tianjin", "Hebei", "Rest of China")
-REGION_COLOURS = {"Beijing": "#c0392b", "Tianjin": "#2471a3", "Hebei": "#1e8449"}
+from experiments.outcomes import KEY_METRICS  # noqa: E402
+from experiments.store import open_run  # noqa: E402
+from model.metrics import METRICS  # noqa: E402
+from model.regions import FLOW_REGIONS, REGIONS  # noqa: E402
 
-# metric -> (title, unit).  Units: "bn yuan" = billion yuan per year; "firms" = count.
-METRICS: dict[str, tuple[str, str]] = {
-    "rd_spending_bn": ("R&D spending", "bn yuan"),
-    "contract_turnover_bn": ("Technology contracts sold (turnover)", "bn yuan"),
-    "contract_absorbed_bn": ("Technology contracts bought (absorbed)", "bn yuan"),
-    "transformed_output_bn": ("Output from transferred technology", "bn yuan"),
-    "high_tech_enterprises": ("High-tech enterprises", "firms"),
-    "sci_tech_smes": ("Sci-tech SMEs", "firms"),
-}
-KEY_METRICS: tuple[str, ...] = tuple(METRICS)
+DPI = 110
+REGION_COLOURS = {"Beijing": "#c0392b", "Tianjin": "#2471a3", "Hebei": "#1e8449"}  # one per REGIONS
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 Q_COLS = ("q05", "q25", "q50", "q75", "q95")
@@ -45,22 +38,6 @@ BAND_NOTE = "line = median across seeds; dark band = middle 50% of seeds; light 
 
 
 # ----------------------------------------------------------------------------- reading
-
-def read_run(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``(regions, flows)`` of a run folder; a missing ``scenario`` column is filled from the folder name."""
-    run_dir = Path(run_dir)
-    missing = [f for f in ("regions.parquet", "flows.parquet") if not (run_dir / f).exists()]
-    if missing:
-        raise FileNotFoundError(f"{run_dir}: missing {', '.join(missing)} (not a run folder?)")
-    regions = pd.read_parquet(run_dir / "regions.parquet")
-    flows = pd.read_parquet(run_dir / "flows.parquet")
-    for df in (regions, flows):
-        if "scenario" not in df.columns:
-            df["scenario"] = run_dir.name
-        if "seed" not in df.columns:
-            df["seed"] = 0
-    return regions, flows
-
 
 def scenario_name(regions: pd.DataFrame, default: str) -> str:
     """The scenario named in the table (joined with '+' if several), else ``default``."""
@@ -193,7 +170,7 @@ def plot_timeseries(regions: pd.DataFrame, path: Path, scenario: str) -> Path:
     n_seeds = regions["seed"].nunique()
     fig, axes = plt.subplots(2, 3, figsize=(15, 8.5), sharex=True, layout="constrained")
     for ax, metric in zip(axes.ravel(), KEY_METRICS):
-        title, unit = METRICS[metric]
+        title, unit = METRICS[metric].title, METRICS[metric].unit
         for region in REGIONS:
             qr = q[(q["metric"] == metric) & (q["region"] == region)]
             if len(qr):
@@ -242,7 +219,8 @@ def plot_run(run_dir: Path, od_years: tuple[int, ...] | None = None) -> list[Pat
       for the last year, and 2024 if present (or for ``od_years``).
     """
     run_dir = Path(run_dir)
-    regions, flows = read_run(run_dir)
+    run = open_run(run_dir)
+    regions, flows = run.regions, run.flows
     scenario = scenario_name(regions, run_dir.name)
     out = [plot_timeseries(regions, run_dir / "timeseries.png", scenario)]
     years = sorted(int(y) for y in flows["year"].unique())

@@ -3,25 +3,42 @@
 Layout::
 
     OUT/<scenario>/
-        manifest.json                    settings, scenario hash, versions, completeness
+        .lock                            present while a run writes the folder (pid, host, command)
+        manifest.json                    settings, scenario hash, code hash, versions, completeness,
+                                         and the sha256 of the combined tables ("tables")
         regions.parquet                  scenario, seed, year, region, metric, value
         flows.parquet                    scenario, seed, year, origin, destination,
                                          contract_value_bn, contracts
-        runs/seed-0007.regions.parquet   one finished run (scenario, seed); the pair is complete
-        runs/seed-0007.flows.parquet     when both files exist
+        runs/seed-0007.regions.parquet   one finished run (scenario, seed) ...
+        runs/seed-0007.flows.parquet
+        runs/seed-0007.json              ... and its record, written last: the code hash and the
+                                         sha256 of both files; the run counts as done only when
+                                         this record exists and both files match it
         runs/seed-0007.error.txt         traceback of a failed run (removed once it succeeds)
 
 Every file is written to a temporary name in the same folder and moved into place with
-``os.replace``, so a killed process leaves either the old file or the new one, never half a file.
-Values are at real-world scale: ``_bn`` columns in billion yuan, counts in firms/contracts.
+``os.replace``, so a killed process leaves either the old file or the new one, never half a file;
+the temporary file is removed on any error (a full disk included).  Values are at real-world
+scale: ``_bn`` columns in billion yuan, counts in firms/contracts.
+
+Compatibility: runs are mixed in one folder only when the :data:`COMPATIBILITY_KEYS` match,
+the model-code hash (:func:`model.version.code_hash`, which covers the numeric package versions)
+included; each per-seed record carries the code hash too, so seeds of two codes never share a
+folder's tables.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
@@ -30,10 +47,13 @@ from typing import Any
 
 import pandas as pd
 
-RUNS = "runs"  # sub-folder holding one file pair per finished run
+from model.version import code_hash, numeric_versions
+
+RUNS = "runs"  # sub-folder holding one file pair and its record per finished run
 MANIFEST = "manifest.json"
 REGIONS = "regions.parquet"
 FLOWS = "flows.parquet"
+LOCK = ".lock"
 
 REGION_COLUMNS = ["scenario", "seed", "year", "region", "metric", "value"]
 FLOW_COLUMNS = ["scenario", "seed", "year", "origin", "destination", "contract_value_bn", "contracts"]
@@ -41,12 +61,30 @@ REGION_ORDER = ["seed", "year", "region", "metric"]  # row order of regions tabl
 FLOW_ORDER = ["seed", "year", "origin", "destination"]  # row order of flows tables
 
 # Settings that must match for runs to be mixed in one folder.
-COMPATIBILITY_KEYS = ("scenario_hash", "scale", "until", "stepping")
-VERSIONED_PACKAGES = ("mesa", "numpy", "scipy", "pandas", "pyarrow", "dask")
+COMPATIBILITY_KEYS = ("scenario_hash", "scale", "until", "stepping", "code_hash")
+EXTRA_PACKAGES = ("pyarrow", "dask")  # recorded for information; they do not change numbers
+FRESH_ADVICE = "rerun with --fresh to recompute, or use another --out"
 
 
 class RunFolderConflict(ValueError):
-    """A run folder holds results made with other settings (scenario hash, scale, until, stepping)."""
+    """A run folder holds results made with other settings (scenario hash, scale, until,
+    stepping, model code), or is not a run folder at all."""
+
+
+class RunFolderLocked(RunFolderConflict):
+    """Another live process is writing the run folder (the message names it)."""
+
+
+class StoreError(OSError):
+    """A file of a run folder cannot be written or read (the message names it)."""
+
+
+class MixedRunsError(ValueError):
+    """Run folders made with different settings (scale, horizon, model code) were to be compared."""
+
+
+class RunFolderError(ValueError):
+    """A path is not a readable, finished run folder (the message names the path)."""
 
 
 # ----------------------------------------------------------------- tidy tables
@@ -77,18 +115,25 @@ def _temporary(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
+def _atomic(path: Path, write) -> None:
+    """Call ``write(tmp)`` then move ``tmp`` onto ``path``; ``tmp`` is removed on any error."""
+    tmp = _temporary(path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def write_parquet(df: pd.DataFrame, path: Path) -> None:
     """Write ``df`` (without its index) to ``path`` atomically."""
-    tmp = _temporary(path)
-    df.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    _atomic(path, lambda tmp: df.to_parquet(tmp, index=False))
 
 
 def write_text(text: str, path: Path) -> None:
     """Write ``text`` to ``path`` atomically."""
-    tmp = _temporary(path)
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    _atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def write_json(obj: Any, path: Path) -> None:
@@ -100,6 +145,26 @@ def read_json(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def remove_temporaries(run_dir: Path) -> None:
+    """Remove temporary files left by a killed writer (call only while holding the folder's lock)."""
+    for folder in (run_dir, run_dir / RUNS):
+        for tmp in folder.glob(".*.tmp") if folder.is_dir() else ():
+            tmp.unlink(missing_ok=True)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def describe_os_error(err: OSError) -> str:
+    """One line for an I/O error: where (the file name, if known) and what."""
+    what = err.strerror or str(err) or type(err).__name__
+    if isinstance(err, StoreError) or not err.filename:
+        return str(err).splitlines()[0] if str(err) else what
+    where = err.filename if not err.filename2 else f"{err.filename} -> {err.filename2}"
+    return f"{where}: {what[0].lower() + what[1:]}"
+
+
 # ----------------------------------------------------------------- one run (scenario, seed)
 
 
@@ -109,17 +174,37 @@ def run_paths(run_dir: Path, seed: int) -> tuple[Path, Path]:
     return stem.with_name(stem.name + ".regions.parquet"), stem.with_name(stem.name + ".flows.parquet")
 
 
+def record_path(run_dir: Path, seed: int) -> Path:
+    """The record of the run with ``seed``: code hash and sha256 of its two files."""
+    return run_dir / RUNS / f"seed-{seed:04d}.json"
+
+
 def error_path(run_dir: Path, seed: int) -> Path:
     """Where the traceback of a failed run with ``seed`` is saved."""
     return run_dir / RUNS / f"seed-{seed:04d}.error.txt"
 
 
+def _parquet_bytes(df: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    df.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def _write_bytes(data: bytes, path: Path) -> None:
+    _atomic(path, lambda tmp: tmp.write_bytes(data))
+
+
 def save_run(run_dir: Path, seed: int, regions: pd.DataFrame, flows: pd.DataFrame) -> None:
-    """Store one finished run.  Flows go first, so a present regions file means a complete pair."""
-    regions_path, flows_path = run_paths(run_dir, seed)
-    regions_path.parent.mkdir(parents=True, exist_ok=True)
-    write_parquet(tidy_flows(flows), flows_path)
-    write_parquet(tidy_regions(regions), regions_path)
+    """Store one finished run: both files, then (last) the record with their sha256."""
+    paths = run_paths(run_dir, seed)
+    paths[0].parent.mkdir(parents=True, exist_ok=True)
+    record_path(run_dir, seed).unlink(missing_ok=True)  # the old record no longer describes them
+    files = {}
+    for df, path in zip((tidy_regions(regions), tidy_flows(flows)), paths):
+        data = _parquet_bytes(df)
+        _write_bytes(data, path)
+        files[path.name] = sha256(data)
+    write_json({"seed": seed, "code_hash": code_hash(), "files": files}, record_path(run_dir, seed))
     error_path(run_dir, seed).unlink(missing_ok=True)
 
 
@@ -131,34 +216,82 @@ def save_error(run_dir: Path, seed: int, text: str) -> Path:
     return path
 
 
+def run_problem(run_dir: Path, seed: int) -> str | None:
+    """Why the stored run with ``seed`` cannot be used (None if it can).
+
+    "" if nothing of it is stored (it was never run, or it failed); otherwise a message naming the
+    file: missing, truncated or altered (checksum mismatch), no record, or another model code."""
+    record = record_path(run_dir, seed)
+    paths = run_paths(run_dir, seed)
+    rel = lambda p: f"{RUNS}/{p.name}"  # noqa: E731 - short name for messages
+    if not record.exists():
+        present = [p for p in paths if p.exists()]
+        return f"{rel(present[0])}: no checksum record" if present else ""
+    try:
+        info = read_json(record)
+        files = info["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"{rel(record)}: unreadable"
+    if info.get("code_hash") != code_hash():
+        return f"{rel(record)}: made by model code {info.get('code_hash')}, this is {code_hash()}"
+    for path in paths:
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return f"{rel(path)}: missing"
+        if sha256(data) != files.get(path.name):
+            return f"{rel(path)}: checksum mismatch"
+    return None
+
+
 def is_done(run_dir: Path, seed: int) -> bool:
-    """Whether the run with ``seed`` finished and both of its files are in place."""
-    return all(p.exists() for p in run_paths(run_dir, seed))
+    """Whether the run with ``seed`` finished and both files match its record."""
+    return run_problem(run_dir, seed) is None
 
 
 def load_run(run_dir: Path, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(regions, flows) of one stored run."""
-    regions_path, flows_path = run_paths(run_dir, seed)
-    return pd.read_parquet(regions_path), pd.read_parquet(flows_path)
+    """(regions, flows) of one stored run, read from bytes verified against its record.
+
+    Raises :class:`StoreError` naming the file if it is missing or does not match."""
+    problem = run_problem(run_dir, seed)
+    if problem is None:
+        files = read_json(record_path(run_dir, seed))["files"]
+        tables = []
+        for path in run_paths(run_dir, seed):
+            data = path.read_bytes()
+            if sha256(data) != files[path.name]:
+                problem = f"{RUNS}/{path.name}: changed while being read"
+                break
+            tables.append(pd.read_parquet(io.BytesIO(data)))
+        else:
+            return tables[0], tables[1]
+    raise StoreError(f"{run_dir}/{problem or f'{RUNS}: seed {seed} not stored'}")
 
 
 def combine_runs(run_dir: Path, seeds: list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(regions, flows) of the stored runs with ``seeds``, concatenated and sorted."""
+    """(regions, flows) of the stored, verified runs with ``seeds``, concatenated and sorted."""
     pairs = [load_run(run_dir, seed) for seed in seeds]
     regions = pd.concat([r for r, _ in pairs], ignore_index=True)
     flows = pd.concat([f for _, f in pairs], ignore_index=True)
     return tidy_regions(regions), tidy_flows(flows)
 
 
-def write_tables(run_dir: Path, regions: pd.DataFrame, flows: pd.DataFrame) -> None:
-    """Write the combined ``regions.parquet`` and ``flows.parquet`` of a run folder."""
-    write_parquet(tidy_regions(regions), run_dir / REGIONS)
-    write_parquet(tidy_flows(flows), run_dir / FLOWS)
+def write_tables(run_dir: Path, regions: pd.DataFrame, flows: pd.DataFrame) -> dict[str, str]:
+    """Write the combined tables of a run folder atomically; returns ``{file name: sha256}``
+    (to be recorded in the manifest's ``tables``)."""
+    out = {}
+    for df, name in ((tidy_regions(regions), REGIONS), (tidy_flows(flows), FLOWS)):
+        data = _parquet_bytes(df)
+        _write_bytes(data, run_dir / name)
+        out[name] = sha256(data)
+    return out
 
 
-def remove_tables(run_dir: Path) -> None:
-    """Remove combined tables that no longer match the manifest (they are rebuilt at the end)."""
-    for name in (REGIONS, FLOWS):
+def discard(run_dir: Path) -> None:
+    """Remove a run folder's stored runs, combined tables and (last) its manifest (``--fresh``)."""
+    if (run_dir / RUNS).exists():
+        shutil.rmtree(run_dir / RUNS)
+    for name in (REGIONS, FLOWS, MANIFEST):
         (run_dir / name).unlink(missing_ok=True)
 
 
@@ -179,14 +312,6 @@ class RunFolder:
         return str(self.manifest.get("scenario") or self.path.name)
 
 
-class MixedRunsError(ValueError):
-    """Run folders made with different settings (scale, horizon, model code) were to be compared."""
-
-
-class RunFolderError(ValueError):
-    """A path is not a readable, finished run folder (the message names the path)."""
-
-
 def is_run_folder(path: Path) -> bool:
     """Whether ``path`` holds a finished run's combined tables."""
     return (Path(path) / REGIONS).is_file()
@@ -195,8 +320,9 @@ def is_run_folder(path: Path) -> bool:
 def open_run(path: str | Path) -> RunFolder:
     """The one reader of a run folder: combined tables and manifest of ``path``.
 
+    The tables are checked against the sha256 the manifest records for them (if it does).
     Raises :class:`RunFolderError` (one line naming the path) if it is not a finished run folder
-    or a file cannot be read."""
+    or a file cannot be read or does not match."""
     path = Path(path)
     if not path.is_dir():
         raise RunFolderError(f"{path}: no such folder")
@@ -204,11 +330,20 @@ def open_run(path: str | Path) -> RunFolder:
         raise RunFolderError(f"{path}: no {REGIONS} (not a finished run folder; run 'bth run' first)")
     try:
         manifest = read_json(path / MANIFEST) if (path / MANIFEST).exists() else {}
-        regions = pd.read_parquet(path / REGIONS)
-        flows = pd.read_parquet(path / FLOWS)
-    except (OSError, ValueError) as err:
-        raise RunFolderError(f"{path}: unreadable ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})") from None
-    return RunFolder(path, regions, flows, manifest)
+        recorded = (manifest.get("tables") or {}).get("sha256") or {}
+        tables = []
+        for name in (REGIONS, FLOWS):
+            data = (path / name).read_bytes()
+            if name in recorded and sha256(data) != recorded[name]:
+                raise RunFolderError(f"{path / name}: checksum mismatch with {MANIFEST} "
+                                     "(rerun the same 'bth run' command to rebuild it)")
+            tables.append(pd.read_parquet(io.BytesIO(data)))
+    except (OSError, ValueError, AttributeError) as err:
+        if isinstance(err, RunFolderError):
+            raise
+        first = str(err).splitlines()[0] if str(err) else ""
+        raise RunFolderError(f"{path}: unreadable ({type(err).__name__}: {first})") from None
+    return RunFolder(path, tables[0], tables[1], manifest)
 
 
 # ----------------------------------------------------------------- manifest
@@ -217,33 +352,57 @@ def open_run(path: str | Path) -> RunFolder:
 def check_compatible(run_dir: Path, settings: dict[str, Any]) -> None:
     """Raise :class:`RunFolderConflict` if ``run_dir`` holds results made with other settings.
 
-    ``settings`` holds the :data:`COMPATIBILITY_KEYS`.  A missing or empty folder is fine; a
-    non-empty folder without a manifest is refused too (it is not ours to mix into).
-    """
-    if not run_dir.exists() or not any(run_dir.iterdir()):
+    ``settings`` holds the :data:`COMPATIBILITY_KEYS` (and ``packages``, named when the code
+    hash differs).  A missing or empty folder is fine (a lone lock file counts as empty); a
+    non-empty folder without a manifest is refused too (it is not ours to mix into)."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunFolderConflict(f"{run_dir} is a file, not a folder; use another --out")
+    if not run_dir.exists() or not [p for p in run_dir.iterdir() if p.name != LOCK]:
         return
-    advice = f"use --out with another folder, or delete {run_dir}"
     manifest_path = run_dir / MANIFEST
     if not manifest_path.exists():
-        raise RunFolderConflict(f"{run_dir} exists but has no {MANIFEST}; {advice}")
+        raise RunFolderConflict(f"{run_dir} exists but has no {MANIFEST} (not a run folder); "
+                                f"use another --out, or delete {run_dir}")
     try:
         old = read_json(manifest_path)
+        if not isinstance(old, dict):
+            raise ValueError("not a JSON object")
     except (OSError, ValueError) as err:
-        raise RunFolderConflict(f"{manifest_path}: unreadable ({err}); {advice}") from None
+        first = (str(err).splitlines() or [type(err).__name__])[0]
+        raise RunFolderConflict(f"{manifest_path}: unreadable ({first}); {FRESH_ADVICE}") from None
     differences = [
         f"{key} {old.get(key)!r} there, {settings[key]!r} now"
         for key in COMPATIBILITY_KEYS
-        if old.get(key) != settings[key]
+        if key != "code_hash" and old.get(key) != settings[key]
     ]
+    if old.get("code_hash") != settings["code_hash"]:
+        also = f" (and {'; '.join(differences)})" if differences else ""
+        raise RunFolderConflict(_code_difference(run_dir, old, settings, also))
     if differences:
         raise RunFolderConflict(
             f"{run_dir} holds runs made with other settings ({'; '.join(differences)}); "
-            f"refusing to mix them: {advice}"
+            f"refusing to mix them; {FRESH_ADVICE}"
         )
 
 
-def code_version() -> str:
-    """``git describe --always --dirty`` of the source tree, else the installed package version."""
+def _code_difference(run_dir: Path, old: dict[str, Any], settings: dict[str, Any], also: str) -> str:
+    """One line: the folder's model code (and differing package versions) against this one's."""
+    theirs, mine = old.get("packages") or {}, settings.get("packages") or {}
+    differ = [name for name in numeric_versions()
+              if name in theirs and name in mine and theirs[name] != mine[name]]
+
+    def versions(packages: dict[str, Any]) -> str:
+        return f" ({', '.join(f'{n} {packages[n]}' for n in differ)})" if differ else ""
+
+    there = (f"model code {old['code_hash']}" if old.get("code_hash")
+             else "model code of unknown hash (made before code hashes were recorded)")
+    return (f"{run_dir} holds runs of {there}{versions(theirs)}{also}; this is code "
+            f"{settings['code_hash']}{versions(mine)}: refusing to mix them; {FRESH_ADVICE}")
+
+
+def git_commit() -> str:
+    """``git describe --always --dirty`` of the source tree, else the installed package version
+    (where the code came from; what it computes is identified by :func:`code_hash`)."""
     source = Path(__file__).resolve().parent.parent
     try:
         done = subprocess.run(
@@ -261,17 +420,178 @@ def code_version() -> str:
 
 
 def package_versions() -> dict[str, str]:
-    """Versions of the packages that shape the results, plus Python's."""
-    versions = {}
-    for name in VERSIONED_PACKAGES:
+    """Versions of the packages that can change numbers (and Python's), plus pyarrow and dask."""
+    versions = dict(numeric_versions())
+    for name in EXTRA_PACKAGES:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
-    versions["python"] = sys.version.split()[0]
     return versions
 
 
 def utc_now() -> str:
     """The current UTC time, ISO 8601 to the second."""
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+# ----------------------------------------------------------------- the writer's lock
+
+
+class RunFolderLock:
+    """``OUT/<scenario>/.lock``: only one process writes a run folder at a time.
+
+    The lock file is created with ``O_CREAT | O_EXCL`` and holds the writer's pid, host, start
+    time and command.  A lock whose process is gone (same host, pid not alive) is stale and is
+    taken over (:attr:`note` says so); a live one raises :class:`RunFolderLocked` naming the
+    holder.  Use as a context manager, or call :meth:`acquire` and :meth:`release` (which
+    removes the file only if it is still this lock's)."""
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = Path(run_dir)
+        self.path = self.run_dir / LOCK
+        self.note: str | None = None
+        self._token = uuid.uuid4().hex
+        self._created: list[Path] = []  # folders made for the lock, deepest first
+        self._held = False
+
+    def acquire(self) -> RunFolderLock:
+        missing = self.run_dir
+        while not missing.exists() and missing != missing.parent:
+            self._created.append(missing)
+            missing = missing.parent
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._acquire()
+        except BaseException:
+            self._remove_created_dir()
+            raise
+        return self
+
+    def _acquire(self) -> None:
+        info = {"pid": os.getpid(), "host": socket.gethostname(),
+                "started": datetime.now().astimezone().replace(microsecond=0).isoformat(),
+                "command": _command(),
+                "token": self._token}
+        for _ in range(50):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = self._holder()
+                if holder is None:  # vanished, or being written right now: look again
+                    time.sleep(0.05)
+                    continue
+                if not _is_stale(holder):
+                    raise RunFolderLocked(self._held_message(holder)) from None
+                self._take_over(holder)
+                continue
+            try:
+                os.write(fd, (json.dumps(info) + "\n").encode())
+            except BaseException:
+                os.close(fd)
+                self.path.unlink(missing_ok=True)
+                raise
+            os.close(fd)
+            self._held = True
+            return
+        holder = self._holder()
+        raise RunFolderLocked(self._held_message(holder) if holder else
+                              f"{self.path}: unreadable lock file; if no run is writing "
+                              f"{self.run_dir}, delete it")
+
+    def _holder(self) -> dict[str, Any] | None:
+        try:
+            holder = json.loads(self.path.read_text(encoding="utf-8"))
+            return holder if isinstance(holder, dict) and "pid" in holder else None
+        except (OSError, ValueError):
+            return None
+
+    def _take_over(self, stale: dict[str, Any]) -> None:
+        """Remove the stale lock, unless another process took it over first (a short-lived
+        ``.lock.takeover`` file makes the check-and-remove one step)."""
+        mutex = self.path.with_name(LOCK + ".takeover")
+        try:
+            os.close(os.open(mutex, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+        except FileExistsError:
+            try:
+                if time.time() - mutex.stat().st_mtime > 30:  # its owner died mid-takeover
+                    mutex.unlink(missing_ok=True)
+            except OSError:
+                pass
+            time.sleep(0.05)
+            return
+        try:
+            if (self._holder() or {}).get("token") == stale.get("token"):
+                self.path.unlink(missing_ok=True)
+                self.note = (f"note: took over the stale lock of {self.run_dir} (pid {stale.get('pid')} "
+                             f"on host {stale.get('host')} since {_short_time(stale.get('started'))} "
+                             "is gone)")
+        finally:
+            mutex.unlink(missing_ok=True)
+
+    def _held_message(self, holder: dict[str, Any]) -> str:
+        message = (f"{self.run_dir} is being written by pid {holder.get('pid')} on host "
+                   f"{holder.get('host')} since {_short_time(holder.get('started'))} "
+                   f"({holder.get('command', '?')}); wait for it or stop it")
+        if holder.get("host") != socket.gethostname():
+            message += f" (if it is gone, delete {self.path})"
+        return message
+
+    def release(self) -> None:
+        """Remove the lock file if it is still ours (and the folder, if we made it and it is empty)."""
+        if self._held:
+            self._held = False
+            if (self._holder() or {}).get("token") == self._token:
+                self.path.unlink(missing_ok=True)
+        self._remove_created_dir()
+
+    def _remove_created_dir(self) -> None:
+        created, self._created = self._created, []
+        for folder in created:  # only if empty: nothing was written after all
+            try:
+                folder.rmdir()
+            except OSError:
+                return
+
+    def __enter__(self) -> RunFolderLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+
+def _command() -> str:
+    """The command line of this process, as the user typed it (``bth run ...``)."""
+    program = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
+    if program in ("cli.py", "__main__.py"):  # python -m experiments.cli
+        program = "bth"
+    return " ".join([program, *sys.argv[1:]])
+
+
+def _is_stale(holder: dict[str, Any]) -> bool:
+    """Whether a lock's process is gone (only decidable on its own host)."""
+    if holder.get("host") != socket.gethostname():
+        return False
+    try:
+        pid = int(holder["pid"])
+    except (TypeError, ValueError):
+        return False
+    if pid <= 0:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
+def _short_time(started: Any) -> str:
+    """'21:30' for a lock taken today, else '2025-03-01 21:30'."""
+    try:
+        when = datetime.fromisoformat(str(started))
+    except ValueError:
+        return str(started)
+    now = datetime.now(when.tzinfo)
+    return when.strftime("%H:%M") if when.date() == now.date() else when.strftime("%Y-%m-%d %H:%M")

@@ -33,21 +33,22 @@ from matplotlib.patches import Patch  # noqa: E402
 from scipy import stats  # noqa: E402
 
 from experiments.api import load_scenario, run_ensemble, scenario_with  # noqa: E402
-from experiments.compare import flow_outcome, outcome_values, region_outcome  # noqa: E402
+from experiments.effects import LEVEL  # noqa: E402
+from experiments.outcomes import flow_outcome, outcome_values, region_outcome  # noqa: E402
 from experiments.plots import DPI, QUANTILES, Q_COLS, finish  # noqa: E402
 from model import Schedule  # noqa: E402
+from model.years import CALIBRATION_LAST_YEAR, FIRST_YEAR  # noqa: E402
 
 DEFAULT_VALUES = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5)
 OUTCOMES = (flow_outcome("Beijing", ("Hebei",)), region_outcome("Hebei", "transformed_output_bn"))
 COLOURS = ("#c0392b", "#1e8449")
-LEVEL = 0.90
 
 
 def friction_scenarios(base, values, start: int) -> dict[str, float]:
     """Copies of ``base`` with friction 1.0 up to ``start - 1`` and ``v`` from ``start``; name -> v."""
     out = {}
     for v in values:
-        lever = Schedule((start - 1, start), (1.0, float(v))) if start > 2020 else float(v)
+        lever = Schedule((start - 1, start), (1.0, float(v))) if start > FIRST_YEAR else float(v)
         out[f"friction-{v:.3f}"] = scenario_with(base, name=f"friction-{v:.3f}", transfer_friction=lever)
     return out
 
@@ -210,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, default=5, help="seeds per value (default 5)")
     p.add_argument("--scale", type=float, default=0.05, help="fraction of real firms simulated (default 0.05)")
     p.add_argument("--year", type=int, default=2030, help="year of the outcomes (default 2030)")
-    p.add_argument("--start", type=int, default=2026, help="first year at the new friction (default 2026)")
+    p.add_argument("--start", type=int, default=CALIBRATION_LAST_YEAR + 1,
+                   help=f"first year at the new friction (default {CALIBRATION_LAST_YEAR + 1})")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: CPUs)")
     args = p.parse_args(argv)
     values = sorted(set(args.values))

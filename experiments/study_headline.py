@@ -19,10 +19,13 @@ import numpy as np
 import pandas as pd
 
 from experiments.api import load_scenario, run_ensemble
-from experiments.compare import TABLE_OUTCOMES, compare, headline, paired_differences
+from experiments.compare import compare
+from experiments.effects import paired_differences
+from experiments.outcomes import TABLE_OUTCOMES
+from experiments.report import headline
 
 SCENARIO_DIR = Path(__file__).resolve().parents[1] / "scenarios"
-# Outcomes in the summary table (names as in experiments.compare) and their short column heads.
+# Outcomes in the summary table (names as in experiments.outcomes) and their short column heads.
 HEADLINE_OUTCOMES = {
     "flow Beijing->Hebei": "Contracts Beijing→Hebei",
     "flow Beijing->Tianjin+Hebei": "Contracts Beijing→Tianjin+Hebei",

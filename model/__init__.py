@@ -10,10 +10,13 @@ The model knows nothing about files, plots or the command line.  Use::
 
 from model.params import FIELD_NAMES, LEVER_RANGES, LEVERS, UNCERTAIN, Params, Schedule
 from model.regions import FLOW_REGIONS, OUTPUT_REGIONS, REGIONS
-from model.model import START_YEAR, RunTables, TechTransferModel, simulate
+from model.outputs import RunTables
+from model.model import START_YEAR, TechTransferModel
+from model.reference import ReferenceModel
+from model.run import simulate
 
 __all__ = [
     "FIELD_NAMES", "LEVERS", "LEVER_RANGES", "UNCERTAIN", "Params", "Schedule",
     "REGIONS", "FLOW_REGIONS", "OUTPUT_REGIONS", "START_YEAR",
-    "RunTables", "TechTransferModel", "simulate",
+    "RunTables", "TechTransferModel", "ReferenceModel", "simulate",
 ]

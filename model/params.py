@@ -1,25 +1,39 @@
-"""Model parameters: what is uncertain (calibrated) and what is decided (policy levers).
+"""Model parameters, declared once: every uncertain parameter and policy lever, with its unit.
 
-Following the EMA-workbench split:
+:data:`DECLARED` is the one place a parameter is declared.  Each entry (a :class:`Param`) gives
+the name, the default, the range, the unit, a one-line meaning and the role:
 
-* ``UNCERTAIN`` lists the behavioural parameters that calibration estimates, each with the
-  range searched.  Their defaults here are *priors*, assumptions: for the free parameters
-  (``calibration/space.py`` FREE) only the starting point of the search, since
-  ``calibration/calibrated.toml`` overrides them and the scenario loader applies those calibrated
-  values by default; the parameters kept at their priors are listed, each with its reason and
-  source, in ``calibration/space.py`` FIXED.
-* ``LEVERS`` lists the policy levers that scenarios change.  A lever may be a constant or a
-  :class:`Schedule` over years.
+* ``uncertain``: a behavioural parameter; its range is the calibration's search box.  Its
+  calibration status is either :func:`free` (searched on a ``linear``/``log``/``cube`` scale, at a
+  fixed axis of the calibration's unit cube, with the targets that identify it) or :func:`fixed`
+  (kept at its default, with the reason).  Defaults are *priors*, assumptions: for the free
+  parameters only the starting point of the search, since ``calibration/calibrated.toml``
+  overrides them and the scenario loader applies those calibrated values by default.
+* ``lever``: a policy lever that scenarios change; its range is the valid range of a scenario
+  value.
 
-Every field has a unit in its docstring.  The model reads a field for a given year with
-:meth:`Params.at`, so any field may be given as a schedule.
+(The EMA-workbench split of uncertainties and levers.)
+
+A regional parameter is declared once with :func:`regional` and expands to one field per region
+of ``model.regions.REGIONS``: ``sales_growth`` gives ``sales_growth_beijing``,
+``sales_growth_tianjin``, ``sales_growth_hebei`` (the names in scenario files and
+``calibrated.toml``); the model reads the three as an array with :meth:`Params.regional`.
+
+Everything else is derived from :data:`DECLARED`: the :class:`Params` dataclass, ``FIELD_NAMES``,
+``UNCERTAIN`` (name -> box), ``LEVERS``, ``LEVER_RANGES``, ``REGIONAL``, the calibration's
+``FREE``/``FIXED`` (``calibration/space.py``), the scenario schema (``scenarios/schema.py``) and
+the parameter tables of ``docs/scenarios.md`` (:func:`markdown_tables`,
+``scripts/param_table.py``).  To add a lever, add one :func:`lever` line to :data:`DECLARED`.
+
+Any field may be given as a :class:`Schedule` over years; the model reads a field for a given
+year with :meth:`Params.at`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field, fields
-from typing import Any, Union
+from dataclasses import dataclass, fields
+from typing import Any, Mapping, Union
 
 import numpy as np
 
@@ -49,71 +63,304 @@ class Schedule:
 
 Value = Union[float, Schedule]
 
+# ------------------------------------------------------------------ the declaration's vocabulary
+
+UNCERTAIN_ROLE = "uncertain"  # behavioural, estimated (or kept at its prior) by calibration
+LEVER_ROLE = "lever"  # decided: scenarios change it
+SCALES = ("linear", "log", "cube")  # search scales of a free parameter (calibration/space.py)
+
 
 @dataclass(frozen=True)
-class Params:
-    """All parameters of one model run.  Units are in each field's comment."""
+class Free:
+    """Calibration status of an uncertain parameter the calibration estimates.
 
+    ``axis`` is its coordinate in the calibration's unit cube (0, 1, ...): the order of
+    ``calibration.space.FREE`` and of ``free`` in ``calibrated.toml``; a new free parameter takes
+    the next number.  ``scale`` maps the unit coordinate onto the box (``linear``, ``log``,
+    ``cube``); ``identified_by`` names the targets that pin it down (documentation).
+    """
+
+    axis: int
+    scale: str
+    identified_by: str
+
+
+@dataclass(frozen=True)
+class Fixed:
+    """Calibration status of an uncertain parameter kept at its prior; ``reason`` says why the
+    targets cannot identify it."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Param:
+    """One declared parameter: a field of :class:`Params`.
+
+    ``range`` is ``(lo, hi)``: the search box of an uncertain parameter, the valid range of a
+    lever; scenario values must lie in it.  ``unit`` and ``meaning`` are one line each.
+    ``calibration`` is :class:`Free` or :class:`Fixed` for an uncertain parameter, ``None`` for a
+    lever.  ``group`` is the regional parameter the field belongs to (``"sales_growth"``), or
+    ``None``.
+    """
+
+    name: str
+    default: float
+    range: tuple[float, float]
+    unit: str
+    meaning: str
+    role: str
+    calibration: Free | Fixed | None = None
+    group: str | None = None
+
+    @property
+    def free(self) -> bool:
+        return isinstance(self.calibration, Free)
+
+    @property
+    def scale(self) -> str | None:
+        return self.calibration.scale if isinstance(self.calibration, Free) else None
+
+    @property
+    def identified_by(self) -> str | None:
+        return self.calibration.identified_by if isinstance(self.calibration, Free) else None
+
+    @property
+    def fixed_reason(self) -> str | None:
+        return self.calibration.reason if isinstance(self.calibration, Fixed) else None
+
+
+def free(axis: int, scale: str, identified_by: str) -> Free:
+    """Status: estimated by calibration at unit-cube ``axis`` on ``scale``."""
+    return Free(axis, scale, identified_by)
+
+
+def fixed(reason: str) -> Fixed:
+    """Status: kept at the prior, for ``reason``."""
+    return Fixed(reason)
+
+
+def uncertain(name: str, default: float, box: tuple[float, float], unit: str, meaning: str,
+              calibration: Free | Fixed) -> Param:
+    """An uncertain parameter with its prior, search box and calibration status."""
+    return Param(name, default, box, unit, meaning, UNCERTAIN_ROLE, calibration)
+
+
+def lever(name: str, default: float, valid: tuple[float, float], unit: str, meaning: str) -> Param:
+    """A policy lever with its default and the valid range of scenario values."""
+    return Param(name, default, valid, unit, meaning, LEVER_ROLE)
+
+
+def regional(name: str, role: str, unit: str, meaning: str, *,
+             defaults: Mapping[str, float],
+             ranges: tuple[float, float] | Mapping[str, tuple[float, float]],
+             calibration: Mapping[str, Free | Fixed] | None = None) -> tuple[Param, ...]:
+    """A regional parameter: one :class:`Param` ``<name>_<region>`` per region of ``REGIONS``.
+
+    ``defaults`` (and ``calibration``, and ``ranges`` unless one range serves all) map each
+    region name (``"Beijing"``, ...) to its value.
+    """
+    for table in (defaults, ranges, calibration):
+        if isinstance(table, Mapping) and set(table) != set(_REGIONS):
+            raise ValueError(f"{name}: expected one entry per region {_REGIONS}, got {sorted(table)}")
+    out = []
+    for region in _REGIONS:
+        box = ranges[region] if isinstance(ranges, Mapping) else ranges
+        status = calibration[region] if calibration is not None else None
+        out.append(Param(f"{name}_{region.lower()}", defaults[region], tuple(box), unit,
+                         f"{region}: {meaning}", role, status, group=name))
+    return tuple(out)
+
+
+# ------------------------------------------------------------------ the declaration
+
+#: Every parameter of a run, in field order.  Uncertain parameters first, then the levers.
+DECLARED: tuple[Param, ...] = (
     # ---------------- uncertain behavioural parameters (calibrated) ----------------
     # Knowledge production function (Griliches 1979): E[technologies/yr] = A * R&D^beta,
     # R&D in million yuan per year.
-    kpf_productivity: Value = 0.35  # technologies per year per (m yuan)^beta
-    kpf_elasticity: Value = 0.6  # beta, dimensionless, < 1
+    uncertain("kpf_productivity", 0.35, (0.05, 2.0), "technologies per year per (m yuan)^beta",
+              "A of the knowledge production function E[technologies/yr] = A * R&D^beta",
+              free(0, "log", "number of contracts (Beijing 2023 contracts) and the supply of technologies behind every turnover")),
+    uncertain("kpf_elasticity", 0.6, (0.3, 0.95), "dimensionless, < 1",
+              "beta of the knowledge production function",
+              free(1, "linear", "how technology output scales with a firm's R&D, which sets the regions' shares of supply (many small Hebei firms against fewer large Beijing ones): Beijing against Hebei turnover, both sold mostly to the rest of China")),
     # Lognormal value of a technology contract (Scherer & Harhoff 2000).
-    value_median_m: Value = 1.1  # median contract value, million yuan
-    value_sigma: Value = 2.0  # lognormal sigma of contract value, dimensionless
+    uncertain("value_median_m", 1.1, (0.2, 6.0), "million yuan",
+              "median value of a technology contract (lognormal)",
+              free(2, "log", "value per contract: Beijing turnover 2022-23 given its 106,552 contracts")),
+    uncertain("value_sigma", 2.0, (1.0, 2.6), "dimensionless",
+              "lognormal sigma of contract value",
+              fixed("The targets give mean contract values (turnover / contracts), not their spread; median and sigma enter the mean only as median*exp(sigma^2/2). Kept at 2.0 (Scherer & Harhoff 2000); value_median_m is free.")),
     # Spatial interaction: weight exp(-distance/decay) and a boundary cost between BJ/TJ/HB.
-    distance_decay_km: Value = 250.0  # km; prior = effective absorption radius 200-300 km
-    boundary_cost: Value = 1.5  # log-points of attractiveness lost crossing a BTH boundary, 2025 on
+    uncertain("distance_decay_km", 250.0, (100.0, 600.0), "km",
+              "distance decay of the gravity weight exp(-distance/decay); prior = effective absorption radius 200-300 km",
+              fixed("Confounded with boundary_cost and roc_boundary_cost: the model has four places with fixed distances, so one distance scale and the boundary costs act on the same few gravity weights. Kept at the sourced prior (effective absorption radius 200-300 km, public figures).")),
+    uncertain("boundary_cost", 1.5, (0.0, 4.0), "log-points of attractiveness",
+              "attractiveness lost crossing a Beijing/Tianjin/Hebei boundary, 2025 on",
+              free(7, "linear", "Beijing->Hebei against Hebei's own and the rest of China's technologies (Hebei absorbed from Beijing 2024; ranking first)")),
     # The boundary cost fell over 2020-25 (coordinated-development measures): in 2020 it was
     # boundary_cost + boundary_cost_fall, falling linearly to boundary_cost in 2025 and held after
     # (an assumption: the targets end in 2025 and no source projects the barrier further; scenarios
-    # change it through transfer_friction).
-    boundary_cost_fall: Value = 0.5  # log-points fallen 2020 -> 2025; prior = a third of boundary_cost's (calibrated)
-    roc_boundary_cost: Value = 0.5  # log-points lost trading with the rest of China (besides distance)
+    # change it through transfer_friction).  Prior = a third of boundary_cost's (calibrated).
+    uncertain("boundary_cost_fall", 0.5, (0.0, 3.0), "log-points of attractiveness",
+              "fall of the boundary cost from 2020 to 2025",
+              free(8, "linear", "growth of Beijing->Hebei beyond its buyers' own growth: Beijing->Hebei 2020 (derived, 27.5) against 2024 (75.53)")),
+    uncertain("roc_boundary_cost", 0.5, (0.0, 3.0), "log-points of attractiveness",
+              "attractiveness lost trading with the rest of China (besides distance)",
+              fixed("Confounded with roc_demand (Beijing's sales to the rest of China) and roc_supply; no target measures the rest of China's sales into the region. Kept at the prior.")),
     # Demand for technology: searches per market-active buyer and absorptive capacity.
-    search_rate: Value = 2.0  # searches per active firm per year at reference R&D stock
-    absorptive_stock_m: Value = 5.0  # m yuan R&D stock at which acceptance prob = 1 - 1/e
-    roc_demand: Value = 2.5  # multiplier on the Rest of China's searches (inputs: roc_searches_2020)
-    roc_demand_growth: Value = 0.03  # growth of Rest-of-China searches per year
-    roc_supply: Value = 1.0  # Rest-of-China technologies on offer, relative to BTH's own
+    uncertain("search_rate", 2.0, (0.05, 5.0), "searches per active firm per year",
+              "searches of a market-active buyer at the reference R&D stock",
+              free(5, "log", "demand of BTH buyers: flows inside the region (Beijing->Hebei 2020/2024, BTH turnover)")),
+    uncertain("absorptive_stock_m", 5.0, (0.5, 50.0), "million yuan of R&D stock",
+              "R&D stock at which a buyer's acceptance probability is 1 - 1/e",
+              free(6, "log", "demand of small against large buyers: Hebei's many small firms buying from Beijing (Beijing->Hebei 2020/2024) against Hebei's and Beijing's own turnover")),
+    uncertain("roc_demand", 2.5, (0.1, 6.0), "multiplier",
+              "multiplier on the Rest of China's searches (inputs: roc_searches_2020)",
+              free(3, "log", "Beijing's sales to the rest of China, most of Beijing's turnover (Beijing turnover 2022-23, BTH turnover 2024)")),
+    uncertain("roc_demand_growth", 0.03, (-0.05, 0.15), "per year",
+              "growth of the Rest of China's searches",
+              free(4, "linear", "growth of Beijing's sales to the rest of China: Beijing turnover 2022->2023 (+7.4%), BTH turnover 2024")),
+    uncertain("roc_supply", 1.0, (0.1, 5.0), "ratio to BTH's own",
+              "Rest-of-China technologies on offer, relative to BTH's own",
+              fixed("No target measures purchases from the rest of China. Kept at the prior.")),
     # Market participation diffuses (Bass 1969): p innovation, q imitation.
-    bass_p: Value = 0.02  # per year
-    bass_q: Value = 0.3  # per year, times the region's active share
-    participation_beijing: Value = 0.8  # share of firms active in the registered market, 2020
-    participation_tianjin: Value = 0.40
-    participation_hebei: Value = 0.2
+    uncertain("bass_p", 0.02, (0.0, 0.15), "per year",
+              "Bass innovation rate of market participation",
+              fixed("Confounded with bass_q: with two diffusion parameters and one growth target per region only the overall speed is identified; bass_q is free.")),
+    uncertain("bass_q", 0.3, (0.0, 1.0), "per year, times the region's active share",
+              "Bass imitation rate of market participation",
+              free(10, "linear", "growth of sellers' participation: Hebei turnover 2020->2024 (x3.53)")),
+    *regional("participation", UNCERTAIN_ROLE, "share of firms",
+              "share of firms active in the registered market, 2020",
+              defaults={"Beijing": 0.8, "Tianjin": 0.40, "Hebei": 0.2},
+              ranges={"Beijing": (0.2, 1.0), "Tianjin": (0.05, 1.0), "Hebei": (0.02, 0.8)},
+              calibration={
+                  "Beijing": fixed("Beijing's turnover is matched through roc_demand and the knowledge production function; its 2020 seller participation has no target of its own (no 2020 Beijing figure). Kept at the prior."),
+                  "Tianjin": fixed("No Tianjin turnover target (only the BTH total, which Beijing dominates). Kept at the prior."),
+                  "Hebei": free(9, "linear", "Hebei's sellers in the registered market in 2020: Hebei turnover 2020"),
+              }),
     # Firm growth (Gibrat) and demography.
-    sales_growth_beijing: Value = 0.03  # mean log growth of sales per year
-    sales_growth_tianjin: Value = 0.02
-    sales_growth_hebei: Value = 0.03
-    sales_volatility: Value = 0.25  # sd of log growth per year
-    entry_rate_beijing: Value = 0.08  # new firms per year, share of the firm count
-    entry_rate_tianjin: Value = 0.06
-    entry_rate_hebei: Value = 0.14
-    exit_rate: Value = 0.05  # share of firms exiting per year (smallest more likely)
-    hte_apply_rate: Value = 0.35  # chance per year that an eligible firm applies for HTE status
-    lab_budget_growth: Value = 0.05  # growth of labs' (public research) budgets per year
-    valuation_multiple: Value = 1.5  # firm valuation / annual sales, young firms
-    transformation_yield: Value = 3.0  # yuan of output per yuan of contract, at full capacity
-    output_to_sales: Value = 0.2  # share of transformed output that adds to the buyer's sales
-    branch_propensity: Value = 0.15  # chance a capacity-rationed firm opens a branch, per year
-
+    *regional("sales_growth", UNCERTAIN_ROLE, "log-points per year",
+              "mean log growth of a firm's sales",
+              defaults={"Beijing": 0.03, "Tianjin": 0.02, "Hebei": 0.03},
+              ranges=(-0.05, 0.2),
+              calibration={
+                  "Beijing": free(11, "linear", "Beijing R&D 2024, firm revenue 2023/2025"),
+                  "Tianjin": free(12, "linear", "Tianjin R&D 2024 (derived)"),
+                  "Hebei": free(13, "linear", "Hebei R&D 2024 (+52.5% on 2020)"),
+              }),
+    uncertain("sales_volatility", 0.25, (0.05, 0.6), "log-points per year",
+              "sd of a firm's log sales growth",
+              fixed("Confounded with valuation_multiple (both move the unicorn counts) and with sales growth; no target measures the spread of firm sizes. Kept at the prior.")),
+    *regional("entry_rate", UNCERTAIN_ROLE, "share of the firm count per year",
+              "new firms per year",
+              defaults={"Beijing": 0.08, "Tianjin": 0.06, "Hebei": 0.14},
+              ranges={"Beijing": (0.0, 0.3), "Tianjin": (0.0, 0.3), "Hebei": (0.0, 0.4)},
+              calibration={
+                  "Beijing": fixed("Held at its prior (entrants 8% of the 2020 count a year, against 5% exit): no target counts Beijing's firms over time, and Beijing's HTE count (28,300 in 2023) is matched through the firm count of the initial condition (~46,000 in 2020, model/data/inputs.toml). Left free in an earlier calibration (with ~31,000 firms in 2020) the HTE target pulled it to ~0.17, which doubled Beijing's firms by 2030 and made its turnover grow ~20% a year after 2025, far beyond its 7.4% growth in 2022-2023."),
+                  "Tianjin": free(14, "linear", "Tianjin HTEs and SMEs 2024 (over 12,000 each)"),
+                  "Hebei": free(15, "linear", "Hebei sci-tech SMEs 2025 (over 127,000) and HTEs"),
+              }),
+    uncertain("exit_rate", 0.05, (0.01, 0.15), "share of firms per year",
+              "firms exiting per year (smallest more likely)",
+              fixed("Only net entry (entry - exit) changes firm numbers, and the three regional entry rates are free. Kept at the prior.")),
+    uncertain("hte_apply_rate", 0.35, (0.02, 1.0), "probability per year",
+              "chance that an eligible firm applies for high-tech enterprise (HTE) status",
+              free(16, "linear", "HTE counts: Beijing 2023, Tianjin 2024, Hebei 2025")),
+    uncertain("lab_budget_growth", 0.05, (-0.02, 0.2), "per year",
+              "growth of the labs' (public research) budgets",
+              free(17, "linear", "the public-research part of R&D: Beijing R&D 2024 against Beijing firm revenue")),
+    uncertain("valuation_multiple", 1.5, (1.0, 40.0), "yuan of valuation per yuan of annual sales",
+              "valuation of a young firm relative to its sales",
+              free(18, "log", "Beijing unicorns 2024 (115) and 2025 (over 90); Hebei unicorns 2025")),
+    uncertain("transformation_yield", 3.0, (0.5, 10.0), "yuan of output per yuan of contract",
+              "output from a bought technology, at full capacity",
+              fixed("No target measures transformed output. Kept at the prior.")),
+    uncertain("output_to_sales", 0.2, (0.0, 1.0), "share",
+              "share of transformed output that adds to the buyer's sales",
+              fixed("No target separates sales growth from technology-driven output; sales growth is free. Kept at the prior.")),
+    uncertain("branch_propensity", 0.15, (0.0, 1.0), "probability per year",
+              "chance that a capacity-rationed firm opens a production branch",
+              free(19, "cube", "Xiong'an Zhongguancun park firms: below 113 at the end of 2023, over 140 at the end of 2024, over 200 in 2025")),
     # ---------------- policy levers (decided; scenarios change them) ----------------
-    transfer_friction: Value = 1.0  # multiplier on the BTH boundary cost (1 = as calibrated, 2020-25)
-    rd_subsidy_beijing: Value = 0.0  # extra firm R&D paid by subsidy, share of own R&D
-    rd_subsidy_tianjin: Value = 0.0
-    rd_subsidy_hebei: Value = 0.0
-    lab_budget_boost_hebei: Value = 0.0  # extra growth of Hebei's public research budget, per year
-    capacity_beijing: Value = 1.0  # multiplier on transformation capacity (1 = calibrated)
-    capacity_tianjin: Value = 1.0
-    capacity_hebei: Value = 1.0
-    park_capacity_firms: Value = 300.0  # firms the Xiong'an Zhongguancun Science Park can host
-    park_attraction: Value = 1.0  # relocation incentive: multiplier on choosing the park
-    branch_relocation: Value = 1.0  # multiplier on branch_propensity (0 = no relocation)
-    joint_projects: Value = 220.0  # active BJ-TJ-HB joint research projects (count)
-    shared_labs: Value = 0.0  # share of Beijing lab output open to TJ/HB buyers at no boundary cost
-    supplier_network: Value = 300.0  # suppliers in the ICV one-hour circle (count)
+    lever("transfer_friction", 1.0, (0.0, 5.0), "multiplier",
+          "multiplier on the BTH boundary cost (1 = as calibrated, 2020-25)"),
+    *regional("rd_subsidy", LEVER_ROLE, "share of own R&D",
+              "extra firm R&D paid by subsidy",
+              defaults={"Beijing": 0.0, "Tianjin": 0.0, "Hebei": 0.0}, ranges=(0.0, 2.0)),
+    lever("lab_budget_boost_hebei", 0.0, (0.0, 0.5), "per year",
+          "extra growth of Hebei's public research budget"),
+    *regional("capacity", LEVER_ROLE, "multiplier",
+              "multiplier on transformation capacity (1 = calibrated)",
+              defaults={"Beijing": 1.0, "Tianjin": 1.0, "Hebei": 1.0}, ranges=(0.0, 10.0)),
+    lever("park_capacity_firms", 300.0, (0.0, 100000.0), "firms",
+          "firms the Xiong'an Zhongguancun Science Park can host"),
+    lever("park_attraction", 1.0, (0.0, 10.0), "multiplier",
+          "relocation incentive: multiplier on choosing the park"),
+    lever("branch_relocation", 1.0, (0.0, 10.0), "multiplier",
+          "multiplier on branch_propensity (0 = no relocation)"),
+    lever("joint_projects", 220.0, (0.0, 100000.0), "projects",
+          "active BJ-TJ-HB joint research projects"),
+    lever("shared_labs", 0.0, (0.0, 1.0), "share of Beijing lab output",
+          "share of Beijing lab output open to Tianjin/Hebei buyers at no boundary cost"),
+    lever("supplier_network", 300.0, (0.0, 100000.0), "suppliers",
+          "suppliers in the intelligent-connected-vehicle one-hour circle"),
+)
+
+
+def check_declaration(declared: tuple[Param, ...] = DECLARED) -> None:
+    """Raise ``ValueError`` if the declaration is inconsistent (names, ranges, statuses, axes)."""
+    names = [p.name for p in declared]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ValueError(f"declared twice: {dup}")
+    for p in declared:
+        lo, hi = p.range
+        if not (p.name.isidentifier() and p.unit and p.meaning):
+            raise ValueError(f"{p.name}: needs an identifier name, a unit and a meaning")
+        if not lo <= p.default <= hi:
+            raise ValueError(f"{p.name}: default {p.default} outside its range {p.range}")
+        if p.role == LEVER_ROLE and p.calibration is not None:
+            raise ValueError(f"{p.name}: a lever has no calibration status")
+        if p.role == UNCERTAIN_ROLE and not isinstance(p.calibration, (Free, Fixed)):
+            raise ValueError(f"{p.name}: an uncertain parameter must be free or fixed")
+        if p.role not in (UNCERTAIN_ROLE, LEVER_ROLE):
+            raise ValueError(f"{p.name}: role must be {UNCERTAIN_ROLE!r} or {LEVER_ROLE!r}")
+        if p.free and (p.scale not in SCALES or (p.scale == "log" and lo <= 0)):
+            raise ValueError(f"{p.name}: scale must be one of {SCALES}, and log needs lo > 0")
+    axes = sorted(p.calibration.axis for p in declared if isinstance(p.calibration, Free))
+    if axes != list(range(len(axes))):
+        raise ValueError(f"free parameters' axes must be 0..{len(axes) - 1}, once each; got {axes}")
+
+
+check_declaration()
+
+# ------------------------------------------------------------------ derived from the declaration
+
+BY_NAME: dict[str, Param] = {p.name: p for p in DECLARED}
+FIELD_NAMES = frozenset(BY_NAME)
+
+#: Search box of each uncertain parameter (the calibration's box), in declaration order.
+UNCERTAIN: dict[str, tuple[float, float]] = {
+    p.name: p.range for p in DECLARED if p.role == UNCERTAIN_ROLE
+}
+#: The policy levers, in declaration order.
+LEVERS: tuple[str, ...] = tuple(p.name for p in DECLARED if p.role == LEVER_ROLE)
+#: Valid range of each lever (for scenario validation).
+LEVER_RANGES: dict[str, tuple[float, float]] = {name: BY_NAME[name].range for name in LEVERS}
+#: Regional parameters: group name -> its fields, one per region of ``REGIONS``, in that order.
+REGIONAL: dict[str, tuple[str, ...]] = {
+    group: tuple(p.name for p in DECLARED if p.group == group)
+    for group in dict.fromkeys(p.group for p in DECLARED if p.group is not None)
+}
+
+
+class _ParamsMethods:
+    """Methods of :class:`Params` (its fields come from :data:`DECLARED`)."""
+
+    __slots__ = ()
 
     def at(self, name: str, year: float) -> float:
         """The value of field ``name`` in ``year`` (a schedule is interpolated)."""
@@ -123,15 +370,22 @@ class Params:
     def regional(self, name: str, year: float) -> np.ndarray:
         """The values of the regional parameter ``name`` in ``year`` as an array over
         ``model.regions.REGIONS`` (Beijing, Tianjin, Hebei): fields ``<name>_beijing`` etc."""
-        return np.array([self.at(f"{name}_{region.lower()}", year) for region in _REGIONS])
+        try:
+            names = REGIONAL[name]
+        except KeyError:
+            raise KeyError(f"not a regional parameter: {name!r}; expected one of "
+                           f"{sorted(REGIONAL)}") from None
+        return np.array([self.at(field_name, year) for field_name in names])
 
     def replace(self, **changes: Any) -> "Params":
+        """A copy with ``changes`` applied; ``KeyError`` for a name that is not a field."""
         unknown = set(changes) - FIELD_NAMES
         if unknown:
             raise KeyError(f"unknown parameter(s): {sorted(unknown)}")
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field, in declaration order; a schedule as ``{"years": [...], "values": [...]}``."""
         out: dict[str, Any] = {}
         for f in fields(self):
             v = getattr(self, f.name)
@@ -141,76 +395,51 @@ class Params:
         return out
 
 
-FIELD_NAMES = frozenset(f.name for f in fields(Params))
-
-# Search ranges of the uncertain parameters (the calibration's box).
-UNCERTAIN: dict[str, tuple[float, float]] = {
-    "kpf_productivity": (0.05, 2.0),
-    "kpf_elasticity": (0.3, 0.95),
-    "value_median_m": (0.2, 6.0),
-    "value_sigma": (1.0, 2.6),
-    "distance_decay_km": (100.0, 600.0),
-    "boundary_cost": (0.0, 4.0),
-    "boundary_cost_fall": (0.0, 3.0),
-    "roc_boundary_cost": (0.0, 3.0),
-    "search_rate": (0.05, 5.0),
-    "absorptive_stock_m": (0.5, 50.0),
-    "roc_demand": (0.1, 6.0),
-    "roc_demand_growth": (-0.05, 0.15),
-    "roc_supply": (0.1, 5.0),
-    "bass_p": (0.0, 0.15),
-    "bass_q": (0.0, 1.0),
-    "participation_beijing": (0.2, 1.0),
-    "participation_tianjin": (0.05, 1.0),
-    "participation_hebei": (0.02, 0.8),
-    "sales_growth_beijing": (-0.05, 0.2),
-    "sales_growth_tianjin": (-0.05, 0.2),
-    "sales_growth_hebei": (-0.05, 0.2),
-    "sales_volatility": (0.05, 0.6),
-    "entry_rate_beijing": (0.0, 0.3),
-    "entry_rate_tianjin": (0.0, 0.3),
-    "entry_rate_hebei": (0.0, 0.4),
-    "exit_rate": (0.01, 0.15),
-    "hte_apply_rate": (0.02, 1.0),
-    "lab_budget_growth": (-0.02, 0.2),
-    "valuation_multiple": (1.0, 40.0),
-    "transformation_yield": (0.5, 10.0),
-    "output_to_sales": (0.0, 1.0),
-    "branch_propensity": (0.0, 1.0),
-}
-
-LEVERS: tuple[str, ...] = (
-    "transfer_friction",
-    "rd_subsidy_beijing",
-    "rd_subsidy_tianjin",
-    "rd_subsidy_hebei",
-    "lab_budget_boost_hebei",
-    "capacity_beijing",
-    "capacity_tianjin",
-    "capacity_hebei",
-    "park_capacity_firms",
-    "park_attraction",
-    "branch_relocation",
-    "joint_projects",
-    "shared_labs",
-    "supplier_network",
+#: All parameters of one model run: a frozen (hashable) dataclass with one field per entry of
+#: :data:`DECLARED`, defaulting to its declared default.  Each field's ``metadata`` holds the
+#: declaration (``dataclasses.fields(Params)[i].metadata["param"]``).
+Params = dataclasses.make_dataclass(
+    "Params",
+    [(p.name, Value, dataclasses.field(default=p.default, metadata={"param": p}))
+     for p in DECLARED],
+    bases=(_ParamsMethods,),
+    frozen=True,
+    module=__name__,
+    namespace={"__doc__": "All parameters of one model run; fields, units and meanings are "
+                          "declared in model.params.DECLARED."},
 )
 
-# Valid range of each lever (for scenario validation).
-LEVER_RANGES: dict[str, tuple[float, float]] = {
-    "transfer_friction": (0.0, 5.0),
-    "rd_subsidy_beijing": (0.0, 2.0),
-    "rd_subsidy_tianjin": (0.0, 2.0),
-    "rd_subsidy_hebei": (0.0, 2.0),
-    "lab_budget_boost_hebei": (0.0, 0.5),
-    "capacity_beijing": (0.0, 10.0),
-    "capacity_tianjin": (0.0, 10.0),
-    "capacity_hebei": (0.0, 10.0),
-    "park_capacity_firms": (0.0, 100000.0),
-    "park_attraction": (0.0, 10.0),
-    "branch_relocation": (0.0, 10.0),
-    "joint_projects": (0.0, 100000.0),
-    "shared_labs": (0.0, 1.0),
-    "supplier_network": (0.0, 100000.0),
-}
 assert set(UNCERTAIN) | set(LEVERS) == FIELD_NAMES
+
+
+# ------------------------------------------------------------------ the docs tables
+
+def _num(v: float) -> str:
+    return repr(float(v))
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def markdown_tables(declared: tuple[Param, ...] = DECLARED) -> str:
+    """The levers and the uncertain parameters as two Markdown tables (for docs/scenarios.md)."""
+    lines = ["### Levers (`[levers]`)", "",
+             "| lever | default | valid range | unit | meaning |", "|---|---|---|---|---|"]
+    for p in declared:
+        if p.role == LEVER_ROLE:
+            lines.append(f"| `{p.name}` | {_num(p.default)} | {_num(p.range[0])} to "
+                         f"{_num(p.range[1])} | {_cell(p.unit)} | {_cell(p.meaning)} |")
+    lines += ["", "### Uncertain parameters (`[parameters]`, sensitivity only)", "",
+              "Free ones are estimated by `bth calibrate` (scenarios use the calibrated value, "
+              "not the prior); fixed ones stay at the prior.", "",
+              "| parameter | prior | search box | unit | meaning | calibration |",
+              "|---|---|---|---|---|---|"]
+    for p in declared:
+        if p.role == UNCERTAIN_ROLE:
+            status = (f"free ({p.scale}): {p.identified_by}" if p.free
+                      else f"fixed: {p.fixed_reason}")
+            lines.append(f"| `{p.name}` | {_num(p.default)} | {_num(p.range[0])} to "
+                         f"{_num(p.range[1])} | {_cell(p.unit)} | {_cell(p.meaning)} | "
+                         f"{_cell(status)} |")
+    return "\n".join(lines) + "\n"

@@ -4,16 +4,18 @@ Every firm and lab keeps its own state in attributes and makes its own decisions
 methods, with its own random draws; the model drives each phase of the year with
 ``model.agents_by_type[...].shuffle_do(...)`` (or ``do`` where order cannot matter).  The rules
 and parameters are those of :class:`model.model.TechTransferModel` (the vectorised stepping), phase
-by phase; the output tables are built by the same :func:`model.model.annual_rows`.
+by phase; the output tables are built by the same :func:`model.outputs.annual_rows`.
 
 It is an oracle, not a tool: ``tests/test_reference.py`` checks that both steppings give the same
 distribution of outcomes, and ``bth bench`` measures how much faster the vectorised one is.
 Select it with ``simulate(..., stepping="reference")`` or ``bth run ... --stepping reference``.
 
-What is shared with the vectorised model: the initial population of 2020 (drawn by
-``TechTransferModel.__init__`` and then handed to one agent object per firm and lab), the
-gravity-logit cell weights (``_cell_weights``, an aggregate of the market) and the table
-bookkeeping.  Everything that happens to an agent from 2020 on is re-implemented here.
+It is composed from the same parts as the vectorised model, not derived from it: the initial
+population of 2020 (``model.initial``: the same draws, handed to one agent object per firm and
+lab), the gravity-logit cell weights and choice probabilities (``model.market``), the capacity
+rationing (``model.capacity``), the HTE rule (``model.recognition``) and the output rows and their
+collection (``model.outputs``).  Everything that happens to an agent from 2020 on is
+re-implemented here, one agent at a time.
 """
 
 from __future__ import annotations
@@ -26,18 +28,17 @@ from typing import NamedTuple
 import mesa
 import numpy as np
 
-from model.agents import remove_agents
+from model.capacity import TransformationCapacity
+from model.initial import FIRM_FIELDS, NO_IP, check_scale, initial_firms, initial_labs
 from model.inputs import value
-from model.model import (
-    ICV, LAB, N_KINDS, N_SECTORS, START_YEAR, TechTransferModel, annual_rows, boundary_friction,
-)
+from model.market import FIRM, LAB, N_CELLS, N_KINDS, N_SECTORS, boundary_friction, cell_weights, choice_probabilities, supplier_factor
+from model.outputs import RunTables, annual_rows, new_collector, record, run_tables
 from model.params import Params
-from model.regions import BJ, HB, REGIONS, RC, SECTOR_MIX, park_distance_km
+from model.recognition import hte_rule
+from model.regions import BJ, HB, ICV, RC, REGIONS, SECTOR_MIX, distance_matrix, park_distance_km
+from model.years import FIRST_YEAR
 
-FIRM = 0
-N_CELLS = 4 * N_SECTORS * N_KINDS  # cell = (seller region, sector, seller kind)
-STATE = ("region", "sector", "sales", "rd_intensity", "rd", "rd_stock", "weight", "birth_year", "active",
-         "hte", "hte_until", "last_ip_year", "prod_region", "park", "output", "demand")
+STATE = tuple(name for name in FIRM_FIELDS if name != "alive")  # a ReferenceFirm's attributes
 
 
 class Tech(NamedTuple):
@@ -64,7 +65,7 @@ class Deal(NamedTuple):
 
 
 class ReferenceFirm(mesa.Agent):
-    """A firm with its state in attributes (see ``FirmTable.FIELDS`` for their meaning)."""
+    """A firm with its state in attributes (see ``model.initial.FIRM_FIELDS`` for their meaning)."""
 
     def __init__(self, model: "ReferenceModel", **state) -> None:
         super().__init__(model)
@@ -81,14 +82,14 @@ class ReferenceFirm(mesa.Agent):
         intensity = (sales / median) ** value("rd_intensity_size_elasticity") * math.exp(
             value("rd_intensity_sigma") * rng.standard_normal())
         return cls(model, region=region, sector=int(rng.choice(N_SECTORS, p=SECTOR_MIX[region])), sales=sales,
-                   rd_intensity=min(intensity * model._rd_scale[region], 0.5), rd=0.0, rd_stock=0.0,
+                   rd_intensity=min(intensity * model.rd_scale[region], value("rd_intensity_cap")), rd=0.0, rd_stock=0.0,
                    weight=1.0 / model.scale, birth_year=year, active=False, hte=False, hte_until=year,
-                   last_ip_year=year - 99, prod_region=region, park=False, output=0.0, demand=0.0)
+                   last_ip_year=year - NO_IP, prod_region=region, park=False, output=0.0, demand=0.0)
 
     # -- 1. demography
     def grow_and_exit(self, year: int) -> None:
         p = self.model.params
-        drift = p.at(f"sales_growth_{REGIONS[self.region].lower()}", year)
+        drift = float(p.regional("sales_growth", year)[self.region])
         shock = p.at("sales_volatility", year) * self.model.rng.standard_normal()
         self.sales = self.sales * math.exp(drift + shock) + p.at("output_to_sales", year) * self.output
         if self.random.random() < p.at("exit_rate", year):
@@ -103,9 +104,9 @@ class ReferenceFirm(mesa.Agent):
 
     # -- 2. R&D
     def spend_rd(self, year: int) -> None:
-        subsidy = self.model.params.at(f"rd_subsidy_{REGIONS[self.region].lower()}", year)
+        subsidy = float(self.model.params.regional("rd_subsidy", year)[self.region])
         self.rd = self.rd_intensity * self.sales * (1 + subsidy)
-        if year > START_YEAR:
+        if year > FIRST_YEAR:
             self.rd_stock = self.rd_stock * (1 - value("rd_stock_depreciation")) + self.rd
 
     # -- 3. technologies
@@ -131,7 +132,7 @@ class ReferenceFirm(mesa.Agent):
     # -- 5. transformation
     def want_output(self, year: int) -> None:
         p = self.model.params
-        supplier = (p.at("supplier_network", year) / 300.0) ** value("supplier_elasticity")
+        supplier = supplier_factor(p, year)
         self.demand = sum(d.value * d.maturity * p.at("transformation_yield", year) * (supplier if d.sector == ICV else 1.0)
                           for d in self.contracts)
         if self.contracts:
@@ -146,17 +147,17 @@ class ReferenceFirm(mesa.Agent):
         m, p = self.model, self.model.params
         if self.demand <= 0 or self.prod_region != self.region:
             return
-        prob = p.at("branch_propensity", year) * p.at("branch_relocation", year) * (1 - m.congestion[self.region])
+        prob = p.at("branch_propensity", year) * p.at("branch_relocation", year) * (1 - m.capacity.congestion[self.region])
         if not self.random.random() < min(max(prob, 0.0), 1.0):
             return
         d0 = p.at("distance_decay_km", year)
         friction = boundary_friction(p, year)
         home = self.region
-        options = [0.0 if dest == home else m.spare_bn[dest] * math.exp(-(m.distance_km[home, dest] / d0 + friction))
+        options = [0.0 if dest == home else m.capacity.spare_bn[dest] * math.exp(-(m.distance_km[home, dest] / d0 + friction))
                    for dest in range(3)]  # Beijing, Tianjin, Hebei outside the park: where capacity is spare
         park = 0.0
         if home != HB and year >= m.park_open_year and m.park_firms_at_start < p.at("park_capacity_firms", year):
-            park = p.at("park_attraction", year) * m.spare_bn[HB] * math.exp(-(m.park_km[home] / d0 + friction))
+            park = p.at("park_attraction", year) * m.capacity.spare_bn[HB] * math.exp(-(m.park_km[home] / d0 + friction))
         options.append(park)
         total = sum(options)
         if total <= 0:
@@ -176,21 +177,22 @@ class ReferenceFirm(mesa.Agent):
     # -- 7. HTE recognition
     def review_hte(self, year: int) -> None:
         m = self.model
-        small_max, mid_max, t_small, t_mid, t_large = m._hte_thr
-        threshold = t_small if self.sales <= small_max else t_mid if self.sales <= mid_max else t_large
-        eligible = self.rd / max(self.sales, 1e-9) >= threshold and self.last_ip_year >= year - 2
+        rule = hte_rule()
+        threshold = (rule.small if self.sales <= rule.small_sales_max_m else rule.mid if self.sales <= rule.mid_sales_max_m
+                     else rule.large)
+        eligible = self.rd / max(self.sales, 1e-9) >= threshold and self.last_ip_year >= rule.oldest_ip_year(year)
         apply = m.params.at("hte_apply_rate", year)
-        if year == START_YEAR:  # stock of recognitions granted in 2018-2020
-            self.hte = eligible and self.random.random() < 1 - (1 - apply) ** m._hte_years
-            self.hte_until = year + int(m.rng.integers(1, m._hte_years + 1)) if self.hte else 0
+        if year == FIRST_YEAR:  # stock of recognitions granted in 2018-2020
+            self.hte = eligible and self.random.random() < 1 - (1 - apply) ** rule.years_valid
+            self.hte_until = year + int(m.rng.integers(1, rule.years_valid + 1)) if self.hte else 0
             return
         if self.hte and self.hte_until <= year:
             if eligible:
-                self.hte_until = year + m._hte_years
+                self.hte_until = year + rule.years_valid
             else:
                 self.hte = False
         if eligible and not self.hte and self.random.random() < apply:
-            self.hte, self.hte_until = True, year + m._hte_years
+            self.hte, self.hte_until = True, year + rule.years_valid
 
 
 class ReferenceLab(mesa.Agent):
@@ -201,7 +203,7 @@ class ReferenceLab(mesa.Agent):
         self.region, self.sector, self.budget = region, sector, budget
 
     def spend_rd(self, year: int) -> None:
-        if year > START_YEAR:
+        if year > FIRST_YEAR:
             p = self.model.params
             boost = p.at("lab_budget_boost_hebei", year) if self.region == HB else 0.0
             self.budget *= 1 + p.at("lab_budget_growth", year) + boost
@@ -224,34 +226,43 @@ class ReferenceRestOfChina(mesa.Agent):
     def search(self, year: int) -> None:
         m = self.model
         self.searches = (value("roc_searches_2020") * m.params.at("roc_demand", year)
-                         * (1 + m.params.at("roc_demand_growth", year)) ** (year - START_YEAR))
+                         * (1 + m.params.at("roc_demand_growth", year)) ** (year - FIRST_YEAR))
         for _ in range(m.rng.poisson(self.searches * m.scale)):
             cell = m.choose_cell(RC, self.random.randrange(N_SECTORS))
             if cell is not None:
                 m.make_deal(None, RC, cell)
 
 
-class ReferenceModel(TechTransferModel):
-    """The model stepped agent by agent (see the module docstring)."""
+class ReferenceModel(mesa.Model):
+    """The model stepped agent by agent (see the module docstring).  Same arguments as
+    :class:`model.model.TechTransferModel`; the same initial population for the same seed."""
+
+    MAX_SCALE = 1.0
 
     def __init__(self, params: Params | None = None, seed: int = 0, scale: float = 0.05, until: int = 2035) -> None:
-        super().__init__(params, seed=seed, scale=scale, until=until)
-        # hand the initial population over to agents that keep their own state
-        f, labs = self.firms, self.labs
-        remove_agents(self, self.firm_agents)
-        remove_agents(self, self.lab_agents)
-        self.rest_of_china.remove()
-        columns = {name: getattr(f, name)[: f.n].tolist() for name in STATE}
-        for i in range(f.n):
+        super().__init__(rng=seed)
+        check_scale(scale, self.MAX_SCALE)
+        self.params = params or Params()
+        self.scale = float(scale)
+        self.until = int(until)
+        self.year = FIRST_YEAR
+        self.distance_km = distance_matrix()
+        self.park_km = park_distance_km().tolist()  # from each region to the Xiong'an park
+        self.park_open_year = int(value("park_open_year"))
+        labs = initial_labs(self.rng)  # drawn first, as in the vectorised model
+        firms, self.rd_scale = initial_firms(self.rng, self.params, self.scale)
+        columns = {name: firms[name].tolist() for name in STATE}
+        for i in range(len(firms["region"])):
             ReferenceFirm(self, **{name: columns[name][i] for name in STATE})
-        for r, s, b in zip(labs.region.tolist(), labs.sector.tolist(), labs.budget.tolist()):
+        for r, s, b in zip(labs["region"].tolist(), labs["sector"].tolist(), labs["budget"].tolist()):
             ReferenceLab(self, r, s, b)
         self.rest_of_china = ReferenceRestOfChina(self)
-        self.firms = self.firm_agents = self.labs = self.lab_agents = self.techs = None  # not used from here on
+        self.capacity = TransformationCapacity()
         self.shelf: list[Tech] = []
         self.deals: list[Deal] = []
-        self.park_km = park_distance_km().tolist()  # the same distances as the vectorised model
         self.park_firms = self.park_firms_at_start = 0.0
+        self.lab_share = [0.0] * len(REGIONS)
+        self.datacollector = new_collector()
 
     @property
     def firm_set(self) -> mesa.agent.AgentSet:
@@ -263,28 +274,34 @@ class ReferenceModel(TechTransferModel):
 
     def step(self) -> None:
         year, firms, labs = self.year, self.firm_set, self.lab_set
-        if year > START_YEAR:
+        if year > FIRST_YEAR:
             firms.shuffle_do("grow_and_exit", year)
+            entry = self.params.regional("entry_rate", year)
             for r, name in enumerate(REGIONS):
-                for _ in range(self.rng.poisson(self.params.at(f"entry_rate_{name.lower()}", year) * value("firms_2020", name) * self.scale)):
+                for _ in range(self.rng.poisson(entry[r] * value("firms_2020", name) * self.scale)):
                     ReferenceFirm.newborn(self, r, year)
             firms = self.firm_set
             firms.shuffle_do("consider_market", year, self._active_shares())
         firms.do("spend_rd", year)
         labs.do("spend_rd", year)
-        if year == START_YEAR:  # the technologies still on offer from before 2020
+        if year == FIRST_YEAR:  # the technologies still on offer from before 2020
             for vintage in range(year - int(value("tech_shelf_life")) + 1, year):
                 self._invent(vintage)
         self._invent(year)
         self._market(year)
         self._transform(year)
-        if year > START_YEAR:
+        if year > FIRST_YEAR:
             self.park_firms = self.park_firms_at_start = sum(f.weight for f in firms if f.park)
             firms.shuffle_do("consider_branch", year)
         firms.do("review_hte", year)
-        self._record = self._reference_tables(year)
-        self.datacollector.collect(self)
+        record(self.datacollector, self._annual_rows(year))
         self.year += 1
+
+    def run(self) -> RunTables:
+        """Simulate FIRST_YEAR..until and return the annual tables."""
+        while self.year <= self.until:
+            self.step()
+        return run_tables(self.datacollector)
 
     def _active_shares(self) -> list[float]:
         active, alive = [0.0] * 3, [0.0] * 3
@@ -306,7 +323,8 @@ class ReferenceModel(TechTransferModel):
         """Put a new technology of ``owner`` on the shelf (lognormal value, beta maturity)."""
         p, rng = self.params, self.rng
         val = p.at("value_median_m", vintage) * math.exp(p.at("value_sigma", vintage) * rng.standard_normal())
-        maturity = float(rng.beta(4 * mean_maturity, 4 * (1 - mean_maturity)))
+        k = value("maturity_concentration")
+        maturity = float(rng.beta(k * mean_maturity, k * (1 - mean_maturity)))
         self.shelf.append(Tech(owner, kind, region, sector, weight, val, maturity, vintage))
 
     # -- the market
@@ -316,11 +334,8 @@ class ReferenceModel(TechTransferModel):
             self._by_cell[(tech.region * N_SECTORS + tech.sector) * N_KINDS + tech.kind].append(tech)
         self._cum_weight = [list(accumulate(t.weight for t in techs)) for techs in self._by_cell]
         supply = [cum[-1] if cum else 0.0 for cum in self._cum_weight]
-        w, self._supply = self._cell_weights(year, np.array(supply))
-        probs = np.concatenate([w, np.ones(w.shape[:2] + (1,))], axis=-1)
-        probs /= probs.sum(axis=-1, keepdims=True)
-        cdf = np.cumsum(probs, axis=-1)
-        cdf[..., -1] = 1.0
+        w, self._supply = cell_weights(self.params, year, np.array(supply), self.distance_km)
+        _, cdf = choice_probabilities(w)
         self._cdf = cdf.tolist()  # [buyer region][buyer sector] -> cumulative choice probabilities
         self.deals = []
         self.firm_set.shuffle_do("search", year)
@@ -359,20 +374,15 @@ class ReferenceModel(TechTransferModel):
 
     # -- transformation where capacity is
     def _transform(self, year: int) -> None:
-        p, firms = self.params, self.firm_set
+        firms = self.firm_set
         firms.do("want_output", year)
-        if year > START_YEAR:
-            self.capacity_bn *= 1 + value("capacity_growth")
-        cap = self.capacity_bn * np.array([p.at(f"capacity_{r.lower()}", year) for r in REGIONS])
         demand_bn = np.zeros(3)
         for firm in firms:
             demand_bn[firm.prod_region] += firm.demand * firm.weight / 1000
-        self.congestion = np.where(demand_bn > 0, 1 / np.sqrt(1 + (demand_bn / np.maximum(cap, 1e-9)) ** 2), 1.0)
-        self.spare_bn = np.maximum(cap - demand_bn * self.congestion, 0.0)
-        firms.do("produce_output", self.congestion)
+        firms.do("produce_output", self.capacity.ration(self.params, year, demand_bn))
 
     # -- outputs
-    def _reference_tables(self, year: int) -> dict[str, list]:
+    def _annual_rows(self, year: int) -> dict[str, list]:
         firms = list(self.firm_set)
         cols = {name: np.array([getattr(f, name) for f in firms], dtype=float)
                 for name in ("weight", "rd", "hte", "sales", "birth_year", "output", "park")}

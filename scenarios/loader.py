@@ -23,13 +23,8 @@ from pydantic import ValidationError
 
 from calibration.defaults import CALIBRATED_FILE, calibrated_params
 from model.params import LEVERS, UNCERTAIN, Params, Schedule
-from scenarios.schema import (
-    MAX_HORIZON,
-    MIN_HORIZON,
-    FieldProblem,
-    ScenarioError,
-    ScenarioSpec,
-)
+from model.years import MAX_HORIZON, MIN_HORIZON
+from scenarios.schema import FieldProblem, ScenarioError, ScenarioSpec
 
 SCENARIO_DIR = Path(__file__).resolve().parent  # where the shipped scenario files live
 TOP_LEVEL_KEYS = tuple(ScenarioSpec.model_fields)

@@ -13,9 +13,11 @@ A scenario file is TOML::
     [parameters]                            # optional overrides of uncertain parameters
 
 A value is either a number or a schedule ``{years = [...], values = [...]}`` (piecewise linear,
-constant outside its years; see :class:`model.params.Schedule`).  Numbers must lie in
-``LEVER_RANGES`` (levers) or ``UNCERTAIN`` (parameters); schedule years must be whole,
-strictly increasing and within ``FIRST_YEAR..horizon``.
+constant outside its years; see :class:`model.params.Schedule`).  Numbers must lie in the
+range declared for each parameter in ``model.params.DECLARED`` (``LEVER_RANGES`` for levers,
+``UNCERTAIN`` for parameters); schedule years must be whole, strictly increasing and within
+``FIRST_YEAR..horizon`` (``model.years``).  The ``[levers]`` and ``[parameters]`` tables are
+generated from the declaration, so a lever added there is accepted (and checked) here.
 
 Every problem raises :class:`FieldProblem` (a ``ValueError``) carrying the dotted field path;
 the loader turns it into one :class:`ScenarioError` line.
@@ -27,12 +29,8 @@ from typing import Annotated, Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, create_model, model_validator
 
-from model.params import LEVER_RANGES, LEVERS, UNCERTAIN, Schedule
-
-FIRST_YEAR = 2020  # first simulated year (initial state); earliest year a schedule may name
-MIN_HORIZON = 2021  # earliest allowed horizon (last simulated year)
-MAX_HORIZON = 2050  # latest allowed horizon
-DEFAULT_HORIZON = 2035
+from model.params import DECLARED, LEVER_ROLE, UNCERTAIN_ROLE, Param, Schedule
+from model.years import DEFAULT_HORIZON, FIRST_YEAR, MAX_HORIZON, MIN_HORIZON
 
 
 class ScenarioError(ValueError):
@@ -114,27 +112,34 @@ def check_value(v: Any, lo: float, hi: float) -> float | Schedule:
     return Schedule(years=tuple(years), values=tuple(float(x) for x in values))
 
 
-def _value_field(lo: float, hi: float) -> Any:
-    """A pydantic field (optional, default None) validated by :func:`check_value`."""
+def _value_field(param: Param) -> Any:
+    """A pydantic field (optional, default None) validated by :func:`check_value` against the
+    declared range; its description (in the JSON schema) is the declared meaning and unit."""
+    lo, hi = param.range
     checker = PlainValidator(lambda v: check_value(v, lo, hi))
-    return (Annotated[Optional[Any], checker], None)
+    description = (f"{param.meaning} [{param.unit}]; default {param.default}; "
+                   f"a number between {lo} and {hi} or a schedule {{years, values}}")
+    return (Annotated[Optional[Any], checker], Field(None, description=description))
 
 
 _FORBID = ConfigDict(extra="forbid", frozen=True)
 
+
+def table_spec(title: str, role: str, declared: tuple[Param, ...] = DECLARED) -> type[BaseModel]:
+    """The pydantic model of one table: an optional field per declared parameter of ``role``,
+    in declaration order."""
+    return create_model(
+        title,
+        __config__=_FORBID,
+        **{p.name: _value_field(p) for p in declared if p.role == role},
+    )
+
+
 #: ``[levers]`` table: one optional field per lever in ``model.params.LEVERS``.
-LeversSpec = create_model(
-    "LeversSpec",
-    __config__=_FORBID,
-    **{name: _value_field(*LEVER_RANGES[name]) for name in LEVERS},
-)
+LeversSpec = table_spec("LeversSpec", LEVER_ROLE)
 
 #: ``[parameters]`` table: one optional field per uncertain parameter in ``UNCERTAIN``.
-ParametersSpec = create_model(
-    "ParametersSpec",
-    __config__=_FORBID,
-    **{name: _value_field(lo, hi) for name, (lo, hi) in UNCERTAIN.items()},
-)
+ParametersSpec = table_spec("ParametersSpec", UNCERTAIN_ROLE)
 
 
 class ScenarioSpec(BaseModel):

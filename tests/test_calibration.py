@@ -259,6 +259,48 @@ def test_committed_calibrated_file_is_consistent():
     Params().replace(**values)
 
 
+def test_calibration_core_does_not_import_experiments():
+    """Design rule: calibration takes any executor; it does not depend on experiments."""
+    import subprocess
+    import sys
+
+    code = ("import sys, calibration.calibrate, calibration.cli, calibration.report; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'experiments'))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+class CountingExecutor:
+    """Any object with imap_unordered will do (here: in this process, in reverse order, counted)."""
+
+    def __init__(self) -> None:
+        self.tasks = 0
+
+    def imap_unordered(self, fn, items):
+        self.tasks += len(items)
+        for i in reversed(range(len(items))):
+            yield i, fn(items[i])
+
+
+def test_evaluator_runs_on_any_executor_with_the_same_result():
+    from calibration.runner import Evaluator
+
+    targets = [t for t in TARGETS if t.compared][:4]
+    space = Space([fp for fp in FREE if fp.name in ("sales_growth_hebei", "hte_apply_rate")])
+    us = [[0.3, 0.6], [0.7, 0.2]]
+    until = max(t.year for t in targets)
+    with Evaluator(targets, space, (0, 1), 0.01, until, Cache(None)) as ev:
+        serial = ev.losses(us)
+    assert np.isfinite(serial).all() and serial[0] != serial[1]
+    counting = CountingExecutor()
+    with Evaluator(targets, space, (0, 1), 0.01, until, Cache(None), executor=counting) as ev:
+        assert ev.losses(us) == serial
+        assert ev.losses(us) == serial  # memoised: no new runs
+    assert counting.tasks == 4  # 2 points x 2 seeds, each run once
+
+
 # ------------------------------------------------------------------ recovery of known parameters
 
 TRUE = {"sales_growth_hebei": 0.08, "entry_rate_tianjin": 0.12, "hte_apply_rate": 0.3}  # where HTE counts respond (near 1 they saturate)
@@ -297,8 +339,11 @@ def test_calibration_recovers_known_parameters(method):
                       provenance_kind="derived", provenance="synthetic", output=o, year=o.year) for n, o in specs]
     free = [fp for fp in FREE if fp.name in TRUE]
     settings = Settings(scale=scale, seeds=seeds, search_seed=7, profile_grid=3, profile_near=(0.01,),
-                        refine_rounds=1, report_seeds=len(seeds), noise_seeds=8, workers=2, **method)
-    result = calibrate(settings, targets, free=free, progress=False)
+                        refine_rounds=1, report_seeds=len(seeds), noise_seeds=8, **method)
+    from experiments.executor import LocalProcesses
+
+    with LocalProcesses(2) as executor:
+        result = calibrate(settings, targets, free=free, progress=False, executor=executor)
     assert result.best.loss < 1.0  # every synthetic target within about one tolerance
     for fp in free:
         lo, hi = fp.box

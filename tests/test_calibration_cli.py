@@ -1,30 +1,51 @@
-"""`bth calibrate` end to end with a tiny budget: files written, resumable, reproducible."""
+"""`bth calibrate` end to end with a tiny budget: files written, resumable, reproducible, on Dask too."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tomllib
+from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from calibration.cli import main
 from calibration.defaults import calibrated_params
 
+ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--scale", "0.01", "--seeds", "2", "--sobol", "8", "--cycles", "1", "--lsq-nfev", "2", "--report-seeds", "3",
-        "--profile-grid", "2", "--free", "sales_growth_hebei,hte_apply_rate", "--workers", "1", "--no-progress"]
+        "--profile-grid", "2", "--free", "sales_growth_hebei,hte_apply_rate", "--no-progress"]
 
 
 def _without_run_table(text: str) -> str:
     return text.split("[run]")[0]
 
 
-def test_calibrate_writes_files_resumes_and_reproduces(tmp_path, capsys):
-    out, rep, cache = tmp_path / "calibrated.toml", tmp_path / "report", tmp_path / "cache.jsonl"
-    args = TINY + ["--out", str(out), "--report-dir", str(rep), "--cache", str(cache)]
-    assert main(args) == 0
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory):
+    """A tiny calibration in this process (--workers 1): (its --out folder, its cache, its stdout)."""
+    import contextlib
+    import io
+
+    base = tmp_path_factory.mktemp("calibrate")
+    out, cache = base / "trial", base / "cache.jsonl"
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        code = main(TINY + ["--workers", "1", "--out", str(out), "--cache", str(cache)])
+    assert code == 0
+    return out, cache, stdout.getvalue()
+
+
+def test_calibrate_writes_files_resumes_and_reproduces(local_run, tmp_path, capsys):
+    out_dir, cache, stdout = local_run
+    out, rep = out_dir / "calibrated.toml", out_dir / "report"
     for name in ("fit.csv", "fit.md", "fit.png", "profile.csv", "profiles.png"):
         assert (rep / name).stat().st_size > 0, name
     data = tomllib.loads(out.read_text())
     assert data["meta"]["seeds"] == [0, 1] and data["meta"]["scale"] == 0.01
+    from model.version import code_hash
+    assert data["meta"]["code_version"] == code_hash()  # the one model-code hash
     assert {"date", "git_commit"} <= set(data["run"])
     free = {k for k, v in data["parameters"].items() if v["free"]}
     assert free == set(data["parameters"]) == {"sales_growth_hebei", "hte_apply_rate"}
@@ -43,22 +64,96 @@ def test_calibrate_writes_files_resumes_and_reproduces(tmp_path, capsys):
     n_lines = len(cache.read_text().splitlines())
 
     # a rerun reads every run from the cache and reproduces the file (except [run])
-    out2 = tmp_path / "again.toml"
-    args2 = TINY + ["--out", str(out2), "--report-dir", str(tmp_path / "r2"), "--cache", str(cache)]
-    assert main(args2) == 0
+    again = tmp_path / "again"
+    assert main(TINY + ["--workers", "1", "--out", str(again), "--cache", str(cache)]) == 0
     assert len(cache.read_text().splitlines()) == n_lines
-    assert _without_run_table(out2.read_text()) == _without_run_table(first)
-    assert tomllib.loads(out2.read_text())["run"]["runs_simulated"] == 0
-    assert (tmp_path / "r2" / "fit.md").read_text() == (rep / "fit.md").read_text()
+    assert _without_run_table((again / "calibrated.toml").read_text()) == _without_run_table(first)
+    assert tomllib.loads((again / "calibrated.toml").read_text())["run"]["runs_simulated"] == 0
+    assert (again / "report" / "fit.md").read_text() == (rep / "fit.md").read_text()
 
     # an interrupted run (here: a cache with its second half lost) resumes to the same result
     lines = cache.read_text().splitlines(keepends=True)
-    cache.write_text("".join(lines[: len(lines) // 2]) + '{"key": "trunc')
-    out3 = tmp_path / "resumed.toml"
-    assert main(TINY + ["--out", str(out3), "--report-dir", str(tmp_path / "r3"), "--cache", str(cache)]) == 0
-    assert _without_run_table(out3.read_text()) == _without_run_table(first)
+    resumed_cache = tmp_path / "resumed.jsonl"
+    resumed_cache.write_text("".join(lines[: len(lines) // 2]) + '{"key": "trunc')
+    resumed = tmp_path / "resumed"
+    assert main(TINY + ["--workers", "1", "--out", str(resumed), "--cache", str(resumed_cache)]) == 0
+    assert _without_run_table((resumed / "calibrated.toml").read_text()) == _without_run_table(first)
+
+
+def test_calibrate_says_what_it_will_take_and_rewrite(local_run):
+    out_dir, _, stdout = local_run
+    first = stdout.splitlines()[0]
+    assert first.startswith("calibration: ~") and " model runs, about " in first and " on 1 worker; " in first
+    assert first.endswith(f"; it writes {out_dir / 'calibrated.toml'} and {out_dir / 'report'}/")  # a trial
+    planned = int(first.split("~")[1].split(" ")[0].replace(",", ""))
+    runs = tomllib.loads((out_dir / "calibrated.toml").read_text())["run"]
+    made = runs["runs_simulated"] + runs["runs_from_cache"]
+    assert 0.5 * made <= planned <= 2 * made, (planned, made)  # the plan is close to what was made
+
+
+def test_run_table_records_the_checkout_it_started_on(local_run):
+    recorded = tomllib.loads((local_run[0] / "calibrated.toml").read_text())["run"]["git_commit"]
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    if head.returncode != 0:
+        pytest.skip("not a git checkout")
+    assert recorded.removesuffix("-dirty") == head.stdout.strip()
+
+
+def test_git_commit_is_the_short_head_plus_dirty(tmp_path):
+    from calibration.calibrate import git_commit
+
+    assert git_commit(tmp_path) == "unknown"  # not a checkout
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "-c", "commit.gpgsign=false"]
+    subprocess.run(git + ["init", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / "a.txt").write_text("1")
+    subprocess.run(git + ["add", "a.txt"], cwd=tmp_path, check=True)
+    subprocess.run(git + ["commit", "-q", "-m", "one"], cwd=tmp_path, check=True)
+    short = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=tmp_path, capture_output=True,
+                           text=True, check=True).stdout.strip()
+    (tmp_path / "untracked.txt").write_text("ignored, as by git describe --dirty")
+    assert git_commit(tmp_path) == short
+    (tmp_path / "a.txt").write_text("2")
+    assert git_commit(tmp_path) == short + "-dirty"
+
+
+def test_calibrate_on_a_dask_cluster_equals_the_local_run(local_run, tmp_path, capsys):
+    from dask.distributed import LocalCluster
+
+    out_dir = local_run[0]
+    with LocalCluster(host="127.0.0.1", dashboard_address=None, n_workers=1, threads_per_worker=1,
+                      processes=False, protocol="tcp://") as cluster:  # in-process workers, real TCP
+        dask_out = tmp_path / "dask"
+        code = main(TINY + ["--scheduler", cluster.scheduler_address, "--no-cache", "--out", str(dask_out)])
+    assert code == 0
+    run = tomllib.loads((dask_out / "calibrated.toml").read_text())["run"]
+    local = tomllib.loads((out_dir / "calibrated.toml").read_text())["run"]
+    assert run["runs_simulated"] == local["runs_simulated"] > 0  # every run made on Dask, none from a file
+    assert "a Dask cluster, 1 worker;" in capsys.readouterr().out
+    assert _without_run_table((dask_out / "calibrated.toml").read_text()) == \
+        _without_run_table((out_dir / "calibrated.toml").read_text())
+    assert (dask_out / "report" / "fit.csv").read_text() == (out_dir / "report" / "fit.csv").read_text()
+
+
+def test_unreachable_scheduler_is_one_line_exit_2(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "experiments.cli", "calibrate", "--scheduler", "tcp://127.0.0.1:1",
+                           "--out", str(tmp_path / "never")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert lines[0].startswith("error: cannot reach the Dask scheduler at tcp://127.0.0.1:1: ")
+    assert not (tmp_path / "never").exists()  # nothing started, nothing written
 
 
 def test_bad_free_parameter_is_bad_input(tmp_path, capsys):
-    assert main(["--free", "warp_speed", "--out", str(tmp_path / "x.toml")]) == 2
+    assert main(["--free", "warp_speed", "--out", str(tmp_path / "x")]) == 2
     assert "warp_speed" in capsys.readouterr().err
+
+
+def test_out_is_a_folder(tmp_path, capsys):
+    assert main(TINY + ["--out", str(tmp_path / "c.toml")]) == 2
+    assert "expected a folder" in capsys.readouterr().err
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    assert main(TINY + ["--out", str(a_file)]) == 2
+    err = capsys.readouterr().err
+    assert "expected a folder" in err and len(err.strip().splitlines()) == 1

@@ -6,6 +6,7 @@ with it.  Nothing is simulated: every case fails before any run starts.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -132,3 +133,140 @@ def test_no_command_prints_help_and_exits_2(capsys):
     code, _, stderr = run_cli([], capsys)
     assert code == 2
     assert "run" in stderr and "compare" in stderr
+
+
+# ------------------------------------------------------------------ I/O and connection errors
+
+RUN = ["run", "baseline", "--seeds", "2", "--scale", "0.01", "--until", "2021", "--workers", "1",
+       "--no-progress"]
+
+
+def one_error_line(stderr: str) -> str:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+def no_temporaries(folder: Path) -> bool:
+    return not [p for p in folder.rglob("*.tmp")] and not list(folder.rglob(".lock"))
+
+
+def test_out_is_a_file(tmp_path, capsys):
+    out = tmp_path / "results"
+    out.write_text("not a folder")
+    code, _, stderr = run_cli([*RUN, "--out", str(out)], capsys)
+    assert code == 2
+    assert one_error_line(stderr) == f"error: {out}: --out is a file, not a folder"
+    assert out.read_text() == "not a folder"
+
+
+def test_disk_full_mid_run(tmp_path, capsys, monkeypatch):
+    """The second stored file hits a full disk: one line naming it, no temporary file left, the
+    lock released; the next run (disk freed) finishes the job."""
+    real_write = Path.write_bytes
+    calls = []
+
+    def full_after_one(self, data):
+        calls.append(self)
+        if len(calls) == 2:
+            with open(self, "wb") as f:
+                f.write(data[: len(data) // 2])
+            raise OSError(28, "No space left on device", str(self))
+        return real_write(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", full_after_one)
+    out = tmp_path / "results"
+    code, _, stderr = run_cli([*RUN, "--out", str(out)], capsys)
+    assert code == 2
+    line = one_error_line(stderr)
+    assert line.endswith(": no space left on device") and "seed-0000.flows.parquet" in line, line
+    assert no_temporaries(out)
+    monkeypatch.undo()
+    code, stdout, _ = run_cli([*RUN, "--out", str(out)], capsys)
+    assert code == 0 and stdout.strip() == str(out / "baseline")
+
+
+def test_read_only_folder(tmp_path, capsys, monkeypatch):
+    """As root no folder is read-only, so the refusal of the file system is simulated."""
+    import experiments.store as store
+
+    real_open = os.open
+
+    def refuse(path, flags, *args):
+        if flags & os.O_CREAT:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(store.os, "open", refuse)
+    out = tmp_path / "results"
+    code, _, stderr = run_cli([*RUN, "--out", str(out)], capsys)
+    assert code == 2
+    assert one_error_line(stderr) == f"error: {out / 'baseline' / '.lock'}: permission denied"
+    assert not out.exists()  # the folders made for the lock are removed again
+
+
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]"])
+def test_unreadable_manifest(tmp_path, capsys, content):
+    run_dir = tmp_path / "results" / "baseline"
+    run_dir.mkdir(parents=True)
+    (run_dir / "manifest.json").write_text(content)
+    code, _, stderr = run_cli([*RUN, "--out", str(tmp_path / "results")], capsys)
+    assert code == 2
+    line = one_error_line(stderr)
+    assert f"{run_dir / 'manifest.json'}: unreadable" in line and "--fresh" in line
+    assert sorted(p.name for p in run_dir.iterdir()) == ["manifest.json"]
+
+
+def test_unreachable_scheduler(tmp_path):
+    out = tmp_path / "results"
+    done = subprocess.run(
+        [sys.executable, "-m", "experiments.cli", *RUN, "--out", str(out), "--scheduler",
+         "tcp://127.0.0.1:1"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    line = one_error_line(done.stderr)
+    assert "127.0.0.1:1" in line
+    assert no_temporaries(out)
+
+
+# ------------------------------------------------------------------ bth compare
+
+
+def test_compare_passes_allow_mixed_and_refuses_mixed_runs_in_one_line(tmp_path, capsys, monkeypatch):
+    import experiments.compare
+    from experiments.store import MixedRunsError
+
+    for name in ("baseline", "other"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "regions.parquet").write_bytes(b"")
+    seen = {}
+
+    def fake_compare(run_dirs, out, baseline="baseline", allow_mixed=False):
+        seen["allow_mixed"] = allow_mixed
+        if not allow_mixed:
+            raise MixedRunsError("baseline is scale 0.1, other is scale 0.02:\nrefusing to compare")
+        return out / "report.html"
+
+    monkeypatch.setattr(experiments.compare, "compare", fake_compare)
+    argv = ["compare", str(tmp_path / "baseline"), str(tmp_path / "other"), "--out",
+            str(tmp_path / "cmp")]
+    code, _, stderr = run_cli(argv, capsys)
+    assert code == 2 and seen["allow_mixed"] is False
+    assert one_error_line(stderr) == "error: baseline is scale 0.1, other is scale 0.02: refusing to compare"
+    code, stdout, _ = run_cli([*argv, "--allow-mixed"], capsys)
+    assert code == 0 and seen["allow_mixed"] is True and stdout.strip().endswith("report.html")
+
+
+def test_compare_unreadable_run_folder_is_one_line(tmp_path, capsys, monkeypatch):
+    import experiments.compare
+    from experiments.store import RunFolderError
+
+    (tmp_path / "baseline").mkdir()
+    (tmp_path / "baseline" / "regions.parquet").write_bytes(b"garbage")
+
+    def fake_compare(run_dirs, out, baseline="baseline", allow_mixed=False):
+        raise RunFolderError(f"{run_dirs[0]}: unreadable (ArrowInvalid: not a parquet file)")
+
+    monkeypatch.setattr(experiments.compare, "compare", fake_compare)
+    code, _, stderr = run_cli(["compare", str(tmp_path / "baseline")], capsys)
+    assert code == 2 and "unreadable" in one_error_line(stderr)

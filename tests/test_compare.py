@@ -194,3 +194,96 @@ def test_friction_sweep_slopes_recover_a_known_line():
     assert list(sl["f_mid"]) == [0.25, 0.75, 1.5]
     assert sl["slope"].tolist() == pytest.approx([-40.0] * 3)
     assert overall_slopes(vals)["slope"].iloc[0] == pytest.approx(-40.0)
+
+
+# ----------------------------------------------------------------------------- run settings
+
+
+def _with_manifest(run_dir: Path, **keys) -> Path:
+    """Update the manifest of a synthetic run folder with ``keys`` (None removes a key)."""
+    path = run_dir / "manifest.json"
+    manifest = json.loads(path.read_text()) if path.exists() else {}
+    manifest.update(keys)
+    manifest = {k: v for k, v in manifest.items() if v is not None}
+    path.write_text(json.dumps(manifest))
+    return run_dir
+
+
+@pytest.fixture()
+def no_figures(monkeypatch):
+    """Skip drawing the figures (test_compare_writes_report covers them): keeps these tests fast."""
+    monkeypatch.setattr("experiments.compare.draw_comparison", lambda *args: {})
+
+
+@pytest.fixture()
+def pair(tmp_path) -> list[Path]:
+    """A small baseline and lower_friction run made alike (scale 0.1, horizon 2035, one code)."""
+    alike = dict(scale=0.1, until=2035, code_hash="0123456789abcdef")
+    return [_with_manifest(make_run(tmp_path / "results", s, seeds=range(3), years=range(2028, 2036)), **alike)
+            for s in ("baseline", "lower_friction")]
+
+
+def test_compare_refuses_runs_of_different_scale(pair, tmp_path):
+    from experiments.store import MixedRunsError
+
+    base, alt = pair
+    _with_manifest(alt, scale=0.05)
+    out = tmp_path / "cmp"
+    with pytest.raises(MixedRunsError) as err:
+        compare(pair, out)
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith(f"{alt} was run with scale 0.05, {base} with scale 0.1: refusing to compare")
+    assert "--allow-mixed" in message and "horizon" not in message and "code" not in message
+    assert not out.exists()  # nothing written
+
+
+@pytest.mark.parametrize("change, named", [
+    (dict(until=2030), "horizon 2030"),
+    (dict(code_hash="fedcba9876543210"), "code fedcba9876543210"),
+    (dict(code_hash=None, code_version="b8d6049"), "code version b8d6049"),  # an older manifest
+    (dict(code_hash=None), "code unknown"),  # unknown differs from known
+    (dict(scale=None), "scale unknown"),
+])
+def test_compare_refuses_runs_of_different_horizon_or_code(pair, tmp_path, change, named):
+    from experiments.store import MixedRunsError
+
+    _with_manifest(pair[1], **change)
+    with pytest.raises(MixedRunsError, match=f"lower_friction was run with {named}, "):
+        compare(pair, tmp_path / "cmp")
+
+
+def test_allow_mixed_compares_with_a_visible_note(pair, tmp_path, no_figures):
+    base, alt = pair
+    _with_manifest(alt, scale=0.05, code_hash=None, code_version="b8d6049")
+    html = compare(pair, tmp_path / "cmp", allow_mixed=True).read_text()
+    assert "these runs were made with different settings" in html
+    assert f"<li><code>{base}</code>: scale 0.1, code 0123456789abcdef</li>" in html
+    assert f"<li><code>{alt}</code>: scale 0.05, code version b8d6049</li>" in html
+    # runs made alike get no such note
+    _with_manifest(alt, scale=0.1, code_hash="0123456789abcdef", code_version=None)
+    assert "different settings" not in compare(pair, tmp_path / "cmp2").read_text()
+
+
+def test_report_is_rendered_from_the_template(pair, tmp_path, no_figures):
+    """A changed template shows up in the report; texts from the manifests are escaped."""
+    import shutil
+
+    from experiments.report import TEMPLATES
+
+    templates = tmp_path / "templates"
+    shutil.copytree(TEMPLATES, templates)
+    page = templates / "report.html.j2"
+    assert "How to read this report." in page.read_text()
+    page.write_text(page.read_text().replace("How to read this report.", "So liest man diesen Bericht."))
+    (templates / "report.css").write_text("body{color:#123456}\n")
+    _with_manifest(pair[1], description="Friction <b>halved</b> & more.")
+    out = tmp_path / "cmp"
+    html = compare(pair, out, templates=templates).read_text()
+    assert "So liest man diesen Bericht." in html and "How to read this report." not in html
+    assert "body{color:#123456}" in html
+    assert "Friction &lt;b&gt;halved&lt;/b&gt; &amp; more." in html
+    # the effect table carries the numbers of paired_differences.csv
+    d = pd.read_csv(out / "paired_differences.csv")
+    r = d[(d["outcome"] == "flow Beijing->Hebei") & (d["year"] == 2035)].iloc[0]
+    assert f"<td class=\"clear\">+{r['mean_diff']:.1f} [{r['lo']:.1f} \u2013 {r['hi']:.1f}]" in html

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from model import FLOW_REGIONS, OUTPUT_REGIONS, Params, Schedule, TechTransferModel, simulate
-from model.agents import Firm, Lab
+from model.agents import FirmPopulation, LabPopulation, RestOfChina
 
 REQUIRED_METRICS = {
     "rd_spending_bn", "contract_turnover_bn", "contract_absorbed_bn", "high_tech_enterprises",
@@ -64,13 +64,26 @@ def test_no_negative_counts_or_values(run):
     assert np.isfinite(run.regions["value"]).all()
 
 
-def test_firms_and_labs_are_mesa_agents_and_dead_firms_are_removed():
+def test_populations_are_the_mesa_agents_and_count_the_living_firms():
+    """The model's agents are the three populations, registered through Mesa's constructor; the
+    firm population's living rows are the firms the tables count (times scale)."""
     m = TechTransferModel(Params(), seed=3, scale=0.01, until=2023)
-    m.run()
-    firms = m.agents_by_type[Firm]
-    alive_rows = set(np.flatnonzero(m.firms.view("alive")))
-    assert {a.row for a in firms} == alive_rows
-    assert len(m.agents_by_type[Lab]) == 155  # 145 key labs + 10 new research institutions (seed 2)
+    tables = m.run()
+    assert {type(a) for a in m.agents} == {FirmPopulation, LabPopulation, RestOfChina}
+    assert list(m.agents_by_type[FirmPopulation]) == [m.firms]
+    assert list(m.agents_by_type[LabPopulation]) == [m.labs]
+    assert list(m.agents_by_type[RestOfChina]) == [m.rest_of_china]
+    assert m.labs.n == 155  # 145 key labs + 10 new research institutions (seed 2)
+    counted = tables.regions.query("year == 2023 and metric == 'firms' and region in @BTH").value.sum()
+    assert m.firms.living() == pytest.approx(counted * 0.01)
+
+
+def test_agent_methods_can_be_called_through_an_agentset():
+    """The rules are methods of the agents: Mesa's AgentSet.do reaches them."""
+    m = TechTransferModel(Params(), seed=4, scale=0.01, until=2021)
+    before = m.labs.budget.copy()
+    m.agents_by_type[LabPopulation].do("spend_rd", 2021)
+    assert np.allclose(m.labs.budget / before, 1 + Params().lab_budget_growth)
 
 
 def test_schedule_lever_takes_effect_only_from_its_start():

@@ -8,8 +8,8 @@ comparisons a correct model would fail for some seed sets with probability ~4%, 
 seeds pass.  A rule implemented differently in one stepping (e.g. halving the search rate or
 dropping the Rest of China's demand) moves these metrics by tens of standard errors.
 
-Also checks that the bulk agent registration of the vectorised model leaves Mesa's registries as
-``Agent.__init__`` / ``Agent.remove`` would.
+Also checks that both models hold their agents in Mesa's registries, created through the public
+constructor, and that the reference stepping is composed from the shared parts, not inherited.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ import pandas as pd
 import pytest
 
 from model import Params, simulate
-from model.agents import Firm, Lab, RestOfChina
+import mesa
+from model.agents import FirmPopulation, LabPopulation, RestOfChina
 from model.model import TechTransferModel
-from model.reference import ReferenceFirm, ReferenceLab, ReferenceModel
+from model.reference import ReferenceFirm, ReferenceLab, ReferenceModel, ReferenceRestOfChina
 
 SCALE, UNTIL = 0.02, 2024
 REFERENCE_SEEDS = range(100, 116)  # 16 runs of ~1 s
@@ -67,19 +68,15 @@ def test_same_ensemble_mean(ensembles, metric: str, year: int) -> None:
     assert se < 0.1 * abs(vec.mean()), f"{metric} {year}: too noisy to compare (se {se:.3g})"
 
 
-def test_vectorised_registries_match_the_table() -> None:
+def test_vectorised_registries_hold_the_three_populations() -> None:
     m = TechTransferModel(Params(), seed=5, scale=0.01, until=2023)
     m.run()
-    alive = np.flatnonzero(m.firms.view("alive"))
-    firms = m.agents_by_type[Firm]
-    assert len(firms) == len(alive)
-    assert sorted(a.row for a in firms) == alive.tolist()
-    assert all(m.firm_agents[i] is not None and m.firm_agents[i].row == i for i in alive)
-    assert len(m.agents_by_type[Lab]) == m.labs.n and len(m.agents_by_type[RestOfChina]) == 1
-    assert len(m.agents) == len(alive) + m.labs.n + 1
+    assert len(m.agents) == 3
+    assert m.agents_by_type[FirmPopulation][0] is m.firms
+    assert m.agents_by_type[LabPopulation][0] is m.labs
+    assert m.agents_by_type[RestOfChina][0] is m.rest_of_china
     ids = [a.unique_id for a in m.agents]
-    assert len(set(ids)) == len(ids) and max(ids) < m.agent_id_counter
-    assert all(a.model is m and a.pos is None for a in firms)
+    assert len(set(ids)) == 3 and all(a.model is m for a in m.agents)
 
 
 def test_reference_agents_are_mesa_agents() -> None:
@@ -87,8 +84,34 @@ def test_reference_agents_are_mesa_agents() -> None:
     tables = m.run()
     firms = tables.regions.query("year == 2022 and metric == 'firms' and region in @BTH").value.sum()
     assert len(m.agents_by_type[ReferenceFirm]) == pytest.approx(firms * 0.01)
-    assert len(m.agents_by_type[ReferenceLab]) > 0
-    assert Firm not in m.agents_by_type or len(m.agents_by_type[Firm]) == 0
+    assert len(m.agents_by_type[ReferenceLab]) == 155
+    assert len(m.agents_by_type[ReferenceRestOfChina]) == 1
+    assert FirmPopulation not in m.agents_by_type  # nothing of the vectorised model is built
+
+
+def test_reference_is_composed_not_inherited() -> None:
+    assert not issubclass(ReferenceModel, TechTransferModel) and issubclass(ReferenceModel, mesa.Model)
+    assert not hasattr(ReferenceModel(Params(), seed=1, scale=0.01, until=2020), "firms")
+
+
+def test_both_steppings_start_from_the_same_population() -> None:
+    """The same seed gives the reference stepping the vectorised model's 2020 firms, row by row."""
+    vec = TechTransferModel(Params(), seed=9, scale=0.01, until=2020)
+    ref = ReferenceModel(Params(), seed=9, scale=0.01, until=2020)
+    firms = list(ref.agents_by_type[ReferenceFirm])
+    assert len(firms) == vec.firms.living()
+    for name in ("region", "sector", "sales", "rd_stock", "birth_year", "active", "last_ip_year"):
+        assert [getattr(f, name) for f in firms] == vec.firms.view(name).tolist(), name
+    assert np.array_equal(ref.rd_scale, vec.firms.rd_scale)
+
+
+def test_creating_agents_draws_no_random_numbers() -> None:
+    """Bit identity needs Mesa's public Agent constructor to leave both generators untouched."""
+    m = mesa.Model(rng=7)
+    rng_state, random_state = m.rng.bit_generator.state, m.random.getstate()
+    for _ in range(10):
+        ReferenceLab(m, 0, 0, 1.0)
+    assert m.rng.bit_generator.state == rng_state and m.random.getstate() == random_state
 
 
 def test_same_table_layout() -> None:

@@ -3,6 +3,7 @@ apart, run folders never mixed.  Tiny runs of the real model (scale 0.01, 2020-2
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -18,6 +19,7 @@ from experiments import store
 from experiments.api import Results, load_results, load_scenario, run_ensemble, scenario_with
 from experiments.cli import main
 from experiments.store import RunFolderConflict
+from model.version import code_hash, numeric_versions
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = dict(seeds=3, scale=0.01, until=2023, progress=False, plots=False)
@@ -78,7 +80,14 @@ def test_manifest_records_settings_and_versions(reference, scenarios):
     assert (manifest["seeds"], manifest["scale"], manifest["until"]) == ([0, 1, 2], 0.01, 2023)
     assert manifest["stepping"] == "vectorised" and manifest["complete"] is True
     assert set(manifest["packages"]) == {"mesa", "numpy", "scipy", "pandas", "pyarrow", "dask", "python"}
-    assert manifest["code_version"] and manifest["created_utc"].endswith("+00:00")
+    assert manifest["git_commit"] and manifest["created_utc"].endswith("+00:00")
+    assert "code_version" not in manifest
+    assert manifest["code_hash"] == code_hash()
+    assert {k: manifest["packages"][k] for k in numeric_versions()} == numeric_versions()
+    assert manifest["tables"]["seeds"] == [0, 1, 2]
+    for name in TABLES:  # the manifest records the combined tables' sha256
+        digest = hashlib.sha256((out / "baseline" / name).read_bytes()).hexdigest()
+        assert manifest["tables"]["sha256"][name] == digest
     other = json.loads((out / "more-projects" / store.MANIFEST).read_text())
     assert other["scenario_hash"] == scenarios[1].content_hash != manifest["scenario_hash"]
 
@@ -265,7 +274,7 @@ def test_run_folder_from_other_settings_is_refused(tmp_path, reference, scenario
     with pytest.raises(RunFolderConflict) as info:
         run_ensemble([chosen], out=out, workers=1, **settings)
     key = "scenario_hash" if change == "scenario" else change
-    assert key in str(info.value) and "--out" in str(info.value) and "delete" in str(info.value)
+    assert key in str(info.value) and "--out" in str(info.value) and "--fresh" in str(info.value)
     after = {p: p.read_bytes() for p in sorted((out / "baseline").rglob("*")) if p.is_file()}
     assert after == before  # nothing touched
 
@@ -284,3 +293,35 @@ def test_cli_refuses_to_mix_and_creates_nothing(tmp_path, capsys):
     assert err.startswith("error: ") and "scenario_hash" in err and len(err.splitlines()) == 1
     assert not (out / "fresh").exists()  # ...but nothing is written when one folder conflicts
     assert sorted(p.name for p in (out / "baseline").iterdir()) == [store.MANIFEST]
+
+
+# ------------------------------------------------------------------ the README's snippet as a script
+
+README_SNIPPET = """\
+from experiments.api import load_scenario, run_ensemble
+{guard}base = load_scenario("scenarios/baseline.toml")
+{indent}faster = base.with_changes(name="low-friction", transfer_friction=0.5)
+{indent}res = run_ensemble([base, faster], seeds=2, scale=0.01, until=2021, workers=2)
+{indent}print("tables", len(res.regions), len(res.flows), sorted(res.regions.scenario.unique()))
+"""
+
+
+@pytest.mark.parametrize("guarded", [True, False], ids=["with-guard", "without-guard"])
+def test_readme_snippet_as_a_script(tmp_path, guarded):
+    """Worker processes are spawned and import the script again: with the ``__main__`` guard it
+    works; without it, the workers refuse and the parent raises, naming the guard (no empty
+    tables, no exit 0)."""
+    guard, indent = ('if __name__ == "__main__":\n    ', "    ") if guarded else ("", "")
+    script = tmp_path / "snippet.py"
+    script.write_text(README_SNIPPET.format(guard=guard, indent=indent))
+    done = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    if guarded:
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "tables 320 120 ['baseline', 'low-friction']"
+    else:
+        assert done.returncode == 1 and "tables" not in done.stdout
+        last = done.stderr.strip().splitlines()[-1]
+        assert last.startswith("experiments.api.RunsFailed: all 4 run(s) failed"), last
+        assert 'put the call under `if __name__ == "__main__":`' in last
+        assert "run_ensemble was called while a worker process imported your script" in done.stderr

@@ -239,5 +239,19 @@ def test_duplicate_key_is_a_syntax_error(tmp_path):
     assert "bad.toml" in message and "line 7" in message
 
 
+def test_year_bounds_come_from_model_years(tmp_path):
+    from model import years
+    from scenarios.schema import ScenarioSpec
+
+    horizon = ScenarioSpec.model_fields["horizon"]
+    assert horizon.default == years.DEFAULT_HORIZON
+    bounds = {type(m).__name__: m for m in horizon.metadata}
+    assert (bounds["Ge"].ge, bounds["Le"].le) == (years.MIN_HORIZON, years.MAX_HORIZON)
+    message = error_of(write(tmp_path, f"horizon = {years.MAX_HORIZON + 1}\n" + GOOD))
+    assert f"between {years.MIN_HORIZON} and {years.MAX_HORIZON}" in message
+    early = GOOD.replace("[2026, 2030]", f"[{years.FIRST_YEAR - 1}, 2030]")
+    assert f"from {years.FIRST_YEAR}" in error_of(write(tmp_path, early))
+
+
 def test_name_equal_to_stem_is_accepted(tmp_path):
     assert load_scenario(write(tmp_path, 'name = "ok"\n' + GOOD, "ok.toml")).name == "ok"

@@ -1,0 +1,110 @@
+"""What the comparison compares: its outcomes and years, built from the model's declarations.
+
+An outcome is one scalar per (scenario, seed, year): a regional metric (title and unit from
+:mod:`model.metrics`, region from :mod:`model.regions`) or the contract value flowing from one
+region to a set of others (bn yuan per year).  Which metrics and outcomes the figures and tables
+show is a choice of the report, so it is a tuple of names here; their titles and units are not
+declared again.
+
+Main entry point: :func:`outcome_values` (the tidy table of outcome values).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from model.metrics import METRICS, metric
+from model.regions import REGIONS
+from model.years import DEFAULT_HORIZON
+
+YEARS: tuple[int, ...] = (2030, DEFAULT_HORIZON)  # years compared: the end of the 15th Five-Year Plan, the horizon
+
+# Metrics shown in the fan charts, the per-run time series and the outcome table.
+KEY_METRICS: tuple[str, ...] = (
+    "rd_spending_bn", "contract_turnover_bn", "contract_absorbed_bn", "transformed_output_bn",
+    "high_tech_enterprises", "sci_tech_smes",
+)
+FLOW_UNIT = METRICS["contract_value_bn"].unit  # unit of flow outcomes ("bn yuan", per year)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One scalar outcome per (scenario, seed, year).
+
+    Either a regional metric (``region`` + ``metric``) or the contract value flowing from
+    ``origin`` to the sum of ``destinations`` (bn yuan per year).
+    """
+
+    name: str  # identifier used in tables, e.g. "Hebei transformed_output_bn"
+    label: str  # human-readable, for charts
+    unit: str  # the metric's unit: "bn yuan" (per year) or "firms"
+    region: str | None = None
+    metric: str | None = None
+    origin: str | None = None
+    destinations: tuple[str, ...] = ()
+
+
+def region_outcome(region: str, name: str) -> Outcome:
+    """The regional metric ``name`` of ``region`` (title and unit from :mod:`model.metrics`)."""
+    m = metric(name)
+    return Outcome(f"{region} {name}", f"{region}: {m.title}", m.unit, region=region, metric=name)
+
+
+def flow_outcome(origin: str, destinations: tuple[str, ...]) -> Outcome:
+    """Contract value from ``origin``'s sellers to the buyers of ``destinations`` (bn yuan per year)."""
+    dest = "+".join(destinations)
+    return Outcome(f"flow {origin}->{dest}", f"Contracts {origin} \u2192 {dest.replace('+', ' + ')}",
+                   FLOW_UNIT, origin=origin, destinations=destinations)
+
+
+FLOW_OUTCOMES = (
+    flow_outcome("Beijing", ("Hebei",)),
+    flow_outcome("Beijing", ("Tianjin",)),
+    flow_outcome("Beijing", ("Tianjin", "Hebei")),
+)
+# Every outcome in the tables: the key metrics of the three regions plus Beijing's outflows.
+TABLE_OUTCOMES: tuple[Outcome, ...] = tuple(
+    region_outcome(r, m) for m in KEY_METRICS for r in REGIONS) + FLOW_OUTCOMES
+# The subset drawn in the paired-difference chart and its table, in this order.
+CHART_OUTCOMES: tuple[str, ...] = (
+    "flow Beijing->Hebei", "flow Beijing->Tianjin+Hebei", "Beijing contract_turnover_bn",
+    "Tianjin contract_absorbed_bn", "Hebei contract_absorbed_bn", "Hebei rd_spending_bn",
+    "Tianjin transformed_output_bn", "Hebei transformed_output_bn", "Tianjin high_tech_enterprises",
+    "Hebei high_tech_enterprises", "Tianjin sci_tech_smes", "Hebei sci_tech_smes",
+)
+
+
+def chart_outcomes(available) -> list[Outcome]:
+    """The :data:`CHART_OUTCOMES` among the outcome names ``available``, in chart order."""
+    present = set(available)
+    by_name = {oc.name: oc for oc in TABLE_OUTCOMES}
+    return [by_name[n] for n in CHART_OUTCOMES if n in by_name and n in present]
+
+
+def outcome_values(regions: pd.DataFrame, flows: pd.DataFrame,
+                   outcomes: tuple[Outcome, ...] = TABLE_OUTCOMES) -> pd.DataFrame:
+    """Tidy table ``scenario, seed, year, outcome, value`` of the given outcomes (all years).
+
+    Outcomes whose metric is absent from the results are left out.  A flow pair missing from a
+    (scenario, seed, year) that has flows counts as zero contract value.
+    """
+    parts = []
+    keys = ["scenario", "seed", "year"]
+    for oc in outcomes:
+        if oc.metric is not None:
+            sub = regions[(regions["region"] == oc.region) & (regions["metric"] == oc.metric)]
+            if len(sub):
+                parts.append(sub[keys + ["value"]].assign(outcome=oc.name))
+        elif len(flows):
+            sub = flows[(flows["origin"] == oc.origin) & flows["destination"].isin(oc.destinations)]
+            total = sub.groupby(keys)["contract_value_bn"].sum()
+            index = pd.MultiIndex.from_frame(flows[keys].drop_duplicates())
+            total = total.reindex(index, fill_value=0.0).rename("value").reset_index()
+            parts.append(total.assign(outcome=oc.name))
+    if not parts:
+        return pd.DataFrame(columns=keys + ["outcome", "value"])
+    out = pd.concat(parts, ignore_index=True)
+    out["value"] = out["value"].astype(float)
+    return out[keys + ["outcome", "value"]]

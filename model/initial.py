@@ -1,0 +1,126 @@
+"""Initial conditions (2020) and entrants: the firm and lab populations both steppings start from.
+
+Every function draws from the numpy ``Generator`` it is given, in a fixed order, so the vectorised
+model (``model.model``) and the reference stepping (``model.reference``) start from bit-identical
+populations for the same seed.  Columns are numpy arrays with the dtypes of ``FIRM_FIELDS``.
+
+Units: money in million yuan (m yuan) per year; ``weight`` = real firms an agent row stands for
+(1/scale); years are calendar years.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from model.inputs import value
+from model.params import Params
+from model.regions import REGIONS, SECTOR_MIX, SECTORS
+from model.years import FIRST_YEAR
+
+N_SECTORS = len(SECTORS)
+NO_IP = 99  # last_ip_year = year - NO_IP: a sentinel for "holds no recent IP" (far outside any window)
+
+FIRM_FIELDS: dict[str, type] = {
+    "region": np.int8,  # home region (R&D base): 0 Beijing, 1 Tianjin, 2 Hebei
+    "sector": np.int8,  # index into SECTORS
+    "sales": np.float64,  # m yuan per year
+    "rd_intensity": np.float64,  # own R&D / sales (before subsidy)
+    "rd": np.float64,  # R&D spending this year, m yuan (subsidy included)
+    "rd_stock": np.float64,  # R&D capital, m yuan (perpetual inventory)
+    "weight": np.float64,  # real firms this row stands for
+    "birth_year": np.int16,
+    "alive": np.bool_,
+    "active": np.bool_,  # participates in the registered technology market (as seller)
+    "hte": np.bool_,  # recognised national high-tech enterprise
+    "hte_until": np.int16,  # year in which the recognition is reviewed
+    "last_ip_year": np.int16,  # last year the firm produced or bought a technology
+    "prod_region": np.int8,  # where it transforms technology (own region or a branch)
+    "park": np.bool_,  # its branch is in the Xiong'an Zhongguancun Science Park
+    "output": np.float64,  # transformed output this year, m yuan
+    "demand": np.float64,  # output it wanted to transform this year, m yuan
+}
+
+
+def typed(columns: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
+    """All FIRM_FIELDS for ``n`` rows with their dtypes (fields not given are zero)."""
+    return {name: (np.asarray(columns[name]).astype(dtype) if name in columns else np.zeros(n, dtype))
+            for name, dtype in FIRM_FIELDS.items()}
+
+
+def initial_labs(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The labs of 2020 (all simulated, weight 1): region, sector, budget (m yuan/yr).
+
+    A region's labs share the public (non-business) part of its 2020 R&D equally."""
+    regions, sectors, budgets = [], [], []
+    for r, name in enumerate(REGIONS):
+        n = int(value("labs", name))
+        public_rd_m = value("rd_spending_2020", name) * 1000 * (1 - value("business_rd_share", name))
+        regions.append(np.full(n, r))
+        sectors.append(rng.choice(N_SECTORS, size=n, p=SECTOR_MIX[r]))
+        budgets.append(np.full(n, public_rd_m / n))
+    return dict(region=np.concatenate(regions).astype(np.int8), sector=np.concatenate(sectors).astype(np.int8),
+                budget=np.concatenate(budgets).astype(np.float64))
+
+
+def draw_firms(rng: np.random.Generator, region: int, n: int, year: int, scale: float,
+               rd_scale: float | None = None, size_ratio: float = 1.0) -> tuple[dict[str, np.ndarray], float]:
+    """Attributes of ``n`` new firms of ``region`` born in ``year``, and the R&D-intensity scale.
+
+    Entrants are ``size_ratio`` times the size of the 2020 firms (their R&D intensity follows
+    their size).  ``rd_scale`` None (the initial population): intensities are scaled so that the
+    firms' R&D equals the region's 2020 business R&D, and that scale is returned for the
+    region's later entrants."""
+    name = REGIONS[region]
+    sigma = value("sales_sigma", name)
+    sales = size_ratio * value("median_sales_m", name) * np.exp(sigma * rng.standard_normal(n))
+    rel = (sales / value("median_sales_m", name)) ** value("rd_intensity_size_elasticity")
+    intensity = rel * np.exp(value("rd_intensity_sigma") * rng.standard_normal(n))
+    if rd_scale is None:
+        target_m = value("rd_spending_2020", name) * 1000 * value("business_rd_share", name)
+        rd_scale = target_m / (np.sum(intensity * sales) / scale)
+    sector = rng.choice(N_SECTORS, size=n, p=SECTOR_MIX[region])
+    columns = dict(
+        region=np.full(n, region),
+        sector=sector,
+        sales=sales,
+        rd_intensity=np.minimum(intensity * rd_scale, value("rd_intensity_cap")),
+        weight=np.full(n, 1.0 / scale),
+        alive=np.ones(n, bool),
+        prod_region=np.full(n, region),
+        hte_until=np.full(n, year),
+        last_ip_year=np.full(n, year - NO_IP),
+        birth_year=np.full(n, year),
+    )
+    return typed(columns, n), rd_scale
+
+
+def initial_firms(rng: np.random.Generator, params: Params, scale: float) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The firms of 2020 (all FIRM_FIELDS) and each region's R&D-intensity scale.
+
+    Per region: Poisson(firms_2020 x scale) firms, ages uniform 0..firm_age_max_2020, a share
+    ``participation_<region>`` active in the market.  Then for all: R&D = intensity x sales, the
+    steady-state R&D stock, and core IP held from the ``initial_ip_years`` before 2020."""
+    rd_scale = np.zeros(len(REGIONS))
+    age_max = int(value("firm_age_max_2020"))
+    participation = params.regional("participation", FIRST_YEAR)
+    parts = []
+    for r, name in enumerate(REGIONS):
+        n = rng.poisson(value("firms_2020", name) * scale)
+        cols, rd_scale[r] = draw_firms(rng, r, n, FIRST_YEAR, scale)
+        cols["birth_year"] = (FIRST_YEAR - rng.integers(0, age_max + 1, size=n)).astype(np.int16)
+        cols["active"] = rng.random(n) < participation[r]
+        parts.append(cols)
+    f = {name: np.concatenate([p[name] for p in parts]) for name in FIRM_FIELDS}
+    f["rd"] = f["rd_intensity"] * f["sales"]
+    f["rd_stock"] = f["rd"] / (value("rd_stock_depreciation") + value("rd_stock_init_growth"))
+    # core IP held at the start: a technology produced in the years before 2020 at the current rate
+    lam = params.at("kpf_productivity", FIRST_YEAR) * f["rd"] ** params.at("kpf_elasticity", FIRST_YEAR)
+    has_ip = rng.random(len(f["rd"])) < 1 - np.exp(-value("initial_ip_years") * lam)
+    f["last_ip_year"] = np.where(has_ip, FIRST_YEAR - 1, FIRST_YEAR - NO_IP).astype(np.int16)
+    return f, rd_scale
+
+
+def check_scale(scale: float, max_scale: float) -> None:
+    """Raise ValueError unless 0 < scale <= max_scale (the fraction of real firms simulated)."""
+    if not 0 < scale <= max_scale:
+        raise ValueError(f"scale must be in (0, {max_scale:g}], got {scale}")

@@ -1,0 +1,109 @@
+"""The model's outputs: each year's rows of the regions and flows tables, and their collection.
+
+Both steppings build a year's rows with :func:`annual_rows` and record them in a Mesa
+``DataCollector`` declared with two tables (:func:`new_collector`, :func:`record`): the
+documented ``tables=`` / ``add_table_row`` API.  Model reporters would deep-copy each year's rows;
+the tables store plain values once, and ``get_table_dataframe`` gives the run's tables.
+
+Metric names, units and meanings are declared in ``model/metrics.py``; values are at real-world
+scale (agent weights = 1/scale); ``_bn`` = billion yuan per year, counts are real firms/contracts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mesa
+import numpy as np
+import pandas as pd
+from scipy.special import ndtr
+
+from model.inputs import value
+from model.metrics import FLOW_METRIC_NAMES, METRICS, REGION_METRIC_NAMES
+from model.params import Params
+from model.regions import BJ, FLOW_REGIONS, RC, REGIONS, ROC, XIONGAN
+
+REGION_COLUMNS = ("year", "region", "metric", "value")
+FLOW_COLUMNS = ("year", "origin", "destination") + FLOW_METRIC_NAMES
+# Row order of a year's regions table: the BTH metrics in this order, then the park, then the
+# Rest of China's trade.  (Not REGION_METRICS' order: the tables keep the order they always had.)
+BTH_ROW_ORDER = ("rd_spending_bn", "contract_turnover_bn", "contract_absorbed_bn", "contracts_sold",
+                 "absorbed_from_beijing_bn", "high_tech_enterprises", "sci_tech_smes", "unicorns", "firms",
+                 "transformed_output_bn", "firm_revenue_bn", "branches_in")
+PARK_METRIC = METRICS["park_firms"].name
+ROC_METRICS = tuple(METRICS[m].name for m in ("contract_turnover_bn", "contract_absorbed_bn", "contracts_sold"))
+assert set(BTH_ROW_ORDER) | {PARK_METRIC} == set(REGION_METRIC_NAMES) and len(BTH_ROW_ORDER) == len(REGION_METRIC_NAMES) - 1
+
+
+@dataclass
+class RunTables:
+    """Annual outputs of one run, at real-world scale."""
+
+    regions: pd.DataFrame  # year, region, metric, value
+    flows: pd.DataFrame  # year, origin, destination, contract_value_bn, contracts
+
+
+def _bth_metrics(year: int, params: Params, firms: dict[str, np.ndarray], lab_region: np.ndarray,
+                 lab_budget: np.ndarray, val: np.ndarray, cnt: np.ndarray) -> dict[str, np.ndarray]:
+    """Each BTH metric as an array over REGIONS (``val``, ``cnt``: 4x4 flow value and count)."""
+    w, region, prod = firms["weight"], firms["region"], firms["prod_region"]
+    unicorn_sales = 1000 * value("usd_cny") / params.at("valuation_multiple", year)
+    young = (year - firms["birth_year"]) <= value("unicorn_max_age")
+    # valuation = valuation_multiple x sales x lognormal(0, valuation_sigma) across the real firms a
+    # model firm stands for: the expected share of them valued at 1 bn USD or more
+    unicorn_share = ndtr(np.log(np.maximum(firms["sales"], 1e-12) / unicorn_sales) / value("valuation_sigma"))
+    rd_bn = (np.bincount(region, weights=firms["rd"] * w, minlength=3)
+             + np.bincount(lab_region, weights=lab_budget, minlength=3)) / 1000
+    return {
+        "rd_spending_bn": rd_bn,
+        "contract_turnover_bn": val.sum(axis=1)[:3],
+        "contract_absorbed_bn": val.sum(axis=0)[:3],
+        "contracts_sold": cnt.sum(axis=1)[:3],
+        "absorbed_from_beijing_bn": val[BJ, :3],
+        "high_tech_enterprises": np.bincount(region, weights=w * firms["hte"], minlength=3),
+        "sci_tech_smes": np.bincount(region, weights=w * (firms["sales"] <= value("sme_max_sales_m")), minlength=3),
+        "unicorns": np.bincount(region, weights=w * young * unicorn_share, minlength=3),
+        "firms": np.bincount(region, weights=w, minlength=3),
+        "transformed_output_bn": np.bincount(prod, weights=firms["output"] * w, minlength=3) / 1000,
+        "firm_revenue_bn": np.bincount(region, weights=firms["sales"] * w, minlength=3) / 1000,
+        "branches_in": np.bincount(prod, weights=w * (prod != region), minlength=3),
+    }
+
+
+def annual_rows(year: int, params: Params, firms: dict[str, np.ndarray], lab_region: np.ndarray,
+                lab_budget: np.ndarray, deals: dict[str, np.ndarray]) -> dict[str, list[tuple]]:
+    """The year's rows of the output tables (shared by both steppings): {"regions": [(year,
+    region, metric, value)], "flows": [(year, origin, destination, contract_value_bn, contracts)]}.
+
+    ``firms``: columns region, weight (real firms; 0 for firms that have exited), rd, hte, sales,
+    birth_year, prod_region, output, park.  ``deals``: columns seller_region, buyer_region, value
+    (m yuan), weight (real deals; one entry per model deal)."""
+    # flows: origin = seller region, destination = buyer region
+    od = np.asarray(deals["seller_region"], dtype=np.int64) * 4 + np.asarray(deals["buyer_region"], dtype=np.int64)
+    val = np.bincount(od, weights=deals["value"] * deals["weight"], minlength=16).reshape(4, 4) / 1000
+    cnt = np.bincount(od, weights=deals["weight"], minlength=16).reshape(4, 4)
+    flows = [(year, FLOW_REGIONS[o], FLOW_REGIONS[d], float(val[o, d]), float(cnt[o, d]))
+             for o in range(4) for d in range(4) if not (o == RC and d == RC)]
+    metrics = _bth_metrics(year, params, firms, lab_region, lab_budget, val, cnt)
+    rows = [(year, REGIONS[r], m, float(metrics[m][r])) for m in BTH_ROW_ORDER for r in range(3)]
+    rows.append((year, XIONGAN, PARK_METRIC, float(np.sum(firms["weight"] * firms["park"]))))
+    roc_values = (val[RC].sum(), val[:, RC].sum(), cnt[RC].sum())
+    rows += [(year, ROC, m, float(v)) for m, v in zip(ROC_METRICS, roc_values)]
+    return {"regions": rows, "flows": flows}
+
+
+def new_collector() -> mesa.DataCollector:
+    """A DataCollector with the two output tables."""
+    return mesa.DataCollector(tables={"regions": list(REGION_COLUMNS), "flows": list(FLOW_COLUMNS)})
+
+
+def record(collector: mesa.DataCollector, rows: dict[str, list[tuple]]) -> None:
+    """Add one year's rows (:func:`annual_rows`) to the collector's tables."""
+    for table, columns in (("regions", REGION_COLUMNS), ("flows", FLOW_COLUMNS)):
+        for row in rows[table]:
+            collector.add_table_row(table, dict(zip(columns, row)))
+
+
+def run_tables(collector: mesa.DataCollector) -> RunTables:
+    """All recorded years as tidy DataFrames."""
+    return RunTables(regions=collector.get_table_dataframe("regions"), flows=collector.get_table_dataframe("flows"))
