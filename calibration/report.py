@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from calibration.loss import deviation, passes
-from calibration.search import PROFILE_DELTA, Profile, Settings
+from calibration.search import PROFILE_DELTA, Profile
 from calibration.space import FIXED, Space, round_sig
 from calibration.targets import COMPARED_KINDS, Target
 from model.metrics import METRICS

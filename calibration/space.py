@@ -22,6 +22,7 @@ import numpy as np
 
 from model import UNCERTAIN, Params
 from model.params import DECLARED, SCALES, Fixed, Free
+from model.years import FIRST_YEAR
 
 SIG_DIGITS = 10  # parameter values are rounded to this many significant digits before simulating
 
@@ -117,4 +118,4 @@ class Space:
         return self.base.replace(**self.values(u))
 
     def prior_unit(self) -> np.ndarray:
-        return self.unit({p.name: self.base.at(p.name, 2020) for p in self.free})
+        return self.unit({p.name: self.base.at(p.name, FIRST_YEAR) for p in self.free})

@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from experiments import store
 from experiments.ensemble import STEPPINGS, RunOutcome, RunSpec, execute
+from experiments.lock import RunFolderLock
 from model.years import DEFAULT_HORIZON, MAX_HORIZON, MIN_HORIZON
 
 
@@ -199,7 +200,7 @@ def run_ensemble(
         _check(run_dirs[s.name], settings[s.name], fresh)
     with contextlib.ExitStack() as locks:
         for s in chosen:
-            lock = locks.enter_context(store.RunFolderLock(run_dirs[s.name]))
+            lock = locks.enter_context(RunFolderLock(run_dirs[s.name]))
             if lock.note:
                 print(lock.note, file=sys.stderr)
         tables = _prepare_run_dirs(chosen, run_dirs, settings, seed_values, base_seed, fresh)

@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from model.regions import REGIONS
-from model.years import FIRST_YEAR
+from model.years import DEFAULT_HORIZON, FIRST_YEAR
 
 SCALES = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0)
 QUICK_SCALES = (0.01, 0.1, 1.0)
@@ -45,7 +45,7 @@ REFERENCE_SCALES = (0.01, 0.05, 0.1, 0.25)
 QUICK_REFERENCE_SCALES = (0.05,)
 SYNTHETIC_AGENTS = 1_000_000
 AGENTS_PER_UNIT_SCALE = 215_000  # mean living firm agents of a baseline run at scale 1 (measured)
-UNTIL = 2035
+UNTIL = DEFAULT_HORIZON
 REPO = Path(__file__).resolve().parents[1]
 
 

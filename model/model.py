@@ -25,7 +25,7 @@ from model.market import TechnologyMarket
 from model.outputs import RunTables, annual_rows, new_collector, record, run_tables
 from model.params import Params
 from model.regions import distance_matrix, park_distance_km
-from model.years import FIRST_YEAR
+from model.years import DEFAULT_HORIZON, FIRST_YEAR
 
 START_YEAR = FIRST_YEAR  # kept for code that imports it from here
 
@@ -48,7 +48,7 @@ class TechTransferModel(mesa.Model):
 
     MAX_SCALE = 1.0  # one agent per real firm at most (the benchmark's synthetic population lifts it)
 
-    def __init__(self, params: Params | None = None, seed: int = 0, scale: float = 0.05, until: int = 2035) -> None:
+    def __init__(self, params: Params | None = None, seed: int = 0, scale: float = 0.05, until: int = DEFAULT_HORIZON) -> None:
         super().__init__(rng=seed)
         check_scale(scale, self.MAX_SCALE)
         self.params = params or Params()

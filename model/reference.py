@@ -36,7 +36,7 @@ from model.outputs import RunTables, annual_rows, new_collector, record, run_tab
 from model.params import Params
 from model.recognition import hte_rule
 from model.regions import BJ, HB, ICV, RC, REGIONS, SECTOR_MIX, distance_matrix, park_distance_km
-from model.years import FIRST_YEAR
+from model.years import DEFAULT_HORIZON, FIRST_YEAR
 
 STATE = tuple(name for name in FIRM_FIELDS if name != "alive")  # a ReferenceFirm's attributes
 
@@ -239,7 +239,7 @@ class ReferenceModel(mesa.Model):
 
     MAX_SCALE = 1.0
 
-    def __init__(self, params: Params | None = None, seed: int = 0, scale: float = 0.05, until: int = 2035) -> None:
+    def __init__(self, params: Params | None = None, seed: int = 0, scale: float = 0.05, until: int = DEFAULT_HORIZON) -> None:
         super().__init__(rng=seed)
         check_scale(scale, self.MAX_SCALE)
         self.params = params or Params()

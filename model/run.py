@@ -10,11 +10,12 @@ from model.model import TechTransferModel
 from model.outputs import RunTables
 from model.params import Params
 from model.reference import ReferenceModel
+from model.years import DEFAULT_HORIZON
 
 STEPPINGS = {"vectorised": TechTransferModel, "reference": ReferenceModel}
 
 
-def simulate(params: Params | None = None, seed: int = 0, scale: float = 0.05, until: int = 2035,
+def simulate(params: Params | None = None, seed: int = 0, scale: float = 0.05, until: int = DEFAULT_HORIZON,
              stepping: str = "vectorised") -> RunTables:
     """Run one simulation from 2020 to ``until`` and return its annual tables (real-world scale).
 

@@ -7,7 +7,6 @@ import dataclasses
 import pickle
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import pytest
 
 import model
 from experiments import store
-from experiments.api import Results, load_results, load_scenario, run_ensemble, scenario_with
+from experiments.api import load_results, load_scenario, run_ensemble, scenario_with
 from experiments.cli import main
 from experiments.store import RunFolderConflict
 from model.version import code_hash, numeric_versions
