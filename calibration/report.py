@@ -152,7 +152,7 @@ def fit_markdown(table: pd.DataFrame, targets: Sequence[Target], meta: Mapping[s
     return "\n".join(lines)
 
 
-METRIC_LABELS = {name: m.title for name, m in METRICS.items()}  # the catalogue's titles (model/metrics.py)
+METRIC_LABELS = {name: m.label for name, m in METRICS.items()}  # the catalogue's short labels (model/metrics.py)
 
 
 BOUND_LABELS = {"lower": "> value", "upper": "< value", "greater": "left > right"}  # point targets: ±tolerance
