@@ -173,3 +173,96 @@ def test_seed_means_agree_across_scales():
     bound = np.maximum(0.10, 3 * np.sqrt(se_small**2 + se_big**2) / m_small)
     bad = rel[rel > bound]
     assert bad.empty, f"scale-dependent metrics: {bad.to_dict()}"
+
+
+# ------------------------------------------------------------------ the shelf (issue 10)
+
+def _market(seed: int = 0, scale: float = 0.05):
+    from model.market import TechnologyMarket
+    from model.regions import distance_matrix
+    return TechnologyMarket(Params(), scale, np.random.default_rng(seed), distance_matrix())
+
+
+def _offers(owners, cells_region, sector, weight):
+    owners = np.asarray(owners)
+    return dict(owner=owners, region=np.full(len(owners), cells_region, np.int8),
+                sector=np.full(len(owners), sector, np.int8), weight=np.full(len(owners), weight))
+
+
+NO_OFFERS = dict(owner=np.zeros(0, np.int64), region=np.zeros(0, np.int8), sector=np.zeros(0, np.int8),
+                 weight=np.zeros(0))
+
+
+def test_shelf_keeps_the_vintages_of_the_shelf_life_and_grows_past_its_capacity():
+    from model.inputs import value
+    life = int(value("tech_shelf_life"))
+    m = _market()
+    cap = len(m._buf["owner"])
+    per_year = cap // 2 + 7  # forces moves and growth of the buffers
+    for year in range(2020, 2030):
+        m.shelve(year, year, _offers(np.arange(per_year) + 1000 * year, 0, year % 6, 20.0), NO_OFFERS)
+        t = m.techs
+        assert sorted(set(t["vintage"])) == list(range(max(2020, year - life + 1), year + 1))
+        for v in set(t["vintage"].tolist()):  # every technology of a vintage on the shelf is there, once
+            assert sorted(t["owner"][t["vintage"] == v]) == list(np.arange(per_year) + 1000 * v)
+
+
+def test_a_pick_is_uniform_over_a_cells_technologies_across_vintages():
+    """Cell (Beijing, sector 2, firm) holds 3 + 5 + 2 technologies in three vintage blocks; 60,000
+    picks: each technology's count is within 5 standard deviations of 6,000."""
+    from model.market import cell_of
+    m = _market(seed=3)
+    for year, n in ((2020, 3), (2021, 5), (2022, 2)):
+        other = _offers(np.arange(4) + 500, 1, 0, 20.0)  # another cell, in the same blocks
+        m.shelve(2022, year, dict((k, np.concatenate([other[k], v])) for k, v in _offers(np.arange(n) + 10 * year, 0, 2, 20.0).items()),
+                 NO_OFFERS)
+    cell = int(cell_of(np.array([0]), np.array([2]), np.array([0]))[0])
+    rows = m.pick_techs(np.full(60_000, cell), np.zeros(48))
+    owners = m._buf["owner"][rows]
+    expected = {10 * y + i for y, n in ((2020, 3), (2021, 5), (2022, 2)) for i in range(n)}
+    assert set(owners) == expected
+    counts = np.array([np.sum(owners == o) for o in sorted(expected)])
+    assert np.all(np.abs(counts - 6000) < 5 * np.sqrt(6000 * 0.9))
+
+
+def test_a_pick_follows_the_weights_when_a_cell_mixes_them():
+    from model.market import cell_of
+    m = _market(seed=4)
+    m.shelve(2020, 2020, _offers([1, 2], 0, 0, 1.0), NO_OFFERS)
+    m.shelve(2020, 2020, _offers([3], 0, 0, 3.0), NO_OFFERS)  # same cell, three times the weight
+    cell = int(cell_of(np.array([0]), np.array([0]), np.array([0]))[0])
+    supply = np.zeros(48)
+    supply[cell] = 5.0
+    owners = m._buf["owner"][m.pick_techs(np.full(50_000, cell), supply)]
+    share = np.mean(owners == 3)  # expected 0.6, sd 0.0022: tolerance 5 sd
+    assert abs(share - 0.6) < 0.011
+
+
+def test_a_technology_keeps_the_maturity_drawn_at_its_first_sale():
+    m = _market(seed=5)
+    m.shelve(2020, 2020, _offers(np.arange(50), 0, 0, 20.0), _offers(np.arange(5), 0, 1, 1.0))
+    assert np.isnan(m.techs["maturity"]).all()
+    rows = m.pick_techs(np.zeros(200, np.int64), np.zeros(48))  # cell 0: Beijing, sector 0, firms
+    m._draw_attributes(rows)
+    first = m._buf["maturity"][rows].copy()
+    assert np.isfinite(first).all() and np.isfinite(m._buf["value"][rows]).all()
+    m._draw_attributes(rows)
+    np.testing.assert_array_equal(m._buf["maturity"][rows], first)
+    unsold = np.setdiff1d(np.arange(m._start, m._end), rows)
+    assert np.isnan(m._buf["maturity"][unsold]).all()
+
+
+def test_thinned_searches_make_as_many_deals_as_searching_one_by_one():
+    """Each firm's deals are Poisson(search_rate x capacity x P(a cell)): over 200 years of draws
+    the mean number of firm bids is within 4 standard errors of its expectation."""
+    m = TechTransferModel(Params(), seed=2, scale=0.02, until=2020)
+    m.step()  # 2020: the shelf is stocked
+    firms, p = m.firms, m.params
+    offer = m.market.open(2021)
+    alive = np.flatnonzero(firms.view("alive"))
+    cap = 1 - np.exp(-firms.rd_stock[alive] / p.at("absorptive_stock_m", 2021))
+    p_cell = 1 - offer.probs[firms.region[alive], firms.sector[alive], -1]
+    expected = np.sum(p.at("search_rate", 2021) * cap * p_cell)
+    assert expected > 100
+    n = [len(firms.search(2021, offer).cells) for _ in range(200)]
+    assert abs(np.mean(n) - expected) < 4 * np.sqrt(expected / 200)
