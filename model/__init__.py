@@ -8,15 +8,27 @@ The model knows nothing about files, plots or the command line.  Use::
     tables.flows     # pandas: year, origin, destination, contract_value_bn, contracts
 """
 
-from model.params import FIELD_NAMES, LEVER_RANGES, LEVERS, UNCERTAIN, Params, Schedule
-from model.regions import FLOW_REGIONS, OUTPUT_REGIONS, REGIONS
-from model.outputs import RunTables
-from model.model import START_YEAR, TechTransferModel
-from model.reference import ReferenceModel
-from model.run import simulate
+import importlib
 
-__all__ = [
-    "FIELD_NAMES", "LEVERS", "LEVER_RANGES", "UNCERTAIN", "Params", "Schedule",
-    "REGIONS", "FLOW_REGIONS", "OUTPUT_REGIONS", "START_YEAR",
-    "RunTables", "TechTransferModel", "ReferenceModel", "simulate",
-]
+# Where each public name lives.  Names are imported on first use (PEP 562), so that importing a
+# light submodule (model.params, model.years, model.version) does not load Mesa, SciPy and pandas.
+_EXPORTS = {
+    "FIELD_NAMES": "model.params", "LEVERS": "model.params", "LEVER_RANGES": "model.params",
+    "UNCERTAIN": "model.params", "Params": "model.params", "Schedule": "model.params",
+    "REGIONS": "model.regions", "FLOW_REGIONS": "model.regions", "OUTPUT_REGIONS": "model.regions",
+    "RunTables": "model.outputs", "START_YEAR": "model.model", "TechTransferModel": "model.model",
+    "ReferenceModel": "model.reference", "simulate": "model.run",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'model' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
