@@ -87,6 +87,28 @@ class Results:
         """True if no run failed."""
         return not self.failures
 
+    def effects(self, baseline: str | None = None, years=None, outcomes=None) -> pd.DataFrame:
+        """The paired-differences table against ``baseline`` (default "baseline"): scenario,
+        outcome, year, mean_diff, 90% interval lo/hi, size relative to the baseline ... (the
+        statistics of ``bth compare``, :func:`experiments.effects.paired_differences`)."""
+        from experiments.notebook import effects
+
+        return effects(self, baseline=baseline, years=years, outcomes=outcomes)
+
+    def fan(self, metric: str, region: str, baseline: str | None = None,
+            scenarios: list[str] | None = None, years: tuple[int, int] | None = None):
+        """A matplotlib Figure: fan chart of ``metric`` in ``region`` (median, 50% and 90% seed
+        bands per scenario; the baseline as an outline)."""
+        from experiments.notebook import fan
+
+        return fan(self, metric, region, baseline=baseline, scenarios=scenarios, years=years)
+
+    def _repr_html_(self) -> str:
+        """A notebook summary (scenarios, seeds, years, metrics), not the whole tables."""
+        from experiments.notebook import summary_html
+
+        return summary_html(self)
+
 
 def load_scenario(path: str | Path) -> Any:
     """Load and validate a scenario file (or a shipped scenario by bare name, e.g. "baseline").
@@ -164,7 +186,8 @@ def run_ensemble(
     scheduler: address of a running Dask scheduler; runs go there instead.
     stepping: "vectorised" or "reference" (the model's two implementations of a step).
     progress: show a progress bar (runs done / total, time left) on stderr.
-    plots: call ``experiments.plots.plot_run`` on each completed run folder (only with ``out``).
+    plots: draw the figures of each completed run folder (only with ``out``), unless they are
+        current (drawn from the same tables by the same plotting code: ``plots.json``).
     simulate: replaces ``model.simulate`` (tests); must be importable by name for workers > 1.
     fresh: discard the stored runs of every scenario named (whatever made them) and recompute.
 
@@ -214,7 +237,7 @@ def run_ensemble(
                                       simulate, progress, run_dirs, {})
         failures.sort(key=lambda f: (names.index(f.scenario), f.seed))
         regions, flows = _finish_run_dirs(chosen, run_dirs, settings, seed_values, base_seed,
-                                          plots, tables)
+                                          plots, tables, workers)
     results = Results(regions, flows, [run_dirs[s.name] for s in chosen], failures)
     _raise_if_all_failed(specs, failures, results)
     return results
@@ -335,24 +358,34 @@ def _run_with_progress(specs: list[RunSpec], total: int, workers: int, scheduler
 
 
 def _finish_run_dirs(chosen: list[Any], run_dirs: dict[str, Path], settings: dict[str, dict],
-                     seeds: list[int], base_seed: int, plots: bool, tables: dict[str, dict | None]
-                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
+                     seeds: list[int], base_seed: int, plots: bool, tables: dict[str, dict | None],
+                     workers: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Write combined tables (from verified per-seed files), final manifest and plots of each
     complete run folder; return the tables of all finished runs (complete or not).
 
-    Each scenario is finished on its own: an error reading or writing one leaves the others'
-    folders as they are (and finished), then the first error is raised."""
+    Plots are drawn after every folder is finished, only where their tables or plotting code
+    changed (:func:`experiments.ensemble.draw_plots`, on ``workers`` local processes when there
+    are several).  Each scenario is finished on its own: an error reading or writing one leaves
+    the others' folders as they are (and finished), then the first error is raised."""
     all_regions, all_flows, errors = [], [], []
+    to_plot: list[Path] = []
     for s in chosen:
         try:
             regions, flows = _finish_one(s, run_dirs[s.name], settings[s.name], seeds, base_seed,
-                                         plots, tables[s.name])
+                                         to_plot if plots else None, tables[s.name])
         except (OSError, ValueError) as err:
             errors.append(err)
             continue
         if regions is not None:
             all_regions.append(regions)
             all_flows.append(flows)
+    if to_plot:
+        from experiments.ensemble import draw_plots
+
+        for _, err in draw_plots(to_plot, workers):
+            if not isinstance(err, (OSError, ValueError)):
+                raise err
+            errors.append(err)
     if errors:
         first = errors[0]
         text = store.describe_os_error(first) if isinstance(first, OSError) else str(first)
@@ -362,7 +395,8 @@ def _finish_run_dirs(chosen: list[Any], run_dirs: dict[str, Path], settings: dic
 
 
 def _finish_one(s: Any, run_dir: Path, settings: dict[str, Any], seeds: list[int], base_seed: int,
-                plots: bool, tables: dict | None) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+                to_plot: list[Path] | None, tables: dict | None
+                ) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     done = [seed for seed in seeds if store.is_done(run_dir, seed)]
     failed = [seed for seed in seeds if seed not in done]
     regions = flows = None
@@ -372,10 +406,8 @@ def _finish_one(s: Any, run_dir: Path, settings: dict[str, Any], seeds: list[int
         tables = {"seeds": done, "sha256": store.write_tables(run_dir, regions, flows)}
     store.write_json(_manifest(s, seeds, base_seed, settings, not failed, failed, tables),
                      run_dir / store.MANIFEST)
-    if not failed and plots:
-        from experiments.plots import plot_run
-
-        plot_run(run_dir)
+    if not failed and to_plot is not None:
+        to_plot.append(run_dir)  # drawn once every folder is finished (_finish_run_dirs)
     return regions, flows
 
 

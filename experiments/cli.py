@@ -2,11 +2,13 @@
 
     bth run SCENARIO.toml [more.toml ...] [--seeds 10] [--scale 0.1] [--until YEAR]
             [--out results] [--workers N] [--scheduler ADDRESS] [--stepping vectorised]
-            [--base-seed 0] [--fresh]
-    bth compare RESULT_DIR ... [--out results/comparison] [--baseline NAME] [--allow-mixed]
+            [--base-seed 0] [--fresh] [--strict]
+    bth compare RESULT_DIR ... [--out results/comparison] [--baseline NAME] [--allow-mixed] [--force]
     bth calibrate ...    (calibration.cli)
     bth fit RUN_DIR      (experiments.fit_check: a run's seed means against the calibration targets)
     bth bench ...        (experiments.bench)
+    bth app [RESULTS_DIR] [--host 127.0.0.1] [--port 8765]   (experiments.app: the workbench)
+    bth export RESULTS_DIR --format csv|xlsx --out FILE [--force]   (experiments.export)
 
 Exit codes of ``bth run`` and ``bth compare``:
 
@@ -18,7 +20,8 @@ Exit codes of ``bth run`` and ``bth compare``:
   recomputes); a run folder another live process is writing (its lock names the holder); an
   I/O error (``--out`` is a file, disk full, read-only folder, unreadable manifest); an
   unreachable ``--scheduler``; run folders that are not finished, or of different settings
-  (``compare`` without ``--allow-mixed``).  Bad input is found before anything is written;
+  (``compare`` without ``--allow-mixed``); an ``--out`` that already holds a comparison
+  (``compare`` without ``--force``); a scenario warning under ``run --strict``.  Bad input is found before anything is written;
   an I/O error mid-run keeps every finished run and every scenario's earlier tables.
 * 130 - interrupted (Ctrl-C): finished runs are kept; rerun the same command to resume.
 """
@@ -26,13 +29,31 @@ Exit codes of ``bth run`` and ``bth compare``:
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 from pathlib import Path
 
-from experiments import api, store
+from experiments import store
 from experiments.ensemble import STEPPINGS
-from model.years import MAX_HORIZON, MIN_HORIZON
+
+
+def _lazy_module(name: str):
+    """The module ``name``, executed on first attribute use (``importlib.util.LazyLoader``):
+    ``bth --help`` and the light paths do not pay for pandas, Mesa and the model."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    parent, _, child = name.rpartition(".")
+    setattr(sys.modules[parent], child, module)
+    return module
+
+
+api = _lazy_module("experiments.api")  # imports pandas and the model when first used
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -87,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--fresh", action="store_true",
                      help="discard the stored runs of the scenarios named (e.g. made by other "
                           "model code) and recompute them")
+    run.add_argument("--strict", action="store_true",
+                     help="treat scenario warnings (a lever changed by 2025, which alters the "
+                          "calibrated history; a what-if without a rationale) as errors")
     run.set_defaults(func=cmd_run)
 
     compare = commands.add_parser("compare", help="compare run folders against the baseline",
@@ -99,22 +123,59 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--allow-mixed", action="store_true",
                          help="compare run folders of different scale, horizon or model code "
                               "(the report says so)")
+    compare.add_argument("--force", action="store_true",
+                         help="replace the comparison already in --out (without it, bth compare "
+                              "refuses to overwrite one)")
     compare.set_defaults(func=cmd_compare)
 
     commands.add_parser("calibrate", help="calibrate the model (see 'bth calibrate --help')")
     commands.add_parser("fit", help="check a run folder against the calibration targets (see 'bth fit --help')")
     commands.add_parser("bench", help="benchmark the model (see 'bth bench --help')")
+
+    app = commands.add_parser("app", help="open the workbench (Explore, What if, Export) in a browser",
+                              description="Serve the workbench, a Solara app, for the run folders "
+                                          "under RESULTS_DIR (default results).")
+    app.add_argument("results_dir", nargs="?", type=Path, default=Path("results"), metavar="RESULTS_DIR",
+                     help="folder of run folders written by 'bth run --out' (default results)")
+    app.add_argument("--host", default="127.0.0.1",
+                     help="address to listen on (default 127.0.0.1: this machine only; the app runs "
+                          "simulations for whoever can reach it)")
+    app.add_argument("--port", type=_port, default=8765, help="port (default 8765)")
+    app.set_defaults(func=cmd_app)
+
+    export = commands.add_parser("export", help="write a results folder's tables as CSV or xlsx",
+                                 description="Write the tidy tables (regions, flows) and the manifest "
+                                             "of the run folders in RESULTS_DIR for spreadsheet users.")
+    export.add_argument("results_dir", type=Path, metavar="RESULTS_DIR",
+                        help="a run folder OUT/<scenario>, or OUT holding several")
+    export.add_argument("--format", choices=("csv", "xlsx"), required=True,
+                        help="xlsx: one workbook, a sheet per table; csv: a .zip of CSV files if "
+                             "--out ends in .zip, else a folder of CSV files")
+    export.add_argument("--out", type=Path, required=True, metavar="FILE", help="file (or folder) to write")
+    export.add_argument("--force", action="store_true", help="replace --out if it exists")
+    export.set_defaults(func=cmd_export)
     return parser
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """``bth run``: validate every scenario file first, then run the ensembles."""
-    from scenarios import ScenarioError
+    import warnings
+
+    from scenarios import ScenarioError, ScenarioWarning
 
     try:
-        scenarios = [api.load_scenario(path) for path in args.scenarios]
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ScenarioWarning)
+            scenarios = [api.load_scenario(path) for path in args.scenarios]
     except ScenarioError as err:
         return _bad_input(str(err))
+    for w in caught:
+        if not issubclass(w.category, ScenarioWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        elif args.strict:
+            return _bad_input(f"{w.message} (--strict)")
+        else:
+            print(f"warning: {_one_line(str(w.message))}", file=sys.stderr)
     try:
         results = api.run_ensemble(
             scenarios, seeds=args.seeds, scale=args.scale, until=args.until, out=args.out,
@@ -144,22 +205,26 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    """``bth compare``: report on the given run folders (folders without results are skipped)."""
+    """``bth compare``: report on the run folders given (a parent folder: the run folders in it,
+    naming the sub-folders skipped); refuses an --out holding a comparison unless --force."""
     missing = [d for d in args.result_dirs if not d.is_dir()]
     if missing:
         return _bad_input(f"{missing[0]}: no such folder")
-    run_dirs = []
-    for d in args.result_dirs:
-        if store.is_run_folder(d):
-            run_dirs.append(d)
-        elif d.resolve() != args.out.resolve():
-            print(f"note: skipping {d} (no regions.parquet: not a finished run folder)", file=sys.stderr)
-    if not run_dirs:
-        return _bad_input("no finished run folders given (each needs a regions.parquet)")
-    from experiments.compare import compare
+    from experiments.compare import ComparisonExists, check_out, compare, scan_run_dirs
 
     try:
-        report = compare(run_dirs, args.out, baseline=args.baseline, allow_mixed=args.allow_mixed)
+        check_out(args.out, force=args.force)
+    except ComparisonExists as err:
+        return _bad_input(str(err))
+    run_dirs, notes = scan_run_dirs(args.result_dirs, skip=args.out)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    if not run_dirs:
+        return _bad_input("no finished run folders given (each needs a regions.parquet)")
+
+    try:
+        report = compare(run_dirs, args.out, baseline=args.baseline, allow_mixed=args.allow_mixed,
+                         force=args.force)
     except (store.MixedRunsError, store.RunFolderError) as err:
         return _bad_input(_one_line(str(err)))
     except ValueError as err:  # e.g. the baseline is not among the folders
@@ -167,6 +232,41 @@ def cmd_compare(args: argparse.Namespace) -> int:
     except OSError as err:
         return _bad_input(store.describe_os_error(err))
     print(report)
+    return EXIT_OK
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    """``bth app``: serve the workbench (solara is imported here, not for ``bth --help``)."""
+    if args.results_dir.exists() and not args.results_dir.is_dir():
+        return _bad_input(f"{args.results_dir}: a file, not a results folder")
+    try:
+        from experiments.app_server import serve
+    except ImportError as err:
+        return _bad_input(f"bth app needs solara ({err}); run bash scripts/setup.sh")
+    try:
+        serve(args.results_dir, host=args.host, port=args.port)
+    except KeyboardInterrupt:
+        return EXIT_OK
+    except OSError as err:  # e.g. the port is taken
+        return _bad_input(f"{args.host}:{args.port}: {store.describe_os_error(err)}")
+    except SystemExit as err:  # uvicorn exits with 1 when it cannot bind
+        if err.code not in (None, 0):
+            return _bad_input(f"{args.host}:{args.port}: cannot serve there (port taken or address "
+                              "not on this machine)")
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """``bth export``: the tidy tables of RESULTS_DIR as xlsx, a zip of CSV, or a CSV folder."""
+    from experiments.export import ExportError, export
+
+    try:
+        written = export(args.results_dir, args.format, args.out, force=args.force)
+    except (ExportError, store.RunFolderError) as err:
+        return _bad_input(str(err))
+    except OSError as err:
+        return _bad_input(store.describe_os_error(err))
+    print(written)
     return EXIT_OK
 
 
@@ -216,6 +316,8 @@ def _fraction(text: str) -> float:
 
 
 def _year(text: str) -> int:
+    from model.years import MAX_HORIZON, MIN_HORIZON
+
     value = _int(text)
     if not MIN_HORIZON <= value <= MAX_HORIZON:
         raise argparse.ArgumentTypeError(
@@ -228,6 +330,13 @@ def _int(text: str) -> int:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def _port(text: str) -> int:
+    value = _int(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port between 1 and 65535, got {text}")
+    return value
 
 
 if __name__ == "__main__":

@@ -6,6 +6,10 @@ region to a set of others (bn yuan per year).  Which metrics and outcomes the fi
 show is a choice of the report, so it is a tuple of names here; their titles and units are not
 declared again.
 
+Each scenario file names its key outcomes (``key_outcomes``, see :mod:`scenarios.schema`);
+:func:`key_outcomes_of` reads them from a run manifest and :func:`outcome_of` turns one into an
+:class:`Outcome`.  The comparison adds them to :data:`TABLE_OUTCOMES`.
+
 Main entry point: :func:`outcome_values` (the tidy table of outcome values).
 """
 
@@ -15,8 +19,12 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+import tomllib
+from pathlib import Path
+
 from model.metrics import METRICS, metric
 from model.regions import REGIONS
+from scenarios.schema import FieldProblem, KeyOutcome, check_key_outcomes
 from model.years import DEFAULT_HORIZON
 
 YEARS: tuple[int, ...] = (2030, DEFAULT_HORIZON)  # years compared: the end of the 15th Five-Year Plan, the horizon
@@ -49,7 +57,8 @@ class Outcome:
 def region_outcome(region: str, name: str) -> Outcome:
     """The regional metric ``name`` of ``region`` (title and unit from :mod:`model.metrics`)."""
     m = metric(name)
-    return Outcome(f"{region} {name}", f"{region}: {m.title}", m.unit, region=region, metric=name)
+    label = m.title if m.title.startswith(region) else f"{region}: {m.title}"
+    return Outcome(f"{region} {name}", label, m.unit, region=region, metric=name)
 
 
 def flow_outcome(origin: str, destinations: tuple[str, ...]) -> Outcome:
@@ -76,6 +85,49 @@ CHART_OUTCOMES: tuple[str, ...] = (
 )
 
 
+def outcome_of(key: KeyOutcome) -> Outcome:
+    """The :class:`Outcome` of a scenario's key outcome (the same name as in :data:`TABLE_OUTCOMES`)."""
+    if key.metric is not None:
+        return region_outcome(key.region, key.metric)
+    return flow_outcome(key.origin, key.destinations)
+
+
+def key_outcomes_of(manifest: dict, scenario_dir: Path | None = None) -> list[Outcome]:
+    """The key outcomes of the scenario of a run manifest, in the order its file names them.
+
+    Read from ``scenario_details.key_outcomes`` (written by ``bth run``); for a run made before
+    key outcomes existed, from the scenario file the manifest names (its ``path``, else
+    ``scenario_dir/<scenario_file>``).  [] if there are none or they cannot be read."""
+    details = manifest.get("scenario_details")
+    raw = details.get("key_outcomes") if isinstance(details, dict) else None
+    if raw is None:
+        candidates = [details.get("path") if isinstance(details, dict) else None]
+        if manifest.get("scenario_file") and scenario_dir is not None:
+            candidates.append(Path(scenario_dir) / manifest["scenario_file"])
+        for c in candidates:
+            try:
+                with Path(c).open("rb") as fh:
+                    raw = tomllib.load(fh).get("key_outcomes")
+                break
+            except (OSError, TypeError, ValueError):
+                continue
+    try:
+        return [outcome_of(k) for k in check_key_outcomes(raw or [])]
+    except FieldProblem:
+        return []
+
+
+def with_outcomes(base: tuple[Outcome, ...], extra) -> tuple[Outcome, ...]:
+    """``base`` followed by the outcomes of ``extra`` it lacks (by name), in order."""
+    names = {oc.name for oc in base}
+    added = []
+    for oc in extra:
+        if oc.name not in names:
+            names.add(oc.name)
+            added.append(oc)
+    return tuple(base) + tuple(added)
+
+
 def chart_outcomes(available) -> list[Outcome]:
     """The :data:`CHART_OUTCOMES` among the outcome names ``available``, in chart order."""
     present = set(available)
@@ -91,13 +143,13 @@ def outcome_values(regions: pd.DataFrame, flows: pd.DataFrame,
     (scenario, seed, year) that has flows counts as zero contract value.
     """
     parts = []
-    keys = ["scenario", "seed", "year"]
+    keys = ["scenario", "seed"] + draw_key(regions) + ["year"]
     for oc in outcomes:
         if oc.metric is not None:
             sub = regions[(regions["region"] == oc.region) & (regions["metric"] == oc.metric)]
             if len(sub):
                 parts.append(sub[keys + ["value"]].assign(outcome=oc.name))
-        elif len(flows):
+        elif len(flows) and ("draw" in flows) == ("draw" in regions):
             sub = flows[(flows["origin"] == oc.origin) & flows["destination"].isin(oc.destinations)]
             total = sub.groupby(keys)["contract_value_bn"].sum()
             index = pd.MultiIndex.from_frame(flows[keys].drop_duplicates())
@@ -108,3 +160,9 @@ def outcome_values(regions: pd.DataFrame, flows: pd.DataFrame,
     out = pd.concat(parts, ignore_index=True)
     out["value"] = out["value"].astype(float)
     return out[keys + ["outcome", "value"]]
+
+
+def draw_key(table: pd.DataFrame) -> list[str]:
+    """``["draw"]`` if the results carry parameter draws (a ``draw`` column), else ``[]``: a run
+    is then identified by seed and draw."""
+    return ["draw"] if "draw" in table.columns else []

@@ -8,6 +8,11 @@ regions from :mod:`model.regions`.
 
 The drawing helpers here (:func:`seed_quantiles`, :func:`draw_fan`, :func:`draw_od_matrix`)
 are shared with :mod:`experiments.figures`.
+
+The figures of a run folder use a fixed layout (margins in inches, :func:`fixed_layout`), not
+constrained layout: each is then drawn once, when it is saved, instead of once more per layout
+pass; and each PNG is written atomically (:func:`save`).  Which folders need drawing at all is
+decided by :func:`experiments.ensemble.draw_plots` (``plots.json``).
 """
 
 from __future__ import annotations
@@ -22,10 +27,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
-from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator, MultipleLocator  # noqa: E402
 
 from experiments.outcomes import KEY_METRICS  # noqa: E402
-from experiments.store import open_run  # noqa: E402
+from experiments.store import open_run, write_atomically  # noqa: E402
 from model.metrics import METRICS  # noqa: E402
 from model.regions import FLOW_REGIONS, REGIONS  # noqa: E402
 
@@ -161,6 +166,26 @@ def log_norm_for(*matrices: pd.DataFrame) -> LogNorm:
     return LogNorm(vmin=lo, vmax=hi)
 
 
+def fixed_layout(fig: plt.Figure, left: float, right: float, top: float, bottom: float,
+                 wspace: float = 0.0, hspace: float = 0.0, nrows: int = 1, ncols: int = 1) -> None:
+    """Place the subplots with margins and gaps given in inches (no layout pass when drawn)."""
+    w, h = fig.get_size_inches()
+    panel_w = (w - left - right - wspace * (ncols - 1)) / ncols
+    panel_h = (h - top - bottom - hspace * (nrows - 1)) / nrows
+    fig.subplots_adjust(left=left / w, right=1 - right / w, top=1 - top / h, bottom=bottom / h,
+                        wspace=wspace / panel_w, hspace=hspace / panel_h)
+
+
+def save(fig: plt.Figure, path: Path) -> Path:
+    """Save ``fig`` as a PNG at :data:`DPI`, atomically (a temporary file moved into place), and
+    close it."""
+    try:
+        write_atomically(Path(path), lambda tmp: fig.savefig(tmp, dpi=DPI, format="png"))
+    finally:
+        plt.close(fig)
+    return Path(path)
+
+
 # ----------------------------------------------------------------------------- figures of one run
 
 def plot_timeseries(regions: pd.DataFrame, path: Path, scenario: str) -> Path:
@@ -168,7 +193,10 @@ def plot_timeseries(regions: pd.DataFrame, path: Path, scenario: str) -> Path:
     sub = regions[regions["region"].isin(REGIONS) & regions["metric"].isin(KEY_METRICS)]
     q = seed_quantiles(sub, ["metric", "region", "year"])
     n_seeds = regions["seed"].nunique()
-    fig, axes = plt.subplots(2, 3, figsize=(15, 8.5), sharex=True, layout="constrained")
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8.5), sharex=True)
+    # inches: the title and legend row on top, axis titles, tick labels up to "300,000" + unit
+    fixed_layout(fig, left=1.0, right=0.15, top=1.05, bottom=0.85, wspace=1.05, hspace=0.5,
+                 nrows=2, ncols=3)
     for ax, metric in zip(axes.ravel(), KEY_METRICS):
         title, unit = METRICS[metric].title, METRICS[metric].unit
         for region in REGIONS:
@@ -184,31 +212,45 @@ def plot_timeseries(regions: pd.DataFrame, path: Path, scenario: str) -> Path:
             ax.text(0.5, 0.5, "metric not in results", transform=ax.transAxes, ha="center", color="grey")
     for ax in axes[-1]:
         ax.set_xlabel("year")
+    years = regions["year"]
+    if len(years) and years.max() - years.min() >= 10:  # ticks at the Five-Year Plans' ends
+        axes[0, 0].xaxis.set_major_locator(MultipleLocator(5))  # (shared by every panel)
+    for ax in axes.ravel():  # about six round y ticks: fewer tick artists to draw
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
     handles, _ = axes.ravel()[0].get_legend_handles_labels()
-    finish(fig, f"Scenario \u201c{scenario}\u201d: regional indicators",
-           f"{n_seeds} seed{'s' if n_seeds != 1 else ''}; {BAND_NOTE}.", handles, ncol=3)
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return path
+    h = fig.get_size_inches()[1]
+    fig.text(0.1 / 15, 1 - 0.08 / h, f"Scenario \u201c{scenario}\u201d: regional indicators",
+             ha="left", va="top", fontsize=13)
+    if handles:
+        fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.05 / 15, 1 - 0.36 / h),
+                   ncol=3, frameon=False, fontsize=9.5, borderaxespad=0.0)
+    fig.text(0.1 / 15, 0.08 / h, f"{n_seeds} seed{'s' if n_seeds != 1 else ''}; {BAND_NOTE}.",
+             ha="left", va="bottom", fontsize=8.5, color="#444444")
+    return save(fig, path)
 
 
 def plot_od(flows: pd.DataFrame, year: int, path: Path, scenario: str) -> Path:
     """Annotated origin-destination heatmap of the seed-mean contract value in ``year``."""
     m = od_mean(flows, year)
     n_seeds = flows.loc[flows["year"] == year, "seed"].nunique()
-    fig, ax = plt.subplots(figsize=(8, 6.2), layout="constrained")
+    fig = plt.figure(figsize=(8, 6.2))
+    # inches: title (two lines) on top, column names and axis label below, the colour bar right
+    w, h = fig.get_size_inches()
+    left, bottom, right, top = 1.25, 0.9, 1.75, 0.7
+    ax_h = h - bottom - top
+    ax = fig.add_axes((left / w, bottom / h, (w - left - right) / w, ax_h / h))
+    cax = fig.add_axes(((w - 1.2) / w, (bottom + 0.075 * ax_h) / h, 0.2 / w, 0.85 * ax_h / h))
     norm = log_norm_for(m)
     im = draw_od_matrix(ax, m, norm)
-    cb = fig.colorbar(im, ax=ax, shrink=0.85)
+    cb = fig.colorbar(im, cax=cax)
     cb.set_label("contract value, bn yuan per year (log colour scale)")
     plain_log_ticks(cb)
     ax.set_title(f"Scenario \u201c{scenario}\u201d: technology contracts by origin and destination, {year}\n"
                  f"mean of {n_seeds} seed{'s' if n_seeds != 1 else ''}, bn yuan", fontsize=11)
-    fig.supxlabel("Row = where the selling lab/firm is; column = where the buyer is. "
-                  "Diagonal (bold) = trade within a region.", x=0.01, ha="left", fontsize=8.5, color="#444444")
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return path
+    fig.text(0.08 / w, 0.08 / h, "Row = where the selling lab/firm is; column = where the buyer is. "
+             "Diagonal (bold) = trade within a region.", ha="left", va="bottom", fontsize=8.5,
+             color="#444444")
+    return save(fig, path)
 
 
 def plot_run(run_dir: Path, od_years: tuple[int, ...] | None = None) -> list[Path]:

@@ -7,8 +7,12 @@ can restyle or translate it by editing them (or a copy, passed as ``templates=``
 touching Python.  Autoescape is on: every text from the results or manifests is escaped.
 
 This module turns one :class:`ReportData` into the plain values the templates show: formatted
-numbers (bn yuan per year, or firms), scenario descriptions read from the run manifests, and the
-one-sentence headline of each scenario.
+numbers (bn yuan per year, or firms), scenario descriptions read from the run manifests, the
+overview (scenario x key outcome, ranked by size relative to the baseline), the headline of each
+scenario (its key outcomes, then its largest effects by size), and the "reading the baseline" box
+(computed from the tables: trend continuation after the calibration years, regions overtaking
+each other, steep growth).  An effect is called clear only if its interval excludes 0 and it is
+at least :data:`~experiments.effects.MATERIAL_PCT` percent of the baseline.
 """
 
 from __future__ import annotations
@@ -23,10 +27,12 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from experiments.effects import LEVEL
-from experiments.figures import Figure, scenario_colours
-from experiments.outcomes import Outcome
+from experiments.effects import LEVEL, MATERIAL_PCT, baseline_growth, verdict
+from experiments.figures import Figure, effect_text, per_year, scenario_colours
+from experiments.outcomes import KEY_METRICS, TABLE_OUTCOMES, Outcome
 from experiments.plots import fmt_bn
+from model.metrics import METRICS
+from model.years import CALIBRATION_LAST_YEAR, FIRST_YEAR
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 SCENARIO_DIR = Path(__file__).resolve().parents[1] / "scenarios"
@@ -53,10 +59,48 @@ class ReportData:
     figures: dict[str, list[Figure]]  # section ("effects", "fans", "od") -> figures
     notes: list[str] = field(default_factory=list)  # caveats shown at the top
     mixed: list[tuple[str, str]] = field(default_factory=list)  # (folder, its differing settings)
+    keys: dict[str, list[Outcome]] = field(default_factory=dict)  # scenario -> its key outcomes
+    lists: dict[str, list[Outcome]] = field(default_factory=dict)  # scenario -> its effect chart's outcomes
+    values: pd.DataFrame | None = None  # experiments.outcomes.outcome_values, all years
+    crossings: list[dict] = field(default_factory=list)  # experiments.effects.baseline_crossings
+    has_draws: bool = False  # the results carry parameter draws: P(effect > 0) is shown
 
     @property
     def scenarios(self) -> list[str]:
         return [r.name for r in self.runs]
+
+    @property
+    def last_year(self) -> int | None:
+        return int(self.effects["year"].max()) if len(self.effects) else None
+
+    def overview(self) -> pd.DataFrame:
+        """Scenario x key outcome in the last compared year, ranked by |effect| relative to the
+        baseline: scenario, outcome, label, unit, year, baseline_mean, mean_diff, lo, hi,
+        rel_diff_pct, rel_lo_pct, rel_hi_pct, verdict, p_positive, and the first year's effect."""
+        rows = []
+        d = self.effects
+        first = int(d["year"].min()) if len(d) else None
+        for s in self.scenarios:
+            if s == self.baseline:
+                continue
+            for oc in self.keys.get(s, []):
+                r = d[(d["scenario"] == s) & (d["outcome"] == oc.name)].set_index("year")
+                if self.last_year not in r.index:
+                    continue
+                z = r.loc[self.last_year]
+                row = {"scenario": s, "outcome": oc.name, "label": oc.label, "unit": oc.unit,
+                       "year": self.last_year, **{k: z[k] for k in (
+                           "baseline_mean", "mean_diff", "lo", "hi", "rel_diff_pct", "rel_lo_pct", "rel_hi_pct",
+                           "p_positive")}, "verdict": verdict(z)}
+                if first is not None and first != self.last_year and first in r.index:
+                    row |= {"first_year": first, "first_mean_diff": r.at[first, "mean_diff"],
+                            "first_rel_diff_pct": r.at[first, "rel_diff_pct"]}
+                rows.append(row)
+        t = pd.DataFrame(rows)
+        if t.empty:
+            return t
+        order = t["rel_diff_pct"].abs().fillna(-1).sort_values(ascending=False, kind="stable").index
+        return t.loc[order].reset_index(drop=True)
 
 
 # ----------------------------------------------------------------------------- rendering
@@ -73,9 +117,11 @@ def write_report(data: ReportData, out: Path, templates: Path = TEMPLATES) -> Pa
     colours = scenario_colours(data.scenarios, data.baseline)
     page = environment(templates).get_template("report.html.j2").render(
         generated=f"{datetime.now():%Y-%m-%d %H:%M}", baseline=data.baseline, level=f"{LEVEL:.0%}",
-        notes=data.notes, mixed=data.mixed,
+        notes=data.notes, mixed=data.mixed, material=f"{MATERIAL_PCT:g}%",
         scenarios=[scenario_card(data, r, colours[r.name]) for r in data.runs],
         figures={k: [_embedded(f) for f in v] for k, v in data.figures.items()},
+        overview=overview_rows(data), has_draws=data.has_draws, last_year=data.last_year,
+        reading=reading_the_baseline(data),
         effect_tables=effect_tables(data.effects, data.charted),
         outcome_tables=outcome_tables(data.outcomes, data.scenarios))
     path = Path(out) / "report.html"
@@ -110,9 +156,17 @@ def scenario_card(data: ReportData, run: ScenarioRun, colour: str) -> dict:
         "name": run.name, "is_baseline": is_baseline, "colour": colour,
         "description": text_field(m, "description"), "rationale": text_field(m, "rationale"),
         "levers": "" if is_baseline else lever_summary(m, base_manifest),
-        "headline": "" if is_baseline else headline(data.effects, run.name, data.charted),
-        "settings": ", ".join(settings),
+        "headline": (baseline_headline(data), "") if is_baseline
+        else headline_parts(data.effects, run.name, data.lists.get(run.name, data.charted),
+                            keys=data.keys.get(run.name, [])),
+        "settings": ", ".join(settings), "anchor": anchor(run.name),
+        "key_labels": [oc.label for oc in data.keys.get(run.name, [])],
     }
+
+
+def anchor(name: str) -> str:
+    """An HTML id for a scenario's section."""
+    return "s-" + "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
 
 
 def text_field(manifest: dict, key: str) -> str:
@@ -161,20 +215,112 @@ def lever_summary(manifest: dict, baseline_manifest: dict) -> str:
     return "; ".join(f"{k} = {_fmt_lever(v)}" for k, v in changed.items())
 
 
-def headline(diffs: pd.DataFrame, scenario: str, outcomes: list[Outcome], k: int = 3) -> str:
-    """One sentence: the ``k`` largest clear relative effects of a scenario in its last year."""
-    info = {oc.name: oc for oc in outcomes}
+def effect_phrase(r: pd.Series, oc: Outcome, interval: bool = True) -> str:
+    """"Beijing output from transferred technology +113 bn yuan (+47.0%, 90% CI +112 to +114; clear)"."""
+    rel = f"{r['rel_diff_pct']:+.1f}%" if np.isfinite(r["rel_diff_pct"]) else "baseline 0"
+    ci = (f", {LEVEL:.0%} CI {effect_text(r['lo'], oc.unit)} to {effect_text(r['hi'], oc.unit)}"
+          if interval and np.isfinite(r["lo"]) else "")
+    return f"{oc.label} {effect_text(r['mean_diff'], oc.unit)} {oc.unit} ({rel}{ci}; {verdict(r)})"
+
+
+def headline(diffs: pd.DataFrame, scenario: str, outcomes: list[Outcome], k: int = 3,
+             keys: list[Outcome] = ()) -> str:
+    """The scenario's answer in its last year: its key outcomes with effect, interval and size
+    relative to the baseline, then the ``k`` largest other effects by size (whether clear or not)."""
+    return " ".join(p for p in headline_parts(diffs, scenario, outcomes, k, keys) if p)
+
+
+def headline_parts(diffs: pd.DataFrame, scenario: str, outcomes: list[Outcome], k: int = 3,
+                   keys: list[Outcome] = ()) -> tuple[str, str]:
+    """The two sentences of :func:`headline`: the key outcomes, and the largest other effects."""
+    info = {oc.name: oc for oc in [*keys, *outcomes]}
     d = diffs[(diffs["scenario"] == scenario) & diffs["outcome"].isin(info)]
     if d.empty:
-        return ""
-    d = d[d["year"] == d["year"].max()]
-    clear = d[~d["straddles_zero"] & np.isfinite(d["rel_diff_pct"])]
+        return "", ""
     year = int(d["year"].max())
-    if clear.empty:
-        return f"In {year} no charted outcome differs clearly from the baseline."
-    top = clear.reindex(clear["rel_diff_pct"].abs().sort_values(ascending=False).index).head(k)
-    items = [f"{info[o].label.replace(': ', ' ')} {r:+.1f}%" for o, r in zip(top["outcome"], top["rel_diff_pct"])]
-    return f"Largest clear effects in {year} against the baseline: " + "; ".join(items) + "."
+    d = d[d["year"] == year].set_index("outcome")
+    parts = []
+    key_names = [oc.name for oc in keys if oc.name in d.index]
+    parts.append("" if not key_names else f"In {year}, against the baseline: "
+                 + "; ".join(effect_phrase(d.loc[n], info[n]) for n in key_names) + ".")
+    rest = d[~d.index.isin(key_names) & np.isfinite(d["rel_diff_pct"])]
+    top = rest.reindex(rest["rel_diff_pct"].abs().sort_values(ascending=False, kind="stable").index).head(k)
+    lead = "Largest other effects by size" if key_names else f"Largest effects by size in {year}"
+    parts.append(f"{lead}: " + "; ".join(effect_phrase(r, info[o], interval=False)
+                                           for o, r in top.iterrows()) + "." if len(top) else "")
+    return parts[0], parts[1]
+
+
+def baseline_headline(data: ReportData) -> str:
+    """The baseline's key outcomes in the last compared year: median and range across seeds."""
+    t = data.outcomes
+    if data.last_year is None and len(t):
+        year = int(t["year"].max())
+    else:
+        year = data.last_year
+    t = t[(t["scenario"] == data.baseline) & (t["year"] == year)].set_index("outcome")
+    items = [f"{oc.label} {fmt_value(t.at[oc.name, 'median'], oc.unit)} {per_year(oc.unit)} "
+             f"({LEVEL:.0%} of seeds {fmt_value(t.at[oc.name, 'lo'], oc.unit)}–{fmt_value(t.at[oc.name, 'hi'], oc.unit)})"
+             for oc in data.keys.get(data.baseline, []) if oc.name in t.index]
+    return f"In {year}: " + "; ".join(items) + "." if items else ""
+
+
+# ----------------------------------------------------------------------------- overview
+
+def overview_rows(data: ReportData) -> list[dict]:
+    """The ranking table's rows, formatted: rank, scenario (and its anchor), outcome, baseline,
+    effect [interval], relative size [interval], verdict, P(effect > 0), the first year's effect."""
+    t = data.overview()
+    rows = []
+    for i, r in enumerate(t.to_dict("records"), start=1):
+        u = r["unit"]
+        rel = (f"{r['rel_diff_pct']:+.1f}%" if np.isfinite(r["rel_diff_pct"]) else "n/a",
+               f"[{r['rel_lo_pct']:+.1f} – {r['rel_hi_pct']:+.1f}]"
+               if np.isfinite(r["rel_diff_pct"]) and np.isfinite(r["rel_lo_pct"]) else "")
+        first = ""
+        if "first_year" in r and pd.notna(r.get("first_year")):
+            fr = r["first_rel_diff_pct"]
+            first = f"{effect_text(r['first_mean_diff'], u)}" + (f" ({fr:+.1f}%)" if np.isfinite(fr) else "")
+        rows.append({
+            "rank": i, "scenario": r["scenario"], "anchor": anchor(r["scenario"]), "outcome": r["label"],
+            "unit": per_year(u), "baseline": fmt_value(r["baseline_mean"], u),
+            "effect": (effect_text(r["mean_diff"], u),
+                       f"[{effect_text(r['lo'], u)} – {effect_text(r['hi'], u)}]" if np.isfinite(r["lo"]) else ""),
+            "relative": rel, "verdict": r["verdict"], "first": first,
+            "first_year": int(r["first_year"]) if pd.notna(r.get("first_year")) else None,
+            "p_positive": f"{r['p_positive']:.2f}" if np.isfinite(r["p_positive"]) else "n/a"})
+    return rows
+
+
+def reading_the_baseline(data: ReportData) -> dict:
+    """What to keep in mind about the baseline's paths, computed from the tables: the calibrated
+    years and the trend continuation after them, regions overtaking each other after
+    :data:`~model.years.CALIBRATION_LAST_YEAR`, and outcomes that grow (or fall) steeply."""
+    last = None
+    if data.values is not None and len(data.values):
+        last = int(data.values["year"].max())
+    items = []
+    for c in data.crossings:
+        m = METRICS[c["metric"]]
+        unit = per_year(m.unit)
+        a, b = c["values"]
+        items.append(
+            f"{m.title}: {c['follower']} overtakes {c['leader']} around {c['year']} "
+            f"(baseline medians {fmt_value(a, m.unit)} against {fmt_value(b, m.unit)} {unit}) and stays ahead "
+            f"to {last}; {c['follower']} is ahead in {c['seeds_crossed']} of {c['seeds']} seeds in {last}. "
+            f"This happens after {CALIBRATION_LAST_YEAR}: no target checks it.")
+    growth = []
+    if data.values is not None and last is not None and last > CALIBRATION_LAST_YEAR:
+        shown = [oc for oc in data.keys.get(data.baseline, []) or ()] + [
+            oc for oc in TABLE_OUTCOMES if oc.metric in KEY_METRICS or oc.metric is None]
+        seen = dict.fromkeys(shown)
+        for g in baseline_growth(data.values, data.baseline, CALIBRATION_LAST_YEAR, last, list(seen))[:6]:
+            oc = g["outcome"]
+            growth.append(f"{oc.label}: {fmt_value(g['start'], oc.unit)} → "
+                          f"{fmt_value(g['end'], oc.unit)} {per_year(oc.unit)} "
+                          f"(×{g['ratio']:.1f}, {CALIBRATION_LAST_YEAR}–{last})")
+    return {"first": FIRST_YEAR, "calibrated": CALIBRATION_LAST_YEAR, "last": last,
+            "crossings": items, "growth": growth}
 
 
 # ----------------------------------------------------------------------------- tables
@@ -211,8 +357,9 @@ def outcome_tables(table: pd.DataFrame, scenarios: list[str]) -> list[dict]:
 def effect_tables(diffs: pd.DataFrame, outcomes: list[Outcome]) -> list[dict]:
     """Paired differences of ``outcomes``, one table per year: ``year``, ``columns`` (scenarios),
     ``rows`` of ``label`` and ``cells``; a cell has ``text`` ("effect [CI] (% of baseline)") and
-    ``excludes_zero`` (True: the interval excludes 0, a clear effect; False: it includes 0;
-    None: no value)."""
+    ``excludes_zero`` (True: the interval excludes 0; False: it includes 0; None: no value) and
+    ``verdict`` ("clear": excludes 0 and material; "small": excludes 0, under the materiality
+    threshold; "within noise"; None: no value)."""
     info = {oc.name: oc for oc in outcomes}
     d = diffs[diffs["outcome"].isin(info)]
     scenarios = list(dict.fromkeys(d["scenario"]))
@@ -221,7 +368,7 @@ def effect_tables(diffs: pd.DataFrame, outcomes: list[Outcome]) -> list[dict]:
         dy = d[d["year"] == y].set_index(["outcome", "scenario"])
         rows = [{"label": f"{oc.label} ({oc.unit})",
                  "cells": [_effect_cell(dy.loc[(oc.name, s)], oc) if (oc.name, s) in dy.index
-                           else {"text": "n/a", "excludes_zero": None} for s in scenarios]}
+                           else {"text": "n/a", "excludes_zero": None, "verdict": None} for s in scenarios]}
                 for oc in outcomes]
         tables.append({"year": int(y), "columns": scenarios, "rows": rows})
     return tables
@@ -231,4 +378,4 @@ def _effect_cell(r: pd.Series, oc: Outcome) -> dict:
     pct = f" ({r['rel_diff_pct']:+.1f}%)" if np.isfinite(r["rel_diff_pct"]) else ""
     mean = fmt_bn(r["mean_diff"], True) if oc.unit != "firms" else _signed_int(r["mean_diff"])
     text = f"{mean} [{fmt_value(r['lo'], oc.unit)} \u2013 {fmt_value(r['hi'], oc.unit)}]{pct}"
-    return {"text": text, "excludes_zero": not bool(r["straddles_zero"])}
+    return {"text": text, "excludes_zero": not bool(r["straddles_zero"]), "verdict": verdict(r)}

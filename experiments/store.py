@@ -15,6 +15,10 @@ Layout::
                                          sha256 of both files; the run counts as done only when
                                          this record exists and both files match it
         runs/seed-0007.error.txt         traceback of a failed run (removed once it succeeds)
+        timeseries.png, od_matrix_*.png  the figures (experiments.plots)
+        plots.json                       what the figures were drawn from (the sha256 of the
+                                         combined tables and of the plotting code) and their
+                                         names: figures are redrawn only when that changes
 
 Every file is written to a temporary name in the same folder and moved into place with
 ``os.replace``, so a killed process leaves either the old file or the new one, never half a file;
@@ -25,6 +29,9 @@ Compatibility: runs are mixed in one folder only when the :data:`COMPATIBILITY_K
 the model-code hash (:func:`model.version.code_hash`, which covers the numeric package versions)
 included; each per-seed record carries the code hash too, so seeds of two codes never share a
 folder's tables.
+
+Importing this module is cheap (no pandas, no model): ``bth --help`` and the other light paths
+import it; pandas and the model-code hash are imported when first used.
 """
 
 from __future__ import annotations
@@ -37,19 +44,20 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from model.version import code_hash, numeric_versions
+if TYPE_CHECKING:
+    import pandas as pd
 
 RUNS = "runs"  # sub-folder holding one file pair and its record per finished run
 MANIFEST = "manifest.json"
 REGIONS = "regions.parquet"
 FLOWS = "flows.parquet"
 LOCK = ".lock"
+PLOTS = "plots.json"  # what the figures were drawn from (see plots_current)
 
 REGION_COLUMNS = ["scenario", "seed", "year", "region", "metric", "value"]
 FLOW_COLUMNS = ["scenario", "seed", "year", "origin", "destination", "contract_value_bn", "contracts"]
@@ -81,6 +89,23 @@ class MixedRunsError(ValueError):
 
 class RunFolderError(ValueError):
     """A path is not a readable, finished run folder (the message names the path)."""
+
+
+# ----------------------------------------------------------------- the model-code hash
+
+
+def code_hash() -> str:
+    """:func:`model.version.code_hash` (imported on first use: importing ``model`` loads Mesa)."""
+    from model.version import code_hash as model_code_hash
+
+    return model_code_hash()
+
+
+def numeric_versions() -> dict[str, str]:
+    """:func:`model.version.numeric_versions` (imported on first use)."""
+    from model.version import numeric_versions as model_numeric_versions
+
+    return model_numeric_versions()
 
 
 # ----------------------------------------------------------------- tidy tables
@@ -120,6 +145,12 @@ def _atomic(path: Path, write) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_atomically(path: Path, write) -> None:
+    """Call ``write(tmp)`` with a temporary path in the same folder, then move it onto ``path``
+    (a killed process leaves the old file or the new one, never half a file)."""
+    _atomic(Path(path), write)
 
 
 def write_parquet(df: pd.DataFrame, path: Path) -> None:
@@ -252,6 +283,8 @@ def load_run(run_dir: Path, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     problem = run_problem(run_dir, seed)
     if problem is None:
         files = read_json(record_path(run_dir, seed))["files"]
+        import pandas as pd
+
         tables = []
         for path in run_paths(run_dir, seed):
             data = path.read_bytes()
@@ -266,6 +299,8 @@ def load_run(run_dir: Path, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def combine_runs(run_dir: Path, seeds: list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(regions, flows) of the stored, verified runs with ``seeds``, concatenated and sorted."""
+    import pandas as pd
+
     pairs = [load_run(run_dir, seed) for seed in seeds]
     regions = pd.concat([r for r, _ in pairs], ignore_index=True)
     flows = pd.concat([f for _, f in pairs], ignore_index=True)
@@ -287,8 +322,59 @@ def discard(run_dir: Path) -> None:
     """Remove a run folder's stored runs, combined tables and (last) its manifest (``--fresh``)."""
     if (run_dir / RUNS).exists():
         shutil.rmtree(run_dir / RUNS)
-    for name in (REGIONS, FLOWS, MANIFEST):
+    for name in (PLOTS, REGIONS, FLOWS, MANIFEST):
         (run_dir / name).unlink(missing_ok=True)
+
+
+# ----------------------------------------------------------------- figures of a run folder
+
+# The files the figures of a run folder depend on, besides its combined tables.
+PLOT_SOURCES = ("experiments/plots.py", "experiments/outcomes.py", "model/metrics.py",
+                "model/regions.py")
+
+
+def plot_inputs(run_dir: Path) -> dict[str, str]:
+    """What the figures of ``run_dir`` are drawn from: the sha256 of its combined tables (the
+    files as they are) and of the plotting code (:data:`PLOT_SOURCES` and matplotlib's version).
+    Missing files count as ``"missing"``."""
+    root = Path(__file__).resolve().parent.parent
+    inputs = {}
+    for name in (REGIONS, FLOWS):
+        try:
+            inputs[name] = sha256((Path(run_dir) / name).read_bytes())
+        except FileNotFoundError:
+            inputs[name] = "missing"
+    code = hashlib.sha256()
+    for source in PLOT_SOURCES:
+        path = root / source
+        code.update(source.encode() + (path.read_bytes() if path.is_file() else b"missing"))
+    try:
+        code.update(metadata.version("matplotlib").encode())
+    except metadata.PackageNotFoundError:
+        pass
+    inputs["code"] = code.hexdigest()[:16]
+    return inputs
+
+
+def plots_current(run_dir: Path) -> bool:
+    """Whether the figures of ``run_dir`` were drawn from its present tables by the present
+    plotting code and are all there (``plots.json`` says which; see :func:`record_plots`)."""
+    run_dir = Path(run_dir)
+    try:
+        record = read_json(run_dir / PLOTS)
+        files = record["files"]
+        current = record["inputs"] == plot_inputs(run_dir)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return bool(current and files
+                and all(isinstance(f, str) and (run_dir / f).is_file() and (run_dir / f).stat().st_size
+                        for f in files))
+
+
+def record_plots(run_dir: Path, inputs: dict[str, str], files: list[str]) -> None:
+    """Write ``plots.json``: the figures ``files`` of ``run_dir`` were drawn from ``inputs``
+    (:func:`plot_inputs`, taken before drawing).  Written last, after the figures."""
+    write_json({"inputs": inputs, "files": sorted(files)}, Path(run_dir) / PLOTS)
 
 
 # ----------------------------------------------------------------- reading a run folder
@@ -319,6 +405,8 @@ def open_run(path: str | Path) -> RunFolder:
     The tables are checked against the sha256 the manifest records for them (if it does).
     Raises :class:`RunFolderError` (one line naming the path) if it is not a finished run folder
     or a file cannot be read or does not match."""
+    import pandas as pd
+
     path = Path(path)
     if not path.is_dir():
         raise RunFolderError(f"{path}: no such folder")
@@ -396,6 +484,7 @@ def _code_difference(run_dir: Path, old: dict[str, Any], settings: dict[str, Any
             f"{settings['code_hash']}{versions(mine)}: refusing to mix them; {FRESH_ADVICE}")
 
 
+@lru_cache(maxsize=1)
 def git_commit() -> str:
     """``git describe --always --dirty`` of the source tree, else the installed package version
     (where the code came from; what it computes is identified by :func:`code_hash`)."""
@@ -417,6 +506,11 @@ def git_commit() -> str:
 
 def package_versions() -> dict[str, str]:
     """Versions of the packages that can change numbers (and Python's), plus pyarrow and dask."""
+    return dict(_package_versions())
+
+
+@lru_cache(maxsize=1)
+def _package_versions() -> dict[str, str]:
     versions = dict(numeric_versions())
     for name in EXTRA_PACKAGES:
         try:

@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
                        workers=args.workers)
     if res.failures:
         print(f"warning: {len(res.failures)} run(s) failed; their scenarios are left out", file=sys.stderr)
-    report = compare(res.run_dirs, args.out / "comparison", baseline=args.baseline)
+    report = compare(res.run_dirs, args.out / "comparison", baseline=args.baseline, force=True)  # the study owns its comparison folder
     diffs = paired_differences(res.regions, res.flows, args.baseline)
     summary = write_summary(args.out, diffs, {"seeds": args.seeds, "scale": args.scale}, scenarios,
                             args.baseline, report)

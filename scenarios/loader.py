@@ -5,6 +5,11 @@ Parameters start from the calibrated values (``calibration/calibrated.toml``) an
 ``[levers]`` and ``[parameters]`` are applied on top::
 
     Params().replace(**calibrated_params()).replace(**levers, **parameters)
+
+Two things are accepted with a :class:`ScenarioWarning` (one line, through :mod:`warnings`;
+``bth run --strict`` makes them errors): a scenario outside ``scenarios/`` without a
+``rationale`` (a quick what-if; shipped scenarios need one), and a lever that differs from its
+default in a year up to ``CALIBRATION_LAST_YEAR`` (it changes the calibrated history).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import hashlib
 import json
 import re
 import tomllib
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,12 +29,17 @@ from pydantic import ValidationError
 
 from calibration.defaults import CALIBRATED_FILE, calibrated_params
 from model.params import LEVERS, UNCERTAIN, Params, Schedule
-from model.years import MAX_HORIZON, MIN_HORIZON
-from scenarios.schema import FieldProblem, ScenarioError, ScenarioSpec
+from model.years import CALIBRATION_LAST_YEAR, FIRST_YEAR, MAX_HORIZON, MIN_HORIZON
+from scenarios.schema import FieldProblem, KeyOutcome, ScenarioError, ScenarioSpec
 
 SCENARIO_DIR = Path(__file__).resolve().parent  # where the shipped scenario files live
 TOP_LEVEL_KEYS = tuple(ScenarioSpec.model_fields)
 _NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")  # usable as a run-folder name
+
+
+class ScenarioWarning(UserWarning):
+    """A scenario that loads but deserves a look: no rationale, or a lever changed in the
+    calibrated years.  The message is one line naming the file and the field."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,8 @@ class Scenario:
     parameters: dict[str, float | Schedule] = field(default_factory=dict)
     calibrated: dict[str, float] = field(default_factory=dict, repr=False)  # values used
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # parsed TOML
+    key_outcomes: tuple[KeyOutcome, ...] = ()  # the outcomes its question is about (the report leads with them)
+    warnings: tuple[str, ...] = field(default=(), compare=False)  # ScenarioWarning messages issued on loading
 
     def __hash__(self) -> int:
         return hash((self.name, self.content_hash))
@@ -67,7 +80,8 @@ class Scenario:
 
         ``changes`` maps lever or uncertain-parameter names to a number, a ``Schedule`` or a
         ``{"years": [...], "values": [...]}`` dict (each replaces the scenario's value
-        outright); ``until``/``horizon``, ``description``, ``rationale`` and ``seed_quote`` may
+        outright); ``until``/``horizon``, ``description``, ``rationale``, ``seed_quote`` and
+        ``key_outcomes`` (a list of ``{region, metric}`` / ``{origin, destination}`` tables) may
         be changed too.  ``name`` defaults to ``<name>-<8 hex digits of the new hash>``.
         Example: ``load_scenario("baseline").with_changes(joint_projects=400)``.
         """
@@ -83,7 +97,7 @@ class Scenario:
                 data.setdefault("parameters", {})[key] = value
             elif key in ("until", "horizon"):
                 data["horizon"] = value
-            elif key in ("description", "rationale", "seed_quote"):
+            elif key in ("description", "rationale", "seed_quote", "key_outcomes"):
                 data[key] = value
             else:
                 raise ScenarioError(
@@ -111,6 +125,7 @@ class Scenario:
             "content_hash": self.content_hash,
             "path": str(self.path) if self.path is not None else None,
             "seed_quote": self.seed_quote,
+            "key_outcomes": [k.as_dict() for k in self.key_outcomes],
             "levers": {k: _jsonable(v) for k, v in self.levers.items()},
             "parameters": {k: _jsonable(v) for k, v in self.parameters.items()},
             "calibrated": dict(self.calibrated),
@@ -153,7 +168,15 @@ def load_scenario(path: str | Path) -> Scenario:
     _check_name(file.stem, where)
     calibrated = calibrated_params()
     digest = hashlib.sha256(content + b"\0" + _canonical(calibrated).encode()).hexdigest()
-    return _build(spec, file.stem, file, digest, calibrated, data, where)
+    return _build(spec, file.stem, file, digest, calibrated, data, where, shipped=is_shipped(file))
+
+
+def is_shipped(path: Path) -> bool:
+    """True if ``path`` is a file of the shipped scenario folder (:data:`SCENARIO_DIR`)."""
+    try:
+        return Path(path).resolve().parent == SCENARIO_DIR
+    except OSError:
+        return False
 
 
 def validate(data: dict[str, Any], where: str) -> ScenarioSpec:
@@ -172,26 +195,55 @@ def _build(
     calibrated: dict[str, float],
     raw: dict[str, Any],
     where: str,
+    shipped: bool = False,
 ) -> Scenario:
     levers, parameters = spec.changes("levers"), spec.changes("parameters")
+    if spec.rationale is None and shipped:
+        raise ScenarioError(f"{where}: rationale: missing; expected a non-empty string "
+                            f"(every scenario shipped in scenarios/ says why it exists)")
     try:
         base = Params().replace(**calibrated)
     except (KeyError, TypeError) as err:
         raise ScenarioError(f"{CALIBRATED_FILE}: {err}") from None
+    params = base.replace(**levers, **parameters)
+    notes = []
+    if spec.rationale is None:
+        notes.append(f"{where}: rationale: missing; fine for a what-if, a shipped scenario needs one")
+    notes += history_changes(levers, params, base, where)
+    for note in notes:
+        warnings.warn(note, ScenarioWarning, stacklevel=3)
     return Scenario(
         name=name,
         description=spec.description,
-        rationale=spec.rationale.strip(),
+        rationale=(spec.rationale or "").strip(),
         seed_quote=spec.seed_quote,
         until=spec.horizon,
-        params=base.replace(**levers, **parameters),
+        params=params,
         content_hash=digest,
         path=path,
         levers=levers,
         parameters=parameters,
         calibrated=dict(calibrated),
         raw=raw,
+        key_outcomes=spec.key_outcomes,
+        warnings=tuple(notes),
     )
+
+
+def history_changes(levers: dict[str, float | Schedule], params: Params, base: Params,
+                    where: str) -> list[str]:
+    """One message per lever whose value differs from ``base`` in a year up to
+    :data:`~model.years.CALIBRATION_LAST_YEAR`, naming the first such year."""
+    out = []
+    for name in levers:
+        year = next((y for y in range(FIRST_YEAR, CALIBRATION_LAST_YEAR + 1)
+                     if abs(params.at(name, y) - base.at(name, y)) > 1e-12), None)
+        if year is None:
+            continue
+        when = (f"before {CALIBRATION_LAST_YEAR}" if year < CALIBRATION_LAST_YEAR
+                else "the last calibrated year")
+        out.append(f"{where}: levers.{name} changes in {year}, {when}: it changes the calibrated history")
+    return out
 
 
 def _resolve(path: str | Path) -> Path:

@@ -5,8 +5,12 @@ A scenario file is TOML::
     name = "integrated-innovation-center"   # optional; must equal the file stem
     description = "one line"
     horizon = 2035                          # last simulated year, 2021..2050 (default 2035)
-    rationale = \"\"\"paragraph\"\"\"
+    rationale = \"\"\"paragraph\"\"\"              # optional outside scenarios/ (the loader warns)
     seed_quote = "exact sentence from a seed report"
+    key_outcomes = [                        # what the scenario's question is about (the report leads with them)
+      { region = "Hebei", metric = "contract_turnover_bn" },   # a metric of model/metrics.py
+      { origin = "Beijing", destination = "Hebei" },           # contract value of a flow (bn yuan)
+    ]
     [levers]
     transfer_friction = { years = [2025, 2030], values = [1.0, 0.5] }   # schedule
     joint_projects = 400                                                  # constant
@@ -29,8 +33,14 @@ from typing import Annotated, Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, create_model, model_validator
 
+from dataclasses import dataclass
+
+from model.metrics import REGION_METRIC_NAMES
 from model.params import DECLARED, LEVER_ROLE, UNCERTAIN_ROLE, Param, Schedule
+from model.regions import FLOW_REGIONS, OUTPUT_REGIONS, XIONGAN
 from model.years import DEFAULT_HORIZON, FIRST_YEAR, MAX_HORIZON, MIN_HORIZON
+
+PARK_METRIC = "park_firms"  # the one metric of the Xiong'an zone (model/outputs.py), and only there
 
 
 class ScenarioError(ValueError):
@@ -122,6 +132,99 @@ def _value_field(param: Param) -> Any:
     return (Annotated[Optional[Any], checker], Field(None, description=description))
 
 
+# ----------------------------------------------------------------------------- key outcomes
+
+
+@dataclass(frozen=True)
+class KeyOutcome:
+    """An outcome a scenario's question is about: a regional metric, or a contract flow.
+
+    Either ``region`` + ``metric`` (a metric of :mod:`model.metrics` in a region of
+    :data:`model.regions.OUTPUT_REGIONS`) or ``origin`` + ``destinations`` (the contract value
+    from the origin's sellers to the buyers of the destinations, bn yuan per year).  ``name``
+    is the outcome's name in the comparison's tables ("Hebei contract_turnover_bn",
+    "flow Beijing->Tianjin+Hebei").
+    """
+
+    region: str | None = None
+    metric: str | None = None
+    origin: str | None = None
+    destinations: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        if self.metric is not None:
+            return f"{self.region} {self.metric}"
+        return f"flow {self.origin}->{'+'.join(self.destinations)}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The TOML/JSON form: ``{region, metric}`` or ``{origin, destination}``."""
+        if self.metric is not None:
+            return {"region": self.region, "metric": self.metric}
+        dest = self.destinations[0] if len(self.destinations) == 1 else list(self.destinations)
+        return {"origin": self.origin, "destination": dest}
+
+
+def _one_of(value: Any, allowed: tuple[str, ...], what: str, subpath: str) -> str:
+    if not isinstance(value, str) or value not in allowed:
+        raise FieldProblem(f"expected {what} ({', '.join(allowed)}), got {_fmt(value)}", subpath=subpath)
+    return value
+
+
+def check_key_outcome(v: Any, index: int) -> KeyOutcome:
+    """One entry of ``key_outcomes``: ``{region, metric}`` or ``{origin, destination}``."""
+    at = str(index)
+    if isinstance(v, KeyOutcome):
+        v = v.as_dict()
+    if not isinstance(v, dict):
+        raise FieldProblem("expected a table {region, metric} or {origin, destination}, "
+                           f"got {_fmt(v)}", subpath=at)
+    keys = set(v)
+    if keys == {"region", "metric"}:
+        metric = _one_of(v["metric"], REGION_METRIC_NAMES, "a metric of model/metrics.py", f"{at}.metric")
+        region = _one_of(v["region"], OUTPUT_REGIONS, "a region of model/regions.py", f"{at}.region")
+        if (metric == PARK_METRIC) != (region == XIONGAN):
+            expected = (f"region {XIONGAN!r} (the only region with {PARK_METRIC})" if metric == PARK_METRIC
+                        else f"metric {PARK_METRIC!r} (the only metric of {XIONGAN})")
+            bad = region if metric == PARK_METRIC else metric
+            raise FieldProblem(f"expected {expected}, got {_fmt(bad)}",
+                               subpath=f"{at}.{'region' if metric == PARK_METRIC else 'metric'}")
+        return KeyOutcome(region=region, metric=metric)
+    if keys == {"origin", "destination"}:
+        origin = _one_of(v["origin"], FLOW_REGIONS, "a flow region of model/regions.py", f"{at}.origin")
+        dest = v["destination"]
+        dests = [dest] if isinstance(dest, str) else dest
+        if not isinstance(dests, list) or not dests:
+            raise FieldProblem(f"expected a region or a list of regions, got {_fmt(dest)}",
+                               subpath=f"{at}.destination")
+        for d in dests:
+            _one_of(d, FLOW_REGIONS, "a flow region of model/regions.py", f"{at}.destination")
+        if len(set(dests)) != len(dests):
+            raise FieldProblem(f"expected distinct regions, got {_fmt(dest)}", subpath=f"{at}.destination")
+        return KeyOutcome(origin=origin, destinations=tuple(dests))
+    unknown = sorted(keys - {"region", "metric", "origin", "destination"})
+    if unknown:
+        raise FieldProblem("unknown key; expected region and metric, or origin and destination",
+                           subpath=f"{at}.{unknown[0]}")
+    raise FieldProblem(f"expected both region and metric, or both origin and destination, "
+                       f"got {_fmt(sorted(keys))}", subpath=at)
+
+
+def check_key_outcomes(v: Any) -> tuple[KeyOutcome, ...]:
+    """The ``key_outcomes`` list: entries checked by :func:`check_key_outcome`, no duplicates."""
+    if isinstance(v, tuple):
+        v = list(v)
+    if not isinstance(v, list):
+        raise FieldProblem(f"expected a list of tables {{region, metric}} or {{origin, destination}}, "
+                           f"got {_fmt(v)}")
+    out = tuple(check_key_outcome(x, i) for i, x in enumerate(v))
+    names = [k.name for k in out]
+    for i, n in enumerate(names):
+        if n in names[:i]:
+            raise FieldProblem(f"expected each outcome once, got {n!r} twice", subpath=str(i))
+    return out
+
+
 _FORBID = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -150,8 +253,9 @@ class ScenarioSpec(BaseModel):
     name: Optional[str] = None
     description: str = Field(min_length=1)
     horizon: int = Field(DEFAULT_HORIZON, ge=MIN_HORIZON, le=MAX_HORIZON)
-    rationale: str = Field(min_length=1)
+    rationale: Optional[str] = Field(None, min_length=1)  # required of shipped scenarios (the loader)
     seed_quote: str = ""
+    key_outcomes: Annotated[tuple[KeyOutcome, ...], PlainValidator(check_key_outcomes)] = ()
     levers: LeversSpec = Field(default_factory=LeversSpec)  # type: ignore[valid-type]
     parameters: ParametersSpec = Field(default_factory=ParametersSpec)  # type: ignore[valid-type]
 

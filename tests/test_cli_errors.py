@@ -241,7 +241,7 @@ def test_compare_passes_allow_mixed_and_refuses_mixed_runs_in_one_line(tmp_path,
         (tmp_path / name / "regions.parquet").write_bytes(b"")
     seen = {}
 
-    def fake_compare(run_dirs, out, baseline="baseline", allow_mixed=False):
+    def fake_compare(run_dirs, out, baseline="baseline", allow_mixed=False, force=False):
         seen["allow_mixed"] = allow_mixed
         if not allow_mixed:
             raise MixedRunsError("baseline is scale 0.1, other is scale 0.02:\nrefusing to compare")
@@ -264,9 +264,28 @@ def test_compare_unreadable_run_folder_is_one_line(tmp_path, capsys, monkeypatch
     (tmp_path / "baseline").mkdir()
     (tmp_path / "baseline" / "regions.parquet").write_bytes(b"garbage")
 
-    def fake_compare(run_dirs, out, baseline="baseline", allow_mixed=False):
+    def fake_compare(run_dirs, out, baseline="baseline", allow_mixed=False, force=False):
         raise RunFolderError(f"{run_dirs[0]}: unreadable (ArrowInvalid: not a parquet file)")
 
     monkeypatch.setattr(experiments.compare, "compare", fake_compare)
     code, _, stderr = run_cli(["compare", str(tmp_path / "baseline")], capsys)
     assert code == 2 and "unreadable" in one_error_line(stderr)
+
+
+# ------------------------------------------------------------------ what bth --help pays for
+
+
+def test_help_imports_neither_pandas_nor_the_model():
+    """``bth --help`` (and building the parser) imports none of the heavy packages; ``bth run``
+    imports them when it needs them."""
+    code = ("import sys\nfrom experiments import cli\n"
+            "try:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "heavy = ('pandas', 'numpy', 'mesa', 'model', 'scenarios', 'matplotlib', 'dask', "
+            "'scipy', 'pydantic', 'pyarrow')\n"
+            "print(sorted(m for m in heavy if m in sys.modules))\n"
+            "cli.api.run_ensemble\n"
+            "print(sorted(m for m in ('pandas', 'model') if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-2:] == ["[]", "['model', 'pandas']"]

@@ -43,6 +43,13 @@ EFFECTS = {
 }
 
 
+# Key outcomes named in the synthetic manifests (as `bth run` writes them from the scenario file).
+KEYS = {
+    "lower_friction": [{"origin": "Beijing", "destination": "Hebei"}],
+    "hebei_rd_push": [{"region": "Hebei", "metric": "sci_tech_smes"}, {"region": "Xiong'an", "metric": "park_firms"}],
+}
+
+
 def _ramp(year: int) -> float:
     """Share of a scenario effect in force: 0 up to 2025, rising linearly to 1 in 2030."""
     return float(np.clip((year - 2025) / 5, 0, 1))
@@ -91,7 +98,8 @@ def make_run(root: Path, scenario: str, seeds=range(5), years=YEARS, manifest: b
         (run_dir / "manifest.json").write_text(json.dumps({
             "scenario": scenario, "seeds": list(seeds),
             "description": f"Synthetic test scenario {scenario}.",
-            "rationale": "Built-in effects for testing the comparison code."}))
+            "rationale": "Built-in effects for testing the comparison code.",
+            "scenario_details": {"key_outcomes": KEYS.get(scenario, [])}}))
     return run_dir
 
 
@@ -287,3 +295,180 @@ def test_report_is_rendered_from_the_template(pair, tmp_path, no_figures):
     d = pd.read_csv(out / "paired_differences.csv")
     r = d[(d["outcome"] == "flow Beijing->Hebei") & (d["year"] == 2035)].iloc[0]
     assert f"<td class=\"clear\">+{r['mean_diff']:.1f} [{r['lo']:.1f} \u2013 {r['hi']:.1f}]" in html
+
+
+# ----------------------------------------------------------------------------- key outcomes, verdicts, the report
+
+
+def test_compare_leads_with_key_outcomes(result_set, tmp_path, no_figures):
+    """The overview and each headline name the scenario's key outcomes with effect and size
+    relative to the baseline; a key outcome outside the default tables is compared too."""
+    out = tmp_path / "cmp"
+    html = compare(result_set, out).read_text()
+    overview = pd.read_csv(out / "overview.csv")
+    assert set(zip(overview["scenario"], overview["outcome"])) == {
+        ("lower_friction", "flow Beijing->Hebei"), ("hebei_rd_push", "Hebei sci_tech_smes"),
+        ("hebei_rd_push", "Xiong'an park_firms")}
+    assert "p_positive" in overview.columns and overview["p_positive"].isna().all()  # the slot exists ...
+    assert "P(effect &gt; 0)" not in html  # ... but is shown only with parameter draws
+    # ranked by size relative to the baseline
+    rel = overview["rel_diff_pct"].abs().fillna(-1).tolist()
+    assert rel == sorted(rel, reverse=True)
+    r = overview[overview["outcome"] == "flow Beijing->Hebei"].iloc[0]
+    assert r["rel_diff_pct"] == pytest.approx(40.0, rel=1e-6) and r["verdict"] == "clear"
+    # the headline of lower_friction starts with its key outcome, effect and relative size
+    card = html.split('id="s-lower_friction"')[1].split("</div>")[0]
+    lead = card.split('<p class="headline"><b>')[1].split("</b>")[0]
+    assert lead.startswith("In 2035, against the baseline: Contracts Beijing \u2192 Hebei +")
+    assert "(+40.0%, 90% CI" in lead and "clear)" in lead
+    # Xiong'an park firms is not among the default outcomes but is compared as a key outcome
+    d = pd.read_csv(out / "paired_differences.csv")
+    assert "Xiong'an park_firms" in set(d["outcome"])
+    assert 'href="#s-hebei_rd_push"' in html and "Overview" in html and "Contents" in html
+    assert f"at least {1:g}% of the baseline" in html  # the materiality threshold is stated
+
+
+def _two_scenarios(effect: float, seeds=range(4), draws: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Hebei R&D of 1,000 bn yuan with seed noise, and an alternative with ``effect`` added
+    (varying a little by seed so that the interval is narrow but not empty)."""
+    rows = []
+    for scenario in ("baseline", "alt"):
+        for seed in seeds:
+            for draw in (range(2) if draws else [None]):
+                noise = 10.0 * seed + (draw or 0)
+                v = 1000.0 + noise + (effect * (1 + 0.01 * seed) if scenario == "alt" else 0.0)
+                row = {"scenario": scenario, "seed": seed, "year": 2035, "region": "Hebei",
+                       "metric": "rd_spending_bn", "value": v}
+                if draws:
+                    row["draw"] = draw
+                rows.append(row)
+    flows = pd.DataFrame(columns=["scenario", "seed", "year", "origin", "destination", "contract_value_bn", "contracts"])
+    return pd.DataFrame(rows), flows
+
+
+def test_clear_needs_a_material_size():
+    """An effect of 0.5% of the baseline, told apart from noise, is "small", not clear; 5% is clear."""
+    from experiments.effects import MATERIAL_PCT, verdict
+
+    assert MATERIAL_PCT == 1.0
+    for effect, expected in ((5.0, "small"), (50.0, "clear")):
+        regions, flows = _two_scenarios(effect)
+        d = paired_differences(regions, flows, "baseline", years=(2035,))
+        r = d[d["outcome"] == "Hebei rd_spending_bn"].iloc[0]
+        assert not r["straddles_zero"]
+        assert r["rel_diff_pct"] == pytest.approx(100 * r["mean_diff"] / r["baseline_mean"])
+        assert r["rel_lo_pct"] < r["rel_diff_pct"] < r["rel_hi_pct"]
+        assert bool(r["clear"]) == (expected == "clear") and verdict(r) == expected
+        assert np.isnan(r["p_positive"])  # no draws: no P(effect > 0)
+
+
+def test_p_positive_with_parameter_draws():
+    regions, flows = _two_scenarios(50.0, draws=True)
+    d = paired_differences(regions, flows, "baseline", years=(2035,))
+    r = d[d["outcome"] == "Hebei rd_spending_bn"].iloc[0]
+    assert r["n_seeds"] == 8  # 4 seeds x 2 draws, paired by seed and draw
+    assert r["p_positive"] == 1.0
+
+
+def test_effect_list_keys_first_then_largest_by_size(result_set):
+    from experiments.compare import effect_list
+    from experiments.outcomes import TABLE_OUTCOMES, region_outcome
+
+    regions, flows = _load(result_set)
+    d = paired_differences(regions, flows, baseline="baseline")
+    key = [region_outcome("Hebei", "high_tech_enterprises")]
+    names = [oc.name for oc in effect_list(d, "lower_friction", key, TABLE_OUTCOMES, extra=3)]
+    assert names[0] == "Hebei high_tech_enterprises"
+    # built-in effects: Beijing->Hebei +40%, Beijing->Tianjin+Hebei ~ +31%, Beijing->Tianjin +20%
+    assert names[1:] == ["flow Beijing->Hebei", "flow Beijing->Tianjin+Hebei", "flow Beijing->Tianjin"]
+
+
+def test_flow_cells_within_noise(result_set):
+    from experiments.effects import flow_cell_differences
+
+    _, flows = _load(result_set)
+    c = flow_cell_differences(flows, "baseline", [2035]).set_index(["scenario", "origin", "destination"])
+    hit = c.loc[("lower_friction", "Beijing", "Hebei")]
+    assert not hit["within_noise"] and hit["rel_diff_pct"] == pytest.approx(40.0)
+    assert c.loc[("lower_friction", "Tianjin", "Hebei"), "within_noise"]  # unchanged cell
+    assert c.loc[("no_effect", "Beijing", "Hebei"), "mean_diff"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_baseline_crossing_is_found_after_calibration():
+    """Hebei's count passes Beijing's in 2028 and stays ahead; before 2025 nothing is flagged."""
+    from experiments.effects import baseline_crossings
+
+    rows = []
+    for seed in range(3):
+        for year in range(2020, 2036):
+            rows.append(("baseline", seed, year, "Beijing", "high_tech_enterprises", 30000 + 500 * (year - 2020)))
+            rows.append(("baseline", seed, year, "Hebei", "high_tech_enterprises",
+                         20000 + 2000 * (year - 2020) + seed))
+            rows.append(("baseline", seed, year, "Tianjin", "high_tech_enterprises", 10000.0))
+    regions = pd.DataFrame(rows, columns=["scenario", "seed", "year", "region", "metric", "value"])
+    found = baseline_crossings(regions, "baseline", ["high_tech_enterprises"])
+    assert len(found) == 1
+    c = found[0]
+    assert (c["leader"], c["follower"], c["year"], c["seeds_crossed"], c["seeds"]) == ("Beijing", "Hebei", 2027, 3, 3)
+
+
+def test_reading_the_baseline_box_is_generated(result_set, tmp_path, no_figures):
+    html = compare(result_set, tmp_path / "cmp").read_text()
+    box = html.split('id="reading"')[1].split("</div>")[0]
+    assert "After\n2025" in box or "After 2025" in box
+    assert "trend continuation of the calibrated rules" in box
+
+
+def test_fan_axis_labels_the_horizon():
+    import matplotlib.pyplot as plt
+
+    from experiments.figures import year_axis
+
+    fig, ax = plt.subplots()
+    year_axis(ax, 2020, 2035)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2020", "2025", "2030", "2035"]
+    year_axis(ax, 2020, 2033)
+    assert [t.get_text() for t in ax.get_xticklabels()][-1] == "2033"
+    plt.close(fig)
+
+
+# ----------------------------------------------------------------------------- never overwrite silently
+
+
+def test_compare_refuses_an_existing_comparison_unless_forced(pair, tmp_path, no_figures):
+    from experiments.compare import ComparisonExists
+
+    out = tmp_path / "cmp"
+    compare(pair, out)
+    (out / "fan_old_metric.png").write_bytes(b"stale")  # left by an older comparison
+    (out / "notes.txt").write_text("mine")  # not the comparison's
+    listed = set(json.loads((out / "comparison.json").read_text())["files"])
+    assert {"report.html", "paired_differences.csv", "overview.csv"} <= listed
+    with pytest.raises(ComparisonExists, match="already holds a comparison.*--force") as err:
+        compare(pair, out)
+    assert "\n" not in str(err.value)
+    compare(pair, out, force=True)
+    assert not (out / "fan_old_metric.png").exists() and (out / "notes.txt").read_text() == "mine"
+    # a folder of other files is no place for a comparison, forced or not
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "data.csv").write_text("x")
+    with pytest.raises(ComparisonExists, match="holds other files"):
+        compare(pair, other, force=True)
+    with pytest.raises(ComparisonExists, match="is a run folder"):
+        compare(pair, pair[0], force=True)
+
+
+def test_cli_compare_refuses_and_names_skipped_folders(pair, tmp_path, capsys, no_figures):
+    from experiments.cli import main
+
+    results = pair[0].parent
+    (results / "scratch").mkdir()
+    out = results / "comparison"
+    assert main(["compare", str(results), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "comparing its run folders baseline, lower_friction; skipped scratch" in err
+    assert main(["compare", *map(str, sorted(results.iterdir())), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "already holds a comparison" in err and "\n" not in err
+    assert main(["compare", *map(str, pair), "--out", str(out), "--force"]) == 0

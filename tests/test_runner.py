@@ -324,3 +324,93 @@ def test_readme_snippet_as_a_script(tmp_path, guarded):
         assert last.startswith("experiments.api.RunsFailed: all 4 run(s) failed"), last
         assert 'put the call under `if __name__ == "__main__":`' in last
         assert "run_ensemble was called while a worker process imported your script" in done.stderr
+
+
+# ------------------------------------------------------------------ what the CLI pays for
+
+
+def test_a_single_run_runs_in_this_process_whatever_workers_says(tmp_path, scenarios):
+    """One seed x one scenario is one task: no pool, so a function that cannot be pickled (a
+    closure) still runs, and it runs in this very process."""
+    import os
+
+    pids = []
+
+    def simulate(*args, **kwargs):  # a closure: sending it to a worker process would fail
+        pids.append(os.getpid())
+        return REAL_SIMULATE(*args, **kwargs)
+
+    results = run_ensemble(scenarios[0], seeds=1, scale=0.01, until=2021, workers=4,
+                           progress=False, plots=False, simulate=simulate)
+    assert results.ok and pids == [os.getpid()]
+
+
+def test_plots_are_drawn_once_and_redrawn_only_when_their_inputs_change(tmp_path, scenarios,
+                                                                         monkeypatch):
+    from experiments import ensemble
+
+    settings = dict(seeds=1, scale=0.01, until=2021, progress=False, workers=1)
+    out = tmp_path / "out"
+    run_ensemble(scenarios[0], out=out, **settings)
+    run_dir = out / "baseline"
+    record = json.loads((run_dir / store.PLOTS).read_text())
+    assert record["files"] == ["od_matrix_2021.png", "timeseries.png"]
+    assert record["inputs"] == store.plot_inputs(run_dir) and store.plots_current(run_dir)
+    pngs = {name: (run_dir / name).stat().st_mtime_ns for name in record["files"]}
+
+    drawn = []
+    real_task = ensemble.plot_task
+    monkeypatch.setattr(ensemble, "plot_task", lambda d: drawn.append(d) or real_task(d))
+    run_ensemble(scenarios[0], out=out, **settings)  # a resumed no-op draws nothing
+    assert drawn == []
+    assert {name: (run_dir / name).stat().st_mtime_ns for name in pngs} == pngs
+
+    (run_dir / "timeseries.png").unlink()  # a figure missing: redrawn
+    run_ensemble(scenarios[0], out=out, **settings)
+    assert drawn == [str(run_dir)] and (run_dir / "timeseries.png").is_file()
+
+    # other plotting code: redrawn (and only then); the record follows
+    monkeypatch.setattr(store, "PLOT_SOURCES", store.PLOT_SOURCES + ("README.md",))
+    assert not store.plots_current(run_dir)
+    run_ensemble(scenarios[0], out=out, **settings)
+    assert drawn == [str(run_dir)] * 2 and store.plots_current(run_dir)
+    run_ensemble(scenarios[0], out=out, plots=False, fresh=True, **{**settings, "seeds": 2})
+    assert not store.plots_current(run_dir)  # other tables (and --fresh removes the record)
+    assert not (run_dir / store.PLOTS).exists()
+
+
+def test_plots_of_many_folders_go_to_a_pool_of_local_processes(tmp_path, monkeypatch):
+    """PLOT_POOL_MIN folders or more with figures to draw: drawn on min(workers, folders) local
+    processes (never Dask); fewer: in this process.  The figures are recorded by this process."""
+    import pickle
+
+    from experiments import ensemble
+    from experiments.executor import InProcess
+
+    assert ensemble.PLOT_POOL_MIN > 1
+    monkeypatch.setattr(ensemble, "PLOT_POOL_MIN", 3)
+    folders = []
+    for name in ("a", "b", "c"):
+        folders.append(tmp_path / name)
+        folders[-1].mkdir()
+    asked = []
+
+    def make_executor(workers=1, scheduler=None, tasks=None):
+        asked.append((workers, scheduler, tasks))
+        return InProcess()
+
+    monkeypatch.setattr(ensemble, "make_executor", make_executor)
+    monkeypatch.setattr(ensemble, "plot_task", lambda d: [f"{Path(d).name}.png"])
+    assert ensemble.draw_plots(folders[:2], workers=2) == []
+    assert asked == [(1, None, 2)]
+    for d in folders[:2]:
+        (d / f"{d.name}.png").write_bytes(b"png")
+    assert ensemble.draw_plots(folders, workers=2) == []  # a and b are current
+    assert asked[-1] == (1, None, 1)
+    for d in folders[:2]:
+        (d / store.PLOTS).unlink()
+    assert ensemble.draw_plots(folders, workers=2) == []
+    assert asked[-1] == (2, None, 3)
+    assert json.loads((folders[2] / store.PLOTS).read_text())["files"] == ["c.png"]
+    monkeypatch.undo()
+    assert pickle.loads(pickle.dumps(ensemble.plot_task)) is ensemble.plot_task  # importable by name

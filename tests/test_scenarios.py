@@ -11,6 +11,9 @@ from model.params import LEVER_RANGES, LEVERS, Params, Schedule
 from scenarios import Scenario, ScenarioError, load_scenario, shipped_scenarios
 from scenarios import loader
 
+# GOOD sets a lever from 2020 on, which warns (tested below); the warning is noise elsewhere
+pytestmark = pytest.mark.filterwarnings("ignore::scenarios.ScenarioWarning")
+
 SHIPPED = shipped_scenarios()
 EXPECTED = {
     "baseline",
@@ -255,3 +258,124 @@ def test_year_bounds_come_from_model_years(tmp_path):
 
 def test_name_equal_to_stem_is_accepted(tmp_path):
     assert load_scenario(write(tmp_path, 'name = "ok"\n' + GOOD, "ok.toml")).name == "ok"
+
+
+# ---------------------------------------------------------------- key outcomes
+
+KEYED = """\
+description = "test scenario"
+rationale = "because"
+key_outcomes = [
+  { region = "Hebei", metric = "contract_turnover_bn" },
+  { origin = "Beijing", destination = ["Tianjin", "Hebei"] },
+]
+[levers]
+transfer_friction = { years = [2025, 2030], values = [1.0, 0.6] }
+"""
+
+
+def test_key_outcomes_are_read_and_kept_in_the_manifest(tmp_path):
+    s = load_scenario(write(tmp_path, KEYED, "ok.toml"))
+    assert [k.name for k in s.key_outcomes] == ["Hebei contract_turnover_bn", "flow Beijing->Tianjin+Hebei"]
+    assert s.manifest()["key_outcomes"] == [{"region": "Hebei", "metric": "contract_turnover_bn"},
+                                            {"origin": "Beijing", "destination": ["Tianjin", "Hebei"]}]
+    again = s.with_changes(key_outcomes=[{"region": "Xiong'an", "metric": "park_firms"}])
+    assert [k.name for k in again.key_outcomes] == ["Xiong'an park_firms"]
+
+
+@pytest.mark.parametrize("entry, field, expected", [
+    ('{ region = "Hebei", metric = "turnover" }', "key_outcomes.0.metric", "a metric of model/metrics.py"),
+    ('{ region = "Shanghai", metric = "rd_spending_bn" }', "key_outcomes.0.region", "a region of model/regions.py"),
+    ('{ region = "Hebei", metric = "park_firms" }', "key_outcomes.0.region", "region \"Xiong'an\""),
+    ('{ region = "Xiong\'an", metric = "rd_spending_bn" }', "key_outcomes.0.metric", "metric 'park_firms'"),
+    ('{ origin = "Beijing", destination = "Mars" }', "key_outcomes.0.destination", "a flow region"),
+    ('{ origin = "Beijing", destination = [] }', "key_outcomes.0.destination", "a region or a list"),
+    ('{ region = "Hebei" }', "key_outcomes.0", "both region and metric"),
+    ('{ region = "Hebei", metric = "rd_spending_bn", colour = 1 }', "key_outcomes.0.colour", "unknown key"),
+    ('"Hebei rd_spending_bn"', "key_outcomes.0", "expected a table"),
+    ('{ region = "Hebei", metric = "rd_spending_bn" }, { region = "Hebei", metric = "rd_spending_bn" }',
+     "key_outcomes.1", "twice"),
+])
+def test_bad_key_outcome_names_file_and_field(tmp_path, entry, field, expected):
+    text = KEYED.split("key_outcomes")[0] + f"key_outcomes = [{entry}]\n[levers]\n"
+    message = error_of(write(tmp_path, text))
+    assert f"bad.toml: {field}: " in message, message
+    assert expected in message, message
+
+
+def test_shipped_scenarios_name_known_key_outcomes():
+    from model.metrics import REGION_METRIC_NAMES
+    from model.regions import FLOW_REGIONS, OUTPUT_REGIONS
+
+    for path in SHIPPED:
+        s = load_scenario(path)
+        assert s.key_outcomes, path.stem
+        for k in s.key_outcomes:
+            assert (k.metric in REGION_METRIC_NAMES and k.region in OUTPUT_REGIONS) or (
+                k.origin in FLOW_REGIONS and set(k.destinations) <= set(FLOW_REGIONS)), (path.stem, k)
+    named = {p.stem: {k.name for k in load_scenario(p).key_outcomes} for p in SHIPPED}
+    assert "Beijing transformed_output_bn" in named["beijing-capacity"]
+    assert {"Tianjin rd_spending_bn", "Tianjin transformed_output_bn"} <= named["tianjin-manufacturing"]
+    assert "Hebei contract_turnover_bn" in named["hebei-rd-push"]
+    assert "Hebei contract_turnover_bn" in named["integrated-innovation-center"]
+    assert "Xiong'an park_firms" in named["xiongan-hub"]
+    assert "flow Beijing->Hebei" in named["no-coordination"]
+
+
+# ---------------------------------------------------------------- what-ifs: warnings, not errors
+
+
+def test_a_what_if_may_omit_the_rationale(tmp_path):
+    from scenarios import ScenarioWarning
+
+    text = KEYED.replace('rationale = "because"\n', "")
+    with pytest.warns(ScenarioWarning) as caught:
+        s = load_scenario(write(tmp_path, text, "quick.toml"))
+    assert s.rationale == ""
+    (message,) = [str(w.message) for w in caught]
+    assert message.startswith(f"{tmp_path / 'quick.toml'}: rationale: missing") and "\n" not in message
+    assert s.warnings == (message,)
+
+
+def test_a_shipped_scenario_needs_a_rationale(tmp_path, monkeypatch):
+    monkeypatch.setattr(loader, "SCENARIO_DIR", tmp_path.resolve())
+    message = error_of(write(tmp_path, KEYED.replace('rationale = "because"\n', ""), "shipped.toml"))
+    assert ": rationale: missing; expected a non-empty string" in message
+
+
+@pytest.mark.parametrize("lever, year, when", [
+    ("transfer_friction = { years = [2022, 2030], values = [1.0, 0.6] }", 2023, "before 2025"),
+    ("joint_projects = 400", 2020, "before 2025"),
+    ("transfer_friction = { years = [2024, 2025], values = [1.0, 0.6] }", 2025, "the last calibrated year"),
+])
+def test_a_lever_changed_in_the_calibrated_years_warns(tmp_path, lever, year, when):
+    from scenarios import ScenarioWarning
+
+    name = lever.split(" =")[0]
+    text = KEYED.split("[levers]")[0] + "[levers]\n" + lever + "\n"
+    with pytest.warns(ScenarioWarning) as caught:
+        load_scenario(write(tmp_path, text, "early.toml"))
+    messages = [str(w.message) for w in caught]
+    expected = (f"{tmp_path / 'early.toml'}: levers.{name} changes in {year}, {when}: "
+                "it changes the calibrated history")
+    assert messages == [expected]
+
+
+def test_shipped_scenarios_load_without_warnings(recwarn):
+    from scenarios import ScenarioWarning
+
+    for path in SHIPPED:
+        assert load_scenario(path).warnings == ()
+    assert not [w for w in recwarn if issubclass(w.category, ScenarioWarning)]
+
+
+def test_bth_run_strict_refuses_an_early_lever(tmp_path, capsys):
+    from experiments.cli import main
+
+    path = write(tmp_path, KEYED.split("[levers]")[0] + "[levers]\njoint_projects = 400\n", "early.toml")
+    out = tmp_path / "results"
+    assert main(["run", str(path), "--strict", "--out", str(out), "--seeds", "1", "--workers", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"error: {path}: levers.joint_projects changes in 2020, before 2025: it changes the "
+                   "calibrated history (--strict)")
+    assert not out.exists()
