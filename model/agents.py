@@ -28,7 +28,6 @@ from model.regions import BJ, FLOW_REGIONS, HB, ICV, RC, REGIONS
 from model.years import FIRST_YEAR
 
 NO_BIDS = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
-GROUP_REGION = np.arange(4 * N_SECTORS) // N_SECTORS  # buyer (region x sector) group -> region (a lookup)
 
 
 class FirmPopulation(mesa.Agent):
@@ -84,22 +83,11 @@ class FirmPopulation(mesa.Agent):
         self.n += n_new
         return rows
 
-    def living_rows(self) -> tuple[np.ndarray, bool]:
-        """The rows of living firms, in order, and whether that is every row in use (then the
-        columns' views stand for gathers over those rows: no copy is made)."""
-        rows = np.flatnonzero(self.view("alive"))
-        return rows, len(rows) == self.n
-
-    def gather(self, name: str, rows: np.ndarray, every: bool) -> np.ndarray:
-        """Column ``name`` at ``rows`` (``living_rows``): a view if they are every row in use."""
-        return self.view(name) if every else getattr(self, name)[rows]
-
     def active_share(self) -> np.ndarray:
         """Share of each region's firms (real firms, alive) active in the registered market."""
-        region = self.view("region")
-        w = self.view("weight") * self.view("alive")  # real firms, 0 for exited rows
-        real = np.bincount(region, weights=w, minlength=3)
-        act = np.bincount(region, weights=w * self.view("active"), minlength=3)
+        alive, active, region, w = self.view("alive"), self.view("active"), self.view("region"), self.view("weight")
+        real = np.bincount(region[alive], weights=w[alive], minlength=3)
+        act = np.bincount(region[alive & active], weights=w[alive & active], minlength=3)
         return act / np.maximum(real, 1e-9)
 
     def output_columns(self) -> dict[str, np.ndarray]:
@@ -114,14 +102,10 @@ class FirmPopulation(mesa.Agent):
         """Gibrat growth: log sales += sales_growth_<region> + sales_volatility z, plus the share
         output_to_sales of last year's transformed output (m yuan)."""
         p = self.model.params
-        alive, every = self.living_rows()
-        drift = p.regional("sales_growth", year)[self.gather("region", alive, every)]
+        alive = np.flatnonzero(self.view("alive"))
+        drift = p.regional("sales_growth", year)[self.region[alive]]
         shocks = p.at("sales_volatility", year) * self.model.rng.standard_normal(len(alive))
-        grown = self.gather("sales", alive, every) * np.exp(drift + shocks) + p.at("output_to_sales", year) * self.gather("output", alive, every)
-        if every:
-            self.view("sales")[:] = grown
-        else:
-            self.sales[alive] = grown
+        self.sales[alive] = self.sales[alive] * np.exp(drift + shocks) + p.at("output_to_sales", year) * self.output[alive]
 
     def exit(self, year: int) -> np.ndarray:
         """Each living firm exits with probability exit_rate; returns the rows that exited."""
@@ -135,25 +119,22 @@ class FirmPopulation(mesa.Agent):
         inflow (not a share of today's firms), at entrant_size_ratio of the 2020 firms' size."""
         m = self.model
         entry = m.params.regional("entry_rate", year)
-        parts = []
         for r, name in enumerate(REGIONS):
             n = m.rng.poisson(entry[r] * value("firms_2020", name) * m.scale)
             if n:
                 cols, _ = draw_firms(m.rng, r, n, year, m.scale, rd_scale=self.rd_scale[r],
                                      size_ratio=value("entrant_size_ratio"))  # rd_stock 0
-                parts.append(cols)
-        if parts:  # one append: the rows are those of region-by-region appends (free rows first)
-            self.append(parts[0] if len(parts) == 1 else {k: np.concatenate([c[k] for c in parts]) for k in parts[0]})
+                self.append(cols)
 
     # ------------------------------------------------------------------ 2. participation
     def join_market(self, year: int) -> None:
         """Bass diffusion: an inactive firm joins the registered market with probability
         bass_p + bass_q x (active share of its region's firms)."""
         p = self.model.params
-        alive, active = self.view("alive"), self.view("active")
+        alive, active, region = self.view("alive"), self.view("active"), self.view("region")
         hazard = p.at("bass_p", year) + p.at("bass_q", year) * self.active_share()
-        out = np.flatnonzero(alive & ~active)  # one draw per living inactive firm, in row order
-        self.active[out[self.model.rng.random(len(out)) < hazard[self.region[out]]]] = True
+        adopt = alive & ~active & (self.model.rng.random(self.n) < hazard[region])
+        active |= adopt
 
     # ------------------------------------------------------------------ 3. R&D
     def spend_rd(self, year: int) -> None:
@@ -172,40 +153,30 @@ class FirmPopulation(mesa.Agent):
         Returns the offers: columns owner (row), region, sector, weight."""
         p = self.model.params
         A, beta = p.at("kpf_productivity", vintage), p.at("kpf_elasticity", vintage)
-        alive, every = self.living_rows()
-        n_firm = self.model.rng.poisson(A * self.gather("rd", alive, every) ** beta)
+        alive = np.flatnonzero(self.view("alive"))
+        n_firm = self.model.rng.poisson(A * self.rd[alive] ** beta)
         inventors = alive[n_firm > 0]
         self.last_ip_year[inventors] = np.maximum(self.last_ip_year[inventors], vintage)
-        n_firm *= self.gather("active", alive, every)  # only active firms offer theirs
-        return dict(owner=np.repeat(alive, n_firm), region=np.repeat(self.gather("region", alive, every), n_firm),
-                    sector=np.repeat(self.gather("sector", alive, every), n_firm),
-                    weight=np.repeat(self.gather("weight", alive, every), n_firm))
+        n_firm[~self.active[alive]] = 0
+        return dict(owner=np.repeat(alive, n_firm), region=np.repeat(self.region[alive], n_firm),
+                    sector=np.repeat(self.sector[alive], n_firm), weight=np.repeat(self.weight[alive], n_firm))
 
     # ------------------------------------------------------------------ 5. the market (demand)
     def search(self, year: int, offer: Offer) -> Bids:
         """Each living firm searches Poisson(search_rate x absorptive capacity) times, capacity =
         1 - exp(-R&D stock / absorptive_stock_m); a search picks a cell or the outside option."""
         p, rng = self.model.params, self.model.rng
-        buyers, every = self.living_rows()  # any firm may buy: registration is the seller's act
-        # Poisson thinning: the searches that pick a cell (not the outside option) are
-        # Poisson(search_rate x capacity x P(a cell | buyer region, sector)), and each picks its
-        # cell from the choice probabilities conditional on picking one.  Exact in distribution;
-        # only the deals are drawn, not the searches that end in the outside option.
-        probs = offer.probs.reshape(-1, N_CELLS + 1)  # (buyer region x sector, cells + outside)
-        p_cell = 1.0 - probs[:, -1]
-        group = self.gather("region", buyers, every) * N_SECTORS + self.gather("sector", buyers, every)  # small ints
-        lam = (p.at("search_rate", year) * p_cell)[group] * -np.expm1(
-            -self.gather("rd_stock", buyers, every) / p.at("absorptive_stock_m", year))
-        n_hit = rng.poisson(lam)
-        b_rows = np.repeat(buyers, n_hit)
-        b_group = np.repeat(group, n_hit).astype(np.int64)
-        cdf = np.cumsum(probs[:, :N_CELLS], axis=1) / np.maximum(p_cell, 1e-300)[:, None]
-        last = N_CELLS - 1 - np.argmax(probs[:, N_CELLS - 1::-1] > 0, axis=1)  # last cell that can be picked
-        cdf[np.arange(N_CELLS) >= last[:, None]] = 1.0
-        flat = (cdf + np.arange(len(cdf))[:, None]).ravel()
-        pick = np.searchsorted(flat, b_group + rng.random(len(b_group)), side="right") - b_group * N_CELLS
-        pick = np.minimum(pick, last[b_group])  # if group + u rounds up to group + 1 (p ~ 1e-16)
-        return Bids(pick, b_rows, GROUP_REGION[b_group])
+        buyers = np.flatnonzero(self.view("alive"))  # any firm may buy: registration is the seller's act
+        absorptive = 1 - np.exp(-self.rd_stock[buyers] / p.at("absorptive_stock_m", year))
+        n_search = rng.poisson(p.at("search_rate", year) * absorptive)
+        b_rows = np.repeat(buyers, n_search)
+        b_region = self.region[b_rows].astype(np.int64)
+        group = b_region * N_SECTORS + self.sector[b_rows]
+        flat = (offer.cdf.reshape(-1, N_CELLS + 1) + np.arange(4 * N_SECTORS)[:, None]).ravel()
+        pick = np.searchsorted(flat, group + rng.random(len(group)), side="right") - group * (N_CELLS + 1)
+        pick = np.minimum(pick, N_CELLS)
+        hit = pick < N_CELLS  # a search that picks the outside option makes no deal
+        return Bids(pick[hit], b_rows[hit], b_region[hit])
 
     # ------------------------------------------------------------------ 6. transformation
     def transform(self, year: int, deals: dict[str, np.ndarray]) -> None:
@@ -213,17 +184,18 @@ class FirmPopulation(mesa.Agent):
         transformation_yield (x the supplier factor for ICV), rationed by the production
         region's capacity (``model.capacity``).  Buying counts as new IP."""
         p = self.model.params
-        firm_deal = np.flatnonzero(deals["buyer"] >= 0)
+        self.view("output")[:] = 0.0
+        self.view("demand")[:] = 0.0
+        firm_deal = deals["buyer"] >= 0
         buyer = deals["buyer"][firm_deal]
         self.last_ip_year[buyer] = year
         sector_yield = np.where(deals["sector"][firm_deal] == ICV, supplier_factor(p, year), 1.0)
         want = deals["value"][firm_deal] * deals["maturity"][firm_deal] * p.at("transformation_yield", year) * sector_yield
-        demand = self.view("demand")
-        demand[:] = np.bincount(buyer, weights=want, minlength=self.n)  # each buyer's sum, in deal order
+        np.add.at(self.demand, buyer, want)
         prod = self.view("prod_region")
-        demand_bn = np.bincount(prod, weights=demand * self.view("weight"), minlength=3) / 1000
+        demand_bn = np.bincount(prod, weights=self.view("demand") * self.view("weight"), minlength=3) / 1000
         met = self.model.capacity.ration(p, year, demand_bn)
-        np.multiply(demand, met[prod], out=self.view("output"))
+        self.view("output")[:] = self.view("demand") * met[prod]
 
     # ------------------------------------------------------------------ 7. branches
     def open_branches(self, year: int) -> None:
@@ -285,20 +257,16 @@ class FirmPopulation(mesa.Agent):
         eligible = self.view("alive") & (share >= threshold) & (self.view("last_ip_year") >= rule.oldest_ip_year(year))
         hte, until = self.view("hte"), self.view("hte_until")
         apply = self.model.params.at("hte_apply_rate", year)
-        if year == FIRST_YEAR:  # one draw per eligible firm, then one review year per recognised one
-            cand = np.flatnonzero(eligible)
-            granted = cand[rng.random(len(cand)) < 1 - (1 - apply) ** rule.years_valid]
-            hte[:] = False
-            until[:] = 0
-            hte[granted] = True
-            until[granted] = year + rng.integers(1, rule.years_valid + 1, len(granted))
+        if year == FIRST_YEAR:
+            granted = eligible & (rng.random(self.n) < 1 - (1 - apply) ** rule.years_valid)
+            hte[:] = granted
+            until[:] = np.where(granted, year + rng.integers(1, rule.years_valid + 1, self.n), 0)
             return
         due = hte & (until <= year)
         renew = due & eligible
         until[renew] = year + rule.years_valid
         hte[due & ~eligible] = False
-        cand = np.flatnonzero(eligible & ~hte)  # one draw per eligible firm without a recognition
-        new = cand[rng.random(len(cand)) < apply]
+        new = eligible & ~hte & (rng.random(self.n) < apply)
         hte[new] = True
         until[new] = year + rule.years_valid
         hte &= self.view("alive")
