@@ -18,23 +18,12 @@ import pytest
 
 from experiments import app_views as views
 from experiments import app_whatif as whatif
-from experiments.api import load_results, run_ensemble
+from experiments.api import load_results
 from experiments.effects import paired_differences
 from experiments.outcomes import region_outcome
 from scenarios import ScenarioError, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def results(tmp_path_factory):
-    out = tmp_path_factory.mktemp("results")
-    base = load_scenario("baseline")
-    alt = base.with_changes(name="low-friction",
-                            transfer_friction={"years": [2025, 2026], "values": [1.0, 0.3]})
-    run_ensemble([base, alt], seeds=3, scale=0.01, until=2030, out=out, workers=1, progress=False,
-                 plots=False)
-    return out
 
 
 def test_fan_view_title_and_data_follow_the_choice(results):

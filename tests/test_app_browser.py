@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from experiments.api import load_results, run_ensemble
+from experiments.api import load_results
 from scenarios import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,17 +49,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def results(tmp_path_factory):
-    out = tmp_path_factory.mktemp("app-results")
-    base = load_scenario("baseline")
-    alt = base.with_changes(name="low-friction",
-                            transfer_friction={"years": [2025, 2026], "values": [1.0, 0.3]})
-    run_ensemble([base, alt], seeds=3, scale=0.01, until=2030, out=out, workers=1, progress=False,
-                 plots=False)
-    return out
 
 
 @pytest.fixture(scope="module")
