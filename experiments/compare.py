@@ -15,6 +15,9 @@ Main entry point: :func:`compare`.
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
@@ -98,26 +101,32 @@ def compare(run_dirs: list[Path], out: Path, baseline: str = "baseline", allow_m
         notes.append(f"the flow matrices of {', '.join(early)} differ from {baseline}'s already before "
                      f"{CALIBRATION_LAST_YEAR}: a lever changes the calibrated history.")
 
-    remove_stale(out)
-    out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / "outcomes.csv", index=False)
-    diffs.to_csv(out / "paired_differences.csv", index=False)
-    cells.to_csv(out / "od_differences.csv", index=False)
-    data = ReportData(
-        baseline=baseline, runs=[ScenarioRun(s, runs[s].manifest, int(seeds.get(s, 0))) for s in scenarios],
-        outcomes=table, effects=diffs, charted=charted, notes=notes, mixed=mixed,
-        figures=draw_comparison(values, regions, flows, diffs, cells, lists, keys, baseline, scenarios,
-                                years, out),
-        keys=keys, lists=lists, values=values,
-        crossings=baseline_crossings(regions, baseline, KEY_METRICS), has_draws="draw" in regions.columns)
-    data.overview().to_csv(out / "overview.csv", index=False)
-    write_outcomes_page(data, out, templates)
-    report = write_report(data, out, templates)
-    written = sorted(p.name for p in out.iterdir() if p.is_file() and p.name != MARK)
-    (out / MARK).write_text(json.dumps({
-        "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"), "baseline": baseline,
-        "runs": {s: str(runs[s].path) for s in scenarios}, "files": written}, indent=1) + "\n")
-    return report
+    # everything is written into a temporary sibling folder and moved into ``out`` only when
+    # complete: a failure part-way leaves an earlier comparison as it was and no half report
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        table.to_csv(work / "outcomes.csv", index=False)
+        diffs.to_csv(work / "paired_differences.csv", index=False)
+        cells.to_csv(work / "od_differences.csv", index=False)
+        data = ReportData(
+            baseline=baseline, runs=[ScenarioRun(s, runs[s].manifest, int(seeds.get(s, 0))) for s in scenarios],
+            outcomes=table, effects=diffs, charted=charted, notes=notes, mixed=mixed,
+            figures=draw_comparison(values, regions, flows, diffs, cells, lists, keys, baseline, scenarios,
+                                    years, work),
+            keys=keys, lists=lists, values=values,
+            crossings=baseline_crossings(regions, baseline, KEY_METRICS), has_draws="draw" in regions.columns)
+        data.overview().to_csv(work / "overview.csv", index=False)
+        write_outcomes_page(data, work, templates)
+        write_report(data, work, templates)
+        written = sorted(p.name for p in work.iterdir() if p.is_file() and p.name != MARK)
+        (work / MARK).write_text(json.dumps({
+            "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"), "baseline": baseline,
+            "runs": {s: str(runs[s].path) for s in scenarios}, "files": written}, indent=1) + "\n")
+        install(work, out)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return out / "report.html"
 
 
 # ----------------------------------------------------------------------------- the output folder
@@ -146,6 +155,15 @@ def check_out(out: Path, force: bool = False) -> None:
 def is_comparison(folder: Path) -> bool:
     """True if ``folder`` holds a comparison written by :func:`compare` (or an older one)."""
     return (Path(folder) / MARK).exists() or (Path(folder) / "report.html").exists()
+
+
+def install(work: Path, out: Path) -> None:
+    """Move a complete comparison from ``work`` into ``out``: the earlier comparison's files are
+    removed first (others are kept), the new ones moved in, ``comparison.json`` last."""
+    remove_stale(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for path in sorted(work.iterdir(), key=lambda p: p.name == MARK):
+        os.replace(path, out / path.name)
 
 
 def remove_stale(out: Path) -> None:

@@ -472,3 +472,21 @@ def test_cli_compare_refuses_and_names_skipped_folders(pair, tmp_path, capsys, n
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "already holds a comparison" in err and "\n" not in err
     assert main(["compare", *map(str, pair), "--out", str(out), "--force"]) == 0
+
+
+def test_a_failure_part_way_leaves_the_earlier_comparison_and_no_half_report(pair, tmp_path, no_figures,
+                                                                              monkeypatch):
+    import experiments.compare as cmp
+
+    out = tmp_path / "cmp"
+    compare(pair, out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cmp, "write_report", disk_full)
+    with pytest.raises(OSError):
+        compare(pair, out, force=True)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert not any(p.name.startswith(".cmp.") for p in tmp_path.iterdir())  # no temporary folder left
