@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -345,9 +344,3 @@ def calibrated_toml(space: Space, best_values: Mapping[str, float], profiles: Se
     for k, v in run.items():
         lines.append(f"{k} = {_toml_value(v)}")
     return "\n".join(lines) + "\n"
-
-
-@dataclass
-class Paths:
-    calibrated: Path
-    report_dir: Path

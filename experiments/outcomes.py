@@ -128,13 +128,6 @@ def with_outcomes(base: tuple[Outcome, ...], extra) -> tuple[Outcome, ...]:
     return tuple(base) + tuple(added)
 
 
-def chart_outcomes(available) -> list[Outcome]:
-    """The :data:`CHART_OUTCOMES` among the outcome names ``available``, in chart order."""
-    present = set(available)
-    by_name = {oc.name: oc for oc in TABLE_OUTCOMES}
-    return [by_name[n] for n in CHART_OUTCOMES if n in by_name and n in present]
-
-
 def outcome_values(regions: pd.DataFrame, flows: pd.DataFrame,
                    outcomes: tuple[Outcome, ...] = TABLE_OUTCOMES) -> pd.DataFrame:
     """Tidy table ``scenario, seed, year, outcome, value`` of the given outcomes (all years).

@@ -153,11 +153,6 @@ def write_atomically(path: Path, write) -> None:
     _atomic(Path(path), write)
 
 
-def write_parquet(df: pd.DataFrame, path: Path) -> None:
-    """Write ``df`` (without its index) to ``path`` atomically."""
-    _atomic(path, lambda tmp: df.to_parquet(tmp, index=False))
-
-
 def write_text(text: str, path: Path) -> None:
     """Write ``text`` to ``path`` atomically."""
     _atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))

@@ -14,7 +14,7 @@ import numpy as np
 
 from model.inputs import value
 from model.params import Params
-from model.regions import REGIONS, SECTOR_MIX, SECTORS
+from model.regions import REGIONS, SECTOR_MIX, SECTORS, distance_matrix, park_distance_km
 from model.years import FIRST_YEAR
 
 N_SECTORS = len(SECTORS)
@@ -118,6 +118,21 @@ def initial_firms(rng: np.random.Generator, params: Params, scale: float) -> tup
     has_ip = rng.random(len(f["rd"])) < 1 - np.exp(-value("initial_ip_years") * lam)
     f["last_ip_year"] = np.where(has_ip, FIRST_YEAR - 1, FIRST_YEAR - NO_IP).astype(np.int16)
     return f, rd_scale
+
+
+def set_up_run(model, params, scale: float, until: int, max_scale: float) -> None:
+    """The run settings and geography both steppings start from: ``params`` (default ``Params()``),
+    ``scale`` (checked), ``until``, ``year`` (FIRST_YEAR), ``distance_km`` (4x4, km, between BJ,
+    TJ, HB and the Rest of China), ``park_distance_km`` (km from each region to the Xiong'an park)
+    and ``park_open_year`` (the park takes firms from this year)."""
+    check_scale(scale, max_scale)
+    model.params = params or Params()
+    model.scale = float(scale)
+    model.until = int(until)
+    model.year = FIRST_YEAR
+    model.distance_km = distance_matrix()
+    model.park_distance_km = park_distance_km()
+    model.park_open_year = int(value("park_open_year"))
 
 
 def check_scale(scale: float, max_scale: float) -> None:

@@ -19,12 +19,11 @@ import numpy as np
 
 from model.agents import FirmPopulation, LabPopulation, RestOfChina
 from model.capacity import TransformationCapacity
-from model.initial import check_scale, initial_firms, initial_labs
+from model.initial import initial_firms, initial_labs, set_up_run
 from model.inputs import value
 from model.market import TechnologyMarket
 from model.outputs import RunTables, annual_rows, new_collector, record, run_tables
 from model.params import Params
-from model.regions import distance_matrix, park_distance_km
 from model.years import DEFAULT_HORIZON, FIRST_YEAR
 
 START_YEAR = FIRST_YEAR  # kept for code that imports it from here
@@ -50,14 +49,7 @@ class TechTransferModel(mesa.Model):
 
     def __init__(self, params: Params | None = None, seed: int = 0, scale: float = 0.05, until: int = DEFAULT_HORIZON) -> None:
         super().__init__(rng=seed)
-        check_scale(scale, self.MAX_SCALE)
-        self.params = params or Params()
-        self.scale = float(scale)
-        self.until = int(until)
-        self.year = FIRST_YEAR
-        self.distance_km = distance_matrix()  # 4x4, km, between BJ, TJ, HB and the Rest of China
-        self.park_distance_km = park_distance_km()  # from each region to the Xiong'an park
-        self.park_open_year = int(value("park_open_year"))  # the park takes firms from this year
+        set_up_run(self, params, scale, until, self.MAX_SCALE)
         self.labs = LabPopulation(self, **initial_labs(self.rng))
         self.firms = FirmPopulation(self, *initial_firms(self.rng, self.params, self.scale))
         self.rest_of_china = RestOfChina(self)

@@ -29,13 +29,13 @@ import mesa
 import numpy as np
 
 from model.capacity import TransformationCapacity
-from model.initial import FIRM_FIELDS, NO_IP, check_scale, initial_firms, initial_labs
+from model.initial import FIRM_FIELDS, NO_IP, initial_firms, initial_labs, set_up_run
 from model.inputs import value
 from model.market import FIRM, LAB, N_CELLS, N_KINDS, N_SECTORS, boundary_friction, cell_weights, choice_probabilities, supplier_factor
 from model.outputs import RunTables, annual_rows, new_collector, record, run_tables
 from model.params import Params
 from model.recognition import hte_rule
-from model.regions import BJ, HB, ICV, RC, REGIONS, SECTOR_MIX, distance_matrix, park_distance_km
+from model.regions import BJ, HB, ICV, RC, REGIONS, SECTOR_MIX
 from model.years import DEFAULT_HORIZON, FIRST_YEAR
 
 STATE = tuple(name for name in FIRM_FIELDS if name != "alive")  # a ReferenceFirm's attributes
@@ -241,14 +241,8 @@ class ReferenceModel(mesa.Model):
 
     def __init__(self, params: Params | None = None, seed: int = 0, scale: float = 0.05, until: int = DEFAULT_HORIZON) -> None:
         super().__init__(rng=seed)
-        check_scale(scale, self.MAX_SCALE)
-        self.params = params or Params()
-        self.scale = float(scale)
-        self.until = int(until)
-        self.year = FIRST_YEAR
-        self.distance_km = distance_matrix()
-        self.park_km = park_distance_km().tolist()  # from each region to the Xiong'an park
-        self.park_open_year = int(value("park_open_year"))
+        set_up_run(self, params, scale, until, self.MAX_SCALE)
+        self.park_km = self.park_distance_km.tolist()  # as Python floats, for the per-agent rules
         labs = initial_labs(self.rng)  # drawn first, as in the vectorised model
         firms, self.rd_scale = initial_firms(self.rng, self.params, self.scale)
         columns = {name: firms[name].tolist() for name in STATE}
