@@ -239,6 +239,9 @@ def cmd_app(args: argparse.Namespace) -> int:
     """``bth app``: serve the workbench (solara is imported here, not for ``bth --help``)."""
     if args.results_dir.exists() and not args.results_dir.is_dir():
         return _bad_input(f"{args.results_dir}: a file, not a results folder")
+    if not args.results_dir.exists() and args.results_dir != Path("results"):
+        # the default may not exist yet (the What-if view needs no results); a named one must
+        return _bad_input(f"{args.results_dir}: no such folder")
     try:
         from experiments.app_server import serve
     except ImportError as err:

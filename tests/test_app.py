@@ -169,12 +169,15 @@ def test_app_module_imports_and_finds_run_folders(results, monkeypatch):
     assert callable(app.Page)
 
 
-def test_bth_app_refuses_a_file_and_a_bad_port(tmp_path):
+def test_bth_app_refuses_a_file_a_missing_folder_and_a_bad_port(tmp_path):
     f = tmp_path / "file.txt"
     f.write_text("x")
     done = subprocess.run([sys.executable, "-m", "experiments.cli", "app", str(f)], capture_output=True,
                           text=True, cwd=ROOT)
     assert done.returncode == 2 and done.stderr.startswith("error: ") and len(done.stderr.splitlines()) == 1
+    done = subprocess.run([sys.executable, "-m", "experiments.cli", "app", str(tmp_path / "missing")],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 2 and done.stderr == f"error: {tmp_path / 'missing'}: no such folder\n"
     done = subprocess.run([sys.executable, "-m", "experiments.cli", "app", "--port", "99999"],
                           capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 2 and "port between 1 and 65535" in done.stderr
