@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 
 APP_MODULE = "experiments.app"
@@ -33,6 +34,10 @@ def serve(results_dir: str | Path, host: str = "127.0.0.1", port: int = 8765) ->
     os.environ.update(SOLARA_ENV)
     os.environ["SERVER_NAME"], os.environ["SERVER_PORT"] = host, str(port)
     import uvicorn
+
+    # Solara warns once that it falls back to SameSite=Lax cookies over plain http: that is what a
+    # server on 127.0.0.1 wants, so the warning only alarms the user
+    warnings.filterwarnings("ignore", message="Cookies with samesite=none require https")
 
     print(f"bth app: serving {results_dir} on http://{host}:{port}/ (Ctrl-C stops it)",
           file=sys.stderr, flush=True)
