@@ -83,11 +83,21 @@ class FirmPopulation(mesa.Agent):
         self.n += n_new
         return rows
 
+    def living_rows(self) -> tuple[np.ndarray, bool]:
+        """The rows of living firms, in order, and whether that is every row in use (then the
+        columns' views stand for gathers over those rows: no copy is made)."""
+        rows = np.flatnonzero(self.view("alive"))
+        return rows, len(rows) == self.n
+
+    def gather(self, name: str, rows: np.ndarray, every: bool) -> np.ndarray:
+        """Column ``name`` at ``rows`` (``living_rows``): a view if they are every row in use."""
+        return self.view(name) if every else getattr(self, name)[rows]
+
     def active_share(self) -> np.ndarray:
         """Share of each region's firms (real firms, alive) active in the registered market."""
-        alive, active, region, w = self.view("alive"), self.view("active"), self.view("region"), self.view("weight")
-        real = np.bincount(region[alive], weights=w[alive], minlength=3)
-        act = np.bincount(region[alive & active], weights=w[alive & active], minlength=3)
+        region, w = self.view("region"), self.view("weight") * self.view("alive")  # exited rows weigh 0
+        real = np.bincount(region, weights=w, minlength=3)
+        act = np.bincount(region, weights=w * self.view("active"), minlength=3)
         return act / np.maximum(real, 1e-9)
 
     def output_columns(self) -> dict[str, np.ndarray]:
@@ -102,10 +112,15 @@ class FirmPopulation(mesa.Agent):
         """Gibrat growth: log sales += sales_growth_<region> + sales_volatility z, plus the share
         output_to_sales of last year's transformed output (m yuan)."""
         p = self.model.params
-        alive = np.flatnonzero(self.view("alive"))
-        drift = p.regional("sales_growth", year)[self.region[alive]]
+        alive, every = self.living_rows()
+        drift = p.regional("sales_growth", year)[self.gather("region", alive, every)]
         shocks = p.at("sales_volatility", year) * self.model.rng.standard_normal(len(alive))
-        self.sales[alive] = self.sales[alive] * np.exp(drift + shocks) + p.at("output_to_sales", year) * self.output[alive]
+        grown = (self.gather("sales", alive, every) * np.exp(drift + shocks)
+                 + p.at("output_to_sales", year) * self.gather("output", alive, every))
+        if every:
+            self.view("sales")[:] = grown
+        else:
+            self.sales[alive] = grown
 
     def exit(self, year: int) -> np.ndarray:
         """Each living firm exits with probability exit_rate; returns the rows that exited."""
@@ -119,12 +134,15 @@ class FirmPopulation(mesa.Agent):
         inflow (not a share of today's firms), at entrant_size_ratio of the 2020 firms' size."""
         m = self.model
         entry = m.params.regional("entry_rate", year)
+        parts = []
         for r, name in enumerate(REGIONS):
             n = m.rng.poisson(entry[r] * value("firms_2020", name) * m.scale)
             if n:
                 cols, _ = draw_firms(m.rng, r, n, year, m.scale, rd_scale=self.rd_scale[r],
                                      size_ratio=value("entrant_size_ratio"))  # rd_stock 0
-                self.append(cols)
+                parts.append(cols)
+        if parts:  # one append: rows as if appended region by region
+            self.append(parts[0] if len(parts) == 1 else {k: np.concatenate([c[k] for c in parts]) for k in parts[0]})
 
     # ------------------------------------------------------------------ 2. participation
     def join_market(self, year: int) -> None:
@@ -153,13 +171,14 @@ class FirmPopulation(mesa.Agent):
         Returns the offers: columns owner (row), region, sector, weight."""
         p = self.model.params
         A, beta = p.at("kpf_productivity", vintage), p.at("kpf_elasticity", vintage)
-        alive = np.flatnonzero(self.view("alive"))
-        n_firm = self.model.rng.poisson(A * self.rd[alive] ** beta)
+        alive, every = self.living_rows()
+        n_firm = self.model.rng.poisson(A * self.gather("rd", alive, every) ** beta)
         inventors = alive[n_firm > 0]
         self.last_ip_year[inventors] = np.maximum(self.last_ip_year[inventors], vintage)
-        n_firm[~self.active[alive]] = 0
-        return dict(owner=np.repeat(alive, n_firm), region=np.repeat(self.region[alive], n_firm),
-                    sector=np.repeat(self.sector[alive], n_firm), weight=np.repeat(self.weight[alive], n_firm))
+        n_firm *= self.gather("active", alive, every)  # only active firms offer theirs
+        return dict(owner=np.repeat(alive, n_firm), region=np.repeat(self.gather("region", alive, every), n_firm),
+                    sector=np.repeat(self.gather("sector", alive, every), n_firm),
+                    weight=np.repeat(self.gather("weight", alive, every), n_firm))
 
     # ------------------------------------------------------------------ 5. the market (demand)
     def search(self, year: int, offer: Offer) -> Bids:
@@ -184,18 +203,17 @@ class FirmPopulation(mesa.Agent):
         transformation_yield (x the supplier factor for ICV), rationed by the production
         region's capacity (``model.capacity``).  Buying counts as new IP."""
         p = self.model.params
-        self.view("output")[:] = 0.0
-        self.view("demand")[:] = 0.0
-        firm_deal = deals["buyer"] >= 0
+        firm_deal = np.flatnonzero(deals["buyer"] >= 0)
         buyer = deals["buyer"][firm_deal]
         self.last_ip_year[buyer] = year
         sector_yield = np.where(deals["sector"][firm_deal] == ICV, supplier_factor(p, year), 1.0)
         want = deals["value"][firm_deal] * deals["maturity"][firm_deal] * p.at("transformation_yield", year) * sector_yield
-        np.add.at(self.demand, buyer, want)
+        demand = self.view("demand")
+        demand[:] = np.bincount(buyer, weights=want, minlength=self.n)  # each buyer's sum, in deal order
         prod = self.view("prod_region")
-        demand_bn = np.bincount(prod, weights=self.view("demand") * self.view("weight"), minlength=3) / 1000
+        demand_bn = np.bincount(prod, weights=demand * self.view("weight"), minlength=3) / 1000
         met = self.model.capacity.ration(p, year, demand_bn)
-        self.view("output")[:] = self.view("demand") * met[prod]
+        np.multiply(demand, met[prod], out=self.view("output"))
 
     # ------------------------------------------------------------------ 7. branches
     def open_branches(self, year: int) -> None:

@@ -24,6 +24,10 @@ FIRM, LAB = 0, 1
 N_CELLS = 4 * N_SECTORS * N_KINDS  # cell = (seller region incl. Rest of China, sector, kind)
 TECH_FIELDS = dict(owner=np.int64, kind=np.int8, region=np.int8, sector=np.int8, weight=np.float64,
                    value=np.float64, maturity=np.float64, vintage=np.int16)
+SHELF_FIELDS = dict(TECH_FIELDS, cell=np.int16)  # the shelf's buffers: TECH_FIELDS and each one's cell
+# cell index -> (seller region, sector, kind): lookup tables instead of integer arithmetic per deal
+CELL_REGION, CELL_SECTOR, CELL_KIND = (a.ravel() for a in np.meshgrid(np.arange(4), np.arange(N_SECTORS),
+                                                                      np.arange(N_KINDS), indexing="ij"))
 
 
 def boundary_friction(params: Params, year: int) -> float:
@@ -104,47 +108,117 @@ class Bids:
         self.cells, self.buyer, self.buyer_region = cells, buyer, buyer_region
 
 
+class _Block:
+    """One vintage's technologies on the shelf: rows [start, end) of the buffers, sorted by cell
+    (stably, so within a cell in the order they were offered), with per cell its first row
+    (relative to start) and count, and, if all its rows weigh the same, that weight (NaN: none,
+    -1: they differ)."""
+
+    __slots__ = ("vintage", "start", "end", "first", "count", "cell_weight")
+
+    def __init__(self, vintage, start, end, first, count, cell_weight):
+        self.vintage, self.start, self.end = vintage, start, end
+        self.first, self.count, self.cell_weight = first, count, cell_weight
+
+
 class TechnologyMarket:
-    """The shelf of technologies on offer (columns ``techs``, one row per model technology) and
-    the settlement of the year's bids into deals.  Draws from the model's generator ``rng``."""
+    """The shelf of technologies on offer and the settlement of the year's bids into deals.
+
+    The shelf is a set of preallocated column buffers (``TECH_FIELDS`` plus ``cell``) holding one
+    block per vintage still on offer, oldest first; a block is sorted by cell.  Shelving appends a
+    block at the end and expiry drops the oldest blocks (a prefix), so no column is concatenated
+    or re-sorted each year.  Within a cell the technologies stay in the order they were offered
+    (vintage, then offer), which is the order picks count in.  ``techs`` gives the live shelf as
+    views.  Draws from the model's generator ``rng``."""
 
     def __init__(self, params: Params, scale: float, rng: np.random.Generator, distance_km: np.ndarray) -> None:
         self.params, self.scale, self.rng, self.distance_km = params, scale, rng, distance_km
-        self.techs = {name: np.zeros(0, dtype) for name, dtype in TECH_FIELDS.items()}
+        cap = int(700_000 * scale) + 40_000  # the baseline's shelf peaks at ~640,000 x scale + ~27,000 lab rows
+        self._buf = {name: np.zeros(cap, dtype) for name, dtype in SHELF_FIELDS.items()}
+        self._start = self._end = 0
+        self._blocks: list[_Block] = []
+        self._shelf_life = int(value("tech_shelf_life"))
+
+    @property
+    def techs(self) -> dict[str, np.ndarray]:
+        """The technologies on offer, one row per model technology (views of the shelf buffers)."""
+        return {name: col[self._start:self._end] for name, col in self._buf.items()}
+
+    def _reserve(self, k: int) -> None:
+        """Room for ``k`` more rows at the end: move the live shelf to the front, grow if needed."""
+        cap = len(self._buf["owner"])
+        if self._end + k <= cap:
+            return
+        live = self._end - self._start
+        new_cap = max(cap, int(1.5 * (live + k)))
+        shift = self._start
+        for name, col in self._buf.items():
+            if new_cap > cap:
+                grown = np.zeros(new_cap, col.dtype)
+                grown[:live] = col[self._start:self._end]
+                self._buf[name] = grown
+            else:
+                col[:live] = col[self._start:self._end].copy()
+        for b in self._blocks:
+            b.start -= shift
+            b.end -= shift
+        self._start, self._end = 0, live
 
     def shelve(self, year: int, vintage: int, firm_offers: dict[str, np.ndarray],
                lab_offers: dict[str, np.ndarray]) -> None:
         """Put the new technologies of ``vintage`` on the shelf (firms' first, then labs'), with a
         contract value (:meth:`contract_values`) and a Beta maturity; drop those older than the
         shelf life in ``year``.  Offers: columns owner, region, sector, weight."""
-        owner = np.concatenate([firm_offers["owner"], lab_offers["owner"]])
+        self._blocks = [b for b in self._blocks if b.vintage > year - self._shelf_life]
+        self._start = self._blocks[0].start if self._blocks else self._end
         n_firm, n_lab = len(firm_offers["owner"]), len(lab_offers["owner"])
-        kind = np.concatenate([np.zeros(n_firm, np.int8), np.ones(n_lab, np.int8)])
-        region = np.concatenate([firm_offers["region"], lab_offers["region"]])
-        sector = np.concatenate([firm_offers["sector"], lab_offers["sector"]])
+        n = n_firm + n_lab
+        kind = np.zeros(n, np.int8)
+        kind[n_firm:] = LAB
         weight = np.concatenate([firm_offers["weight"], lab_offers["weight"]])
         value_m = self.contract_values(weight, vintage)
         mean_mat = np.where(kind == LAB, value("lab_maturity"), value("firm_maturity"))
         k = value("maturity_concentration")
-        maturity = self.rng.beta(k * mean_mat, k * (1 - mean_mat))
-        new = dict(owner=owner, kind=kind, region=region, sector=sector, weight=weight,
-                   value=value_m, maturity=maturity, vintage=np.full(len(owner), vintage, np.int16))
-        keep = self.techs["vintage"] > year - int(value("tech_shelf_life"))
-        self.techs = {k: np.concatenate([v[keep], new[k]]) for k, v in self.techs.items()}
+        new = dict(owner=np.concatenate([firm_offers["owner"], lab_offers["owner"]]), kind=kind,
+                   region=np.concatenate([firm_offers["region"], lab_offers["region"]]),
+                   sector=np.concatenate([firm_offers["sector"], lab_offers["sector"]]),
+                   weight=weight, value=value_m, maturity=self.rng.beta(k * mean_mat, k * (1 - mean_mat)))
+        cell = cell_of(new["region"], new["sector"], kind, dtype=np.int16)
+        order = np.argsort(cell, kind="stable")  # radix sort of this vintage only
+        count = np.bincount(cell, minlength=N_CELLS)
+        first = np.cumsum(count) - count
+        self._reserve(n)
+        s, e = self._end, self._end + n
+        buf = self._buf
+        for name, col in new.items():
+            np.take(col, order, out=buf[name][s:e])
+        buf["cell"][s:e] = cell[order]
+        buf["vintage"][s:e] = vintage
+        w = buf["weight"][s:e]
+        cell_weight = np.full(N_CELLS, np.nan)
+        nonempty = np.flatnonzero(count)
+        if n:
+            lo, hi = np.minimum.reduceat(w, first[nonempty]), np.maximum.reduceat(w, first[nonempty])
+            cell_weight[nonempty] = np.where(lo == hi, lo, -1.0)  # -1: weights differ within the cell
+        self._blocks.append(_Block(vintage, s, e, first, count, cell_weight))
+        self._end = e
 
     def orphan(self, exits: np.ndarray, n_rows: int) -> None:
         """Firms of rows ``exits`` have exited: their technologies stay on offer until they expire,
         sold by nobody (owner -1), since the rows are reused by entrants.  ``n_rows``: rows in use."""
-        t = self.techs
+        if not len(exits):
+            return
+        owner = self._buf["owner"][self._start:self._end]
         exited = np.zeros(n_rows + 1, bool)  # the extra last entry stands for "no firm" (owner -1)
         exited[exits] = True
-        firm_tech = np.flatnonzero(t["kind"] != LAB)
-        t["owner"][firm_tech[exited[t["owner"][firm_tech]]]] = -1
+        firm_tech = self._buf["kind"][self._start:self._end] != LAB
+        owner[exited[owner] & firm_tech] = -1
 
     def open(self, year: int) -> Offer:
         """The year's choice probabilities, from the technologies on the shelf."""
-        t = self.techs
-        supply = np.bincount(cell_of(t["region"], t["sector"], t["kind"]), weights=t["weight"], minlength=N_CELLS)
+        live = slice(self._start, self._end)
+        # per cell, the weights are summed in offer order (the buffers keep it within a cell)
+        supply = np.bincount(self._buf["cell"][live], weights=self._buf["weight"][live], minlength=N_CELLS)
         w, supply = cell_weights(self.params, year, supply, self.distance_km)
         probs, cdf = choice_probabilities(w)
         return Offer(probs, cdf, supply)
@@ -165,54 +239,64 @@ class TechnologyMarket:
     def settle(self, year: int, offer: Offer, bids: list[Bids]) -> dict[str, np.ndarray]:
         """Turn the bids (in order) into deals: columns buyer, buyer_region, seller_region, seller,
         seller_kind, sector, value (m yuan), maturity, weight (real deals; one row per model deal)."""
-        t = self.techs
+        buf = self._buf
         cells = np.concatenate([b.cells for b in bids])
         d_buyer = np.concatenate([b.buyer for b in bids])
         d_bregion = np.concatenate([b.buyer_region for b in bids])
         n_deals = len(cells)
-        seller_region = cells // (N_SECTORS * N_KINDS)
+        seller_region, sector, kind = CELL_REGION[cells], CELL_SECTOR[cells], CELL_KIND[cells]
         from_roc = seller_region == RC
-        local = ~from_roc
-        tech_idx = np.full(n_deals, -1)
-        if local.any():
-            tech_idx[local] = self.pick_techs(cells[local], offer.supply)
+        local = np.flatnonzero(~from_roc)
+        tech = self.pick_techs(cells[local], offer.supply)  # rows of the shelf buffers
         value_m = np.empty(n_deals)
-        maturity = np.empty(n_deals)
-        sector = (cells // N_KINDS) % N_SECTORS
-        kind = cells % N_KINDS
-        value_m[local] = t["value"][tech_idx[local]]
-        maturity[local] = t["maturity"][tech_idx[local]]
-        maturity[from_roc] = value("firm_maturity")
+        maturity = np.full(n_deals, value("firm_maturity"))  # a Rest-of-China offer: a firm's maturity
+        seller = np.full(n_deals, -1)
+        value_m[local] = buf["value"][tech]
+        maturity[local] = buf["maturity"][tech]
+        seller[local] = buf["owner"][tech]
         # A model deal stands for 1/scale real deals.  A firm technology row already stands for
         # 1/scale real technologies (its value is their mean); a lab technology or a Rest-of-China
         # offer is one real technology, so the 1/scale real buyers behind the deal are taken to buy
         # as many different ones: their mean value is drawn afresh.
         fresh = from_roc | (kind == LAB)
         value_m[fresh] = self.contract_values(np.full(fresh.sum(), 1.0 / self.scale), year)
-        seller = np.where(local, t["owner"][np.maximum(tech_idx, 0)], -1)
         return dict(buyer=d_buyer, buyer_region=d_bregion, seller_region=seller_region, seller=seller,
                     seller_kind=kind, sector=sector, value=value_m, maturity=maturity,
                     weight=np.full(n_deals, 1.0 / self.scale))
 
     def pick_techs(self, cells: np.ndarray, supply: np.ndarray) -> np.ndarray:
-        """One technology (row of ``techs``) per chosen cell, drawn in proportion to weight.
+        """One technology (a row of the shelf buffers) per chosen cell, drawn in proportion to weight.
 
-        Techs are grouped by cell with a counting sort.  All techs of a cell normally weigh the
-        same (a cell holds one seller kind: firm techs weigh 1/scale, lab techs 1), and then the
-        pick is the k-th tech of the cell with k = floor(u * count), O(1) per deal; otherwise a
-        binary search on the cumulative weights.  Both use one uniform draw per deal."""
-        t = self.techs
-        tcell = cell_of(t["region"], t["sector"], t["kind"], dtype=np.int16)
-        order = np.argsort(tcell, kind="stable")  # radix sort on small integers: O(techs)
-        count = np.bincount(tcell, minlength=len(supply))
-        first = np.cumsum(count) - count
+        All techs of a cell normally weigh the same (a cell holds one seller kind: firm techs weigh
+        1/scale, lab techs 1), and then the pick is the k-th tech of the cell, k = floor(u x count),
+        counted over the vintage blocks oldest first: O(1) per deal from the blocks' per-cell counts,
+        with no sort of the shelf.  Otherwise a binary search on the cumulative weights.  Both use
+        one uniform draw per deal."""
         u = self.rng.random(len(cells))
-        w_sorted = t["weight"][order]
-        nonempty = first[count > 0]
-        if len(w_sorted) == 0 or np.array_equal(np.minimum.reduceat(w_sorted, nonempty),
-                                                np.maximum.reduceat(w_sorted, nonempty)):
-            k = np.minimum((u * count[cells]).astype(np.int64), count[cells] - 1)
-            return order[first[cells] + k]
-        cum = np.cumsum(w_sorted)
+        blocks = self._blocks
+        if not blocks or not len(cells):
+            return np.zeros(0, np.int64)
+        count = np.array([b.count for b in blocks])  # (blocks, cells)
+        cw = np.array([b.cell_weight for b in blocks])
+        held = count > 0
+        lo, hi = np.where(held, cw, np.inf).min(axis=0), np.where(held, cw, -np.inf).max(axis=0)
+        if np.all(~held.any(axis=0) | ((lo == hi) & (lo != -1.0))):
+            cum = np.cumsum(count, axis=0)  # techs of each cell in blocks 0..b
+            # the k-th tech of cell c in block b is at row offset[b, c] + k
+            offset = (np.array([blk.start for blk in blocks])[:, None] + np.array([blk.first for blk in blocks])
+                      - (cum - count)).ravel()
+            total = cum[-1][cells]
+            k = np.minimum((u * total).astype(np.int64), total - 1)
+            at = cells.astype(np.int64)  # index into offset: b x N_CELLS + cell
+            for i in range(len(blocks) - 1):
+                at += np.where(k >= cum[i][cells], N_CELLS, 0)
+            return offset[at] + k
+        # general case: techs grouped by cell (counting sort), binary search on cumulative weights
+        tcell = self._buf["cell"][self._start:self._end]
+        order = np.argsort(tcell, kind="stable")
+        cnt = np.bincount(tcell, minlength=len(supply))
+        first = np.cumsum(cnt) - cnt
+        cum = np.cumsum(self._buf["weight"][self._start:self._end][order])
         start = np.concatenate([[0.0], cum])[first]
-        return order[np.minimum(np.searchsorted(cum, start[cells] + u * supply[cells], side="right"), len(cum) - 1)]
+        pos = np.minimum(np.searchsorted(cum, start[cells] + u * supply[cells], side="right"), len(cum) - 1)
+        return self._start + order[pos]

@@ -67,8 +67,9 @@ class TechTransferModel(mesa.Model):
             firms.join_market(year)  # 2. participation in the registered market (Bass)
         firms.spend_rd(year)  # 3. R&D
         labs.spend_rd(year)
-        for vintage in self.vintages(year):  # 4. technologies put on offer
-            market.shelve(year, vintage, firms.invent(vintage), labs.invent(vintage, firms.active_share()))
+        share = firms.active_share()  # 4. technologies put on offer
+        for vintage in self.vintages(year):
+            market.shelve(year, vintage, firms.invent(vintage), labs.invent(vintage, share))
         offer = market.open(year)  # 5. market: searches (firms, Rest of China, joint projects) become deals
         bids = [firms.search(year, offer), self.rest_of_china.search(year, offer), labs.joint_projects(year, firms, offer)]
         deals = market.settle(year, offer, bids)

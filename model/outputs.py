@@ -48,10 +48,10 @@ def _bth_metrics(year: int, params: Params, firms: dict[str, np.ndarray], lab_re
     """Each BTH metric as an array over REGIONS (``val``, ``cnt``: 4x4 flow value and count)."""
     w, region, prod = firms["weight"], firms["region"], firms["prod_region"]
     unicorn_sales = 1000 * value("usd_cny") / params.at("valuation_multiple", year)
-    young = (year - firms["birth_year"]) <= value("unicorn_max_age")
+    young = np.flatnonzero((year - firms["birth_year"]) <= value("unicorn_max_age"))
     # valuation = valuation_multiple x sales x lognormal(0, valuation_sigma) across the real firms a
-    # model firm stands for: the expected share of them valued at 1 bn USD or more
-    unicorn_share = ndtr(np.log(np.maximum(firms["sales"], 1e-12) / unicorn_sales) / value("valuation_sigma"))
+    # model firm stands for: the expected share of them valued at 1 bn USD or more (young firms only)
+    unicorn_share = ndtr(np.log(np.maximum(firms["sales"][young], 1e-12) / unicorn_sales) / value("valuation_sigma"))
     rd_bn = (np.bincount(region, weights=firms["rd"] * w, minlength=3)
              + np.bincount(lab_region, weights=lab_budget, minlength=3)) / 1000
     return {
@@ -62,7 +62,7 @@ def _bth_metrics(year: int, params: Params, firms: dict[str, np.ndarray], lab_re
         "absorbed_from_beijing_bn": val[BJ, :3],
         "high_tech_enterprises": np.bincount(region, weights=w * firms["hte"], minlength=3),
         "sci_tech_smes": np.bincount(region, weights=w * (firms["sales"] <= value("sme_max_sales_m")), minlength=3),
-        "unicorns": np.bincount(region, weights=w * young * unicorn_share, minlength=3),
+        "unicorns": np.bincount(region[young], weights=w[young] * unicorn_share, minlength=3),
         "firms": np.bincount(region, weights=w, minlength=3),
         "transformed_output_bn": np.bincount(prod, weights=firms["output"] * w, minlength=3) / 1000,
         "firm_revenue_bn": np.bincount(region, weights=firms["sales"] * w, minlength=3) / 1000,
