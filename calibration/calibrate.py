@@ -71,6 +71,7 @@ class CalibrationResult:
             "until": self.until,
             "method": self.settings.method,
             "search_seed": self.settings.search_seed,
+            "start": [f"{k} = {v!r}" for k, v in self.settings.start] if self.settings.start else "prior",
             **({"popsize": self.settings.popsize, "maxiter": self.settings.maxiter} if self.settings.method == "de"
                else {"n_sobol": self.settings.n_sobol, "cycles": self.settings.cycles,
                      "lsq_nfev": self.settings.lsq_nfev, "fd_step": self.settings.fd_step}),
@@ -131,8 +132,8 @@ def calibrate(settings: Settings = Settings(), targets: Sequence[Target] | None 
     with Evaluator(targets, space, settings.seeds, settings.scale, until, cache, executor,
                    on_run=lambda: bar.update(1)) as ev:
         try:
-            x0 = space.prior_unit()
-            stage("simulation noise at the prior")
+            x0 = space.unit(dict(settings.start)) if settings.start else space.prior_unit()
+            stage("simulation noise at the start")
             ev.estimate_noise(space.values(x0), noise_seeds)
             best, n_search, iters, trace = search(ev, settings, x0, noise_seeds, on_stage=stage)
             # the search may stop early: fix the bar's total to what is left

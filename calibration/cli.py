@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"search: Sobol sample + least squares, or differential evolution (default {d.method})")
     p.add_argument("--search-seed", type=_non_negative_int, default=d.search_seed,
                    help=f"seed of the Sobol sampler / DE (default {d.search_seed})")
+    p.add_argument("--start", choices=("prior", "calibrated"), default="prior",
+                   help="start the search at the priors (default) or at the point estimate of "
+                        "calibration/calibrated.toml (e.g. after a change of the random draws)")
     p.add_argument("--sobol", type=_positive_int, default=d.n_sobol, help=f"Sobol points (default {d.n_sobol})")
     p.add_argument("--cycles", type=_non_negative_int, default=d.cycles,
                    help=f"local cycles of least squares + re-weighting + line search (default {d.cycles})")
@@ -99,7 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     if out.suffix == ".toml" or out.is_file():
         return _bad_input(f"--out {out}: expected a folder (it receives {CALIBRATED_NAME} and {REPORT_NAME}/)")
     calibrated, report_dir = out / CALIBRATED_NAME, out / REPORT_NAME
-    settings = _settings(args)
+    try:
+        settings = _settings(args)
+    except ValueError as err:
+        return _bad_input(str(err))
     # the one executor of ensembles and calibration, built here in the application layer: the
     # calibration's core takes any executor and does not depend on experiments
     from experiments.executor import ExecutorError, make_executor
@@ -153,9 +159,13 @@ def _free(names_text: str | None):
 
 
 def _settings(args: argparse.Namespace):
+    from calibration.defaults import calibrated_params
     from calibration.search import Settings
 
-    return Settings(scale=args.scale, seeds=tuple(range(args.base_seed, args.base_seed + args.seeds)),
+    start = tuple(sorted(calibrated_params().items())) if args.start == "calibrated" else ()
+    if args.start == "calibrated" and not start:
+        raise ValueError("--start calibrated: calibration/calibrated.toml has no point estimate")
+    return Settings(start=start, scale=args.scale, seeds=tuple(range(args.base_seed, args.base_seed + args.seeds)),
                     method=args.method, search_seed=args.search_seed, n_sobol=args.sobol,
                     cycles=args.cycles, lsq_nfev=args.lsq_nfev, popsize=args.popsize, maxiter=args.maxiter,
                     report_seeds=max(args.report_seeds, args.seeds), profile_grid=max(2, args.profile_grid))

@@ -72,6 +72,9 @@ class Settings:
     refine_rounds: int = 1  # re-centre on a better point found by the final sampled profile, at most this often
     interval_step: float = 0.1  # central-difference step of the interval Jacobian, unit-cube coordinates
     report_seeds: int = 30  # runs in the fit report (the calibration seeds plus held-out ones)
+    # where the search starts (evaluated with the Sobol sample): () = the priors (model/params.py);
+    # else ((name, value), ...), e.g. the last calibration's point (`bth calibrate --start calibrated`)
+    start: tuple[tuple[str, float], ...] = ()
 
     def search_evaluations(self, dim: int) -> int:
         """Planned evaluations of the global search and local refinement (an upper bound for lsq)."""
@@ -124,7 +127,7 @@ def search(evaluator: Evaluator, settings: Settings, x0: np.ndarray, noise_seeds
     dim = evaluator.space.dim
     sobol = qmc.Sobol(d=dim, scramble=True, rng=settings.search_seed).random(settings.n_sobol)
     sample = evaluator.evaluate([np.asarray(x0, float)] + list(sobol))
-    trace.append(("prior", len(evaluator.history), sample[0].loss))
+    trace.append(("prior" if not settings.start else "start", len(evaluator.history), sample[0].loss))
     best = min(sample, key=lambda e: e.loss)
     trace.append(("Sobol sample", len(evaluator.history), best.loss))
     iterations = 0

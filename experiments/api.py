@@ -236,8 +236,9 @@ def run_ensemble(
         failures = _run_with_progress(specs, len(seed_values) * len(chosen), workers, scheduler,
                                       simulate, progress, run_dirs, {})
         failures.sort(key=lambda f: (names.index(f.scenario), f.seed))
+        ran = {spec.scenario for spec in specs}
         regions, flows = _finish_run_dirs(chosen, run_dirs, settings, seed_values, base_seed,
-                                          plots, tables, workers)
+                                          plots, tables, workers, ran)
     results = Results(regions, flows, [run_dirs[s.name] for s in chosen], failures)
     _raise_if_all_failed(specs, failures, results)
     return results
@@ -359,9 +360,11 @@ def _run_with_progress(specs: list[RunSpec], total: int, workers: int, scheduler
 
 def _finish_run_dirs(chosen: list[Any], run_dirs: dict[str, Path], settings: dict[str, dict],
                      seeds: list[int], base_seed: int, plots: bool, tables: dict[str, dict | None],
-                     workers: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+                     workers: int, ran: set[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Write combined tables (from verified per-seed files), final manifest and plots of each
-    complete run folder; return the tables of all finished runs (complete or not).
+    complete run folder; return the tables of all finished runs (complete or not).  ``ran``
+    names the scenarios with runs in this call: the others' combined tables are kept as they
+    are if they hold these seeds and match the manifest (a resumed no-op rewrites no table).
 
     Plots are drawn after every folder is finished, only where their tables or plotting code
     changed (:func:`experiments.ensemble.draw_plots`, on ``workers`` local processes when there
@@ -372,7 +375,7 @@ def _finish_run_dirs(chosen: list[Any], run_dirs: dict[str, Path], settings: dic
     for s in chosen:
         try:
             regions, flows = _finish_one(s, run_dirs[s.name], settings[s.name], seeds, base_seed,
-                                         to_plot if plots else None, tables[s.name])
+                                         to_plot if plots else None, tables[s.name], s.name in ran)
         except (OSError, ValueError) as err:
             errors.append(err)
             continue
@@ -395,15 +398,23 @@ def _finish_run_dirs(chosen: list[Any], run_dirs: dict[str, Path], settings: dic
 
 
 def _finish_one(s: Any, run_dir: Path, settings: dict[str, Any], seeds: list[int], base_seed: int,
-                to_plot: list[Path] | None, tables: dict | None
+                to_plot: list[Path] | None, tables: dict | None, ran: bool
                 ) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """Finish one run folder (see :func:`_finish_run_dirs`); returns its tables (None if no
+    seed is done).  Without runs in this call (``ran`` false), combined tables of exactly these
+    seeds that match the manifest are read as they are instead of combined and written again."""
     done = [seed for seed in seeds if store.is_done(run_dir, seed)]
     failed = [seed for seed in seeds if seed not in done]
+    kept = None
+    if not ran and not failed and tables and tables.get("seeds") == done:
+        kept = store.read_tables(run_dir, tables.get("sha256") or {})
     regions = flows = None
-    if done:
+    if kept is not None:
+        regions, flows = kept
+    elif done:
         regions, flows = store.combine_runs(run_dir, done)
-    if not failed:
-        tables = {"seeds": done, "sha256": store.write_tables(run_dir, regions, flows)}
+        if not failed:
+            tables = {"seeds": done, "sha256": store.write_tables(run_dir, regions, flows)}
     store.write_json(_manifest(s, seeds, base_seed, settings, not failed, failed, tables),
                      run_dir / store.MANIFEST)
     if not failed and to_plot is not None:

@@ -243,27 +243,36 @@ def run_problem(run_dir: Path, seed: int) -> str | None:
 
     "" if nothing of it is stored (it was never run, or it failed); otherwise a message naming the
     file: missing, truncated or altered (checksum mismatch), no record, or another model code."""
+    return _read_run(run_dir, seed)[1]
+
+
+def _read_run(run_dir: Path, seed: int) -> tuple[list[bytes] | None, str | None]:
+    """``(bytes of the two files, None)`` of the stored run with ``seed`` if they match its
+    record, else ``(None, why not)`` (as :func:`run_problem` says it).  Each file is read once:
+    the bytes checked are the bytes returned."""
     record = record_path(run_dir, seed)
     paths = run_paths(run_dir, seed)
     rel = lambda p: f"{RUNS}/{p.name}"  # noqa: E731 - short name for messages
     if not record.exists():
         present = [p for p in paths if p.exists()]
-        return f"{rel(present[0])}: no checksum record" if present else ""
+        return None, f"{rel(present[0])}: no checksum record" if present else ""
     try:
         info = read_json(record)
         files = info["files"]
     except (OSError, ValueError, KeyError, TypeError):
-        return f"{rel(record)}: unreadable"
+        return None, f"{rel(record)}: unreadable"
     if info.get("code_hash") != code_hash():
-        return f"{rel(record)}: made by model code {info.get('code_hash')}, this is {code_hash()}"
+        return None, f"{rel(record)}: made by model code {info.get('code_hash')}, this is {code_hash()}"
+    contents = []
     for path in paths:
         try:
             data = path.read_bytes()
         except FileNotFoundError:
-            return f"{rel(path)}: missing"
+            return None, f"{rel(path)}: missing"
         if sha256(data) != files.get(path.name):
-            return f"{rel(path)}: checksum mismatch"
-    return None
+            return None, f"{rel(path)}: checksum mismatch"
+        contents.append(data)
+    return contents, None
 
 
 def is_done(run_dir: Path, seed: int) -> bool:
@@ -272,24 +281,16 @@ def is_done(run_dir: Path, seed: int) -> bool:
 
 
 def load_run(run_dir: Path, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(regions, flows) of one stored run, read from bytes verified against its record.
+    """(regions, flows) of one stored run, parsed from the bytes verified against its record.
 
     Raises :class:`StoreError` naming the file if it is missing or does not match."""
-    problem = run_problem(run_dir, seed)
-    if problem is None:
-        files = read_json(record_path(run_dir, seed))["files"]
-        import pandas as pd
+    contents, problem = _read_run(run_dir, seed)
+    if contents is None:
+        raise StoreError(f"{run_dir}/{problem or f'{RUNS}: seed {seed} not stored'}")
+    import pandas as pd
 
-        tables = []
-        for path in run_paths(run_dir, seed):
-            data = path.read_bytes()
-            if sha256(data) != files[path.name]:
-                problem = f"{RUNS}/{path.name}: changed while being read"
-                break
-            tables.append(pd.read_parquet(io.BytesIO(data)))
-        else:
-            return tables[0], tables[1]
-    raise StoreError(f"{run_dir}/{problem or f'{RUNS}: seed {seed} not stored'}")
+    regions, flows = (pd.read_parquet(io.BytesIO(data)) for data in contents)
+    return regions, flows
 
 
 def combine_runs(run_dir: Path, seeds: list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -311,6 +312,26 @@ def write_tables(run_dir: Path, regions: pd.DataFrame, flows: pd.DataFrame) -> d
         _write_bytes(data, run_dir / name)
         out[name] = sha256(data)
     return out
+
+
+def read_tables(run_dir: Path, recorded: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """(regions, flows): the combined tables of ``run_dir`` if both files match the sha256
+    ``recorded`` for them (a manifest's ``tables["sha256"]``), else None (a file missing,
+    altered or not recorded).  Lets a resumed no-op use the tables in place of combining the
+    stored runs again and rewriting them."""
+    import pandas as pd
+
+    contents = []
+    for name in (REGIONS, FLOWS):
+        try:
+            data = (run_dir / name).read_bytes()
+        except FileNotFoundError:
+            return None
+        if name not in recorded or sha256(data) != recorded[name]:
+            return None
+        contents.append(data)
+    regions, flows = (pd.read_parquet(io.BytesIO(data)) for data in contents)
+    return tidy_regions(regions), tidy_flows(flows)
 
 
 def discard(run_dir: Path) -> None:

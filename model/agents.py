@@ -20,6 +20,7 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
+from model.compiled import kernels
 from model.initial import FIRM_FIELDS, draw_firms
 from model.inputs import value
 from model.market import LAB, N_CELLS, N_KINDS, N_SECTORS, Bids, Offer, boundary_friction, supplier_factor
@@ -28,6 +29,7 @@ from model.regions import BJ, FLOW_REGIONS, HB, ICV, RC, REGIONS
 from model.years import FIRST_YEAR
 
 NO_BIDS = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
+GROUP_REGION = np.arange(4 * N_SECTORS) // N_SECTORS  # buyer (region x sector) group -> region (a lookup)
 
 
 class FirmPopulation(mesa.Agent):
@@ -83,22 +85,9 @@ class FirmPopulation(mesa.Agent):
         self.n += n_new
         return rows
 
-    def living_rows(self) -> tuple[np.ndarray, bool]:
-        """The rows of living firms, in order, and whether that is every row in use (then the
-        columns' views stand for gathers over those rows: no copy is made)."""
-        rows = np.flatnonzero(self.view("alive"))
-        return rows, len(rows) == self.n
-
-    def gather(self, name: str, rows: np.ndarray, every: bool) -> np.ndarray:
-        """Column ``name`` at ``rows`` (``living_rows``): a view if they are every row in use."""
-        return self.view(name) if every else getattr(self, name)[rows]
-
     def active_share(self) -> np.ndarray:
         """Share of each region's firms (real firms, alive) active in the registered market."""
-        region, w = self.view("region"), self.view("weight") * self.view("alive")  # exited rows weigh 0
-        real = np.bincount(region, weights=w, minlength=3)
-        act = np.bincount(region, weights=w * self.view("active"), minlength=3)
-        return act / np.maximum(real, 1e-9)
+        return kernels.region_shares(self.view("weight"), self.view("alive"), self.view("active"), self.view("region"))
 
     def output_columns(self) -> dict[str, np.ndarray]:
         """The columns the output tables read (``model.outputs.annual_rows``); weight 0 if exited."""
@@ -112,11 +101,12 @@ class FirmPopulation(mesa.Agent):
         """Gibrat growth: log sales += sales_growth_<region> + sales_volatility z, plus the share
         output_to_sales of last year's transformed output (m yuan)."""
         p = self.model.params
-        alive, every = self.living_rows()
-        drift = p.regional("sales_growth", year)[self.gather("region", alive, every)]
+        alive = np.flatnonzero(self.view("alive"))
+        every = len(alive) == self.n  # then the columns' views are the living rows (no gather)
+        region, sales, output = ((self.view(c) if every else getattr(self, c)[alive]) for c in ("region", "sales", "output"))
+        drift = p.regional("sales_growth", year)[region]
         shocks = p.at("sales_volatility", year) * self.model.rng.standard_normal(len(alive))
-        grown = (self.gather("sales", alive, every) * np.exp(drift + shocks)
-                 + p.at("output_to_sales", year) * self.gather("output", alive, every))
+        grown = sales * np.exp(drift + shocks) + p.at("output_to_sales", year) * output
         if every:
             self.view("sales")[:] = grown
         else:
@@ -124,10 +114,7 @@ class FirmPopulation(mesa.Agent):
 
     def exit(self, year: int) -> np.ndarray:
         """Each living firm exits with probability exit_rate; returns the rows that exited."""
-        alive = np.flatnonzero(self.view("alive"))
-        exits = alive[self.model.rng.random(len(alive)) < self.model.params.at("exit_rate", year)]
-        self.alive[exits] = False
-        return exits
+        return kernels.exit_rows(self.model.rng, self.view("alive"), self.model.params.at("exit_rate", year))
 
     def enter(self, year: int) -> None:
         """Entrants: Poisson(entry_rate_<region> x firms_2020 x scale) a year per region, a constant
@@ -149,20 +136,16 @@ class FirmPopulation(mesa.Agent):
         """Bass diffusion: an inactive firm joins the registered market with probability
         bass_p + bass_q x (active share of its region's firms)."""
         p = self.model.params
-        alive, active, region = self.view("alive"), self.view("active"), self.view("region")
         hazard = p.at("bass_p", year) + p.at("bass_q", year) * self.active_share()
-        adopt = alive & ~active & (self.model.rng.random(self.n) < hazard[region])
-        active |= adopt
+        kernels.join_market(self.model.rng, self.view("alive"), self.view("active"), self.view("region"), hazard)
 
     # ------------------------------------------------------------------ 3. R&D
     def spend_rd(self, year: int) -> None:
         """R&D (m yuan) = intensity x sales x (1 + rd_subsidy_<region>); the R&D stock
         depreciates at rd_stock_depreciation and accumulates it (from 2021)."""
-        subsidy = self.model.params.regional("rd_subsidy", year)
-        rd = self.view("rd")
-        rd[:] = np.where(self.view("alive"), self.view("rd_intensity") * self.view("sales") * (1 + subsidy[self.view("region")]), 0.0)
-        if year > FIRST_YEAR:
-            self.view("rd_stock")[:] = self.view("rd_stock") * (1 - value("rd_stock_depreciation")) + rd
+        kernels.spend_rd(self.view("alive"), self.view("region"), self.view("rd_intensity"), self.view("sales"),
+                         self.model.params.regional("rd_subsidy", year), self.view("rd"), self.view("rd_stock"),
+                         value("rd_stock_depreciation"), year > FIRST_YEAR)
 
     # ------------------------------------------------------------------ 4. technologies
     def invent(self, vintage: int) -> dict[str, np.ndarray]:
@@ -170,32 +153,32 @@ class FirmPopulation(mesa.Agent):
         inventor holds new IP; only firms active in the registered market offer theirs.
         Returns the offers: columns owner (row), region, sector, weight."""
         p = self.model.params
-        A, beta = p.at("kpf_productivity", vintage), p.at("kpf_elasticity", vintage)
-        alive, every = self.living_rows()
-        n_firm = self.model.rng.poisson(A * self.gather("rd", alive, every) ** beta)
-        inventors = alive[n_firm > 0]
-        self.last_ip_year[inventors] = np.maximum(self.last_ip_year[inventors], vintage)
-        n_firm *= self.gather("active", alive, every)  # only active firms offer theirs
-        return dict(owner=np.repeat(alive, n_firm), region=np.repeat(self.gather("region", alive, every), n_firm),
-                    sector=np.repeat(self.gather("sector", alive, every), n_firm),
-                    weight=np.repeat(self.gather("weight", alive, every), n_firm))
+        lam = p.at("kpf_productivity", vintage) * self.view("rd") ** p.at("kpf_elasticity", vintage)  # 0 if exited
+        owner = kernels.invent(self.model.rng, self.view("alive"), self.view("active"), lam, np.exp(-lam),
+                               self.view("last_ip_year"), vintage)
+        return dict(owner=owner, region=self.region[owner], sector=self.sector[owner], weight=self.weight[owner])
 
     # ------------------------------------------------------------------ 5. the market (demand)
     def search(self, year: int, offer: Offer) -> Bids:
         """Each living firm searches Poisson(search_rate x absorptive capacity) times, capacity =
-        1 - exp(-R&D stock / absorptive_stock_m); a search picks a cell or the outside option."""
-        p, rng = self.model.params, self.model.rng
-        buyers = np.flatnonzero(self.view("alive"))  # any firm may buy: registration is the seller's act
-        absorptive = 1 - np.exp(-self.rd_stock[buyers] / p.at("absorptive_stock_m", year))
-        n_search = rng.poisson(p.at("search_rate", year) * absorptive)
-        b_rows = np.repeat(buyers, n_search)
-        b_region = self.region[b_rows].astype(np.int64)
-        group = b_region * N_SECTORS + self.sector[b_rows]
-        flat = (offer.cdf.reshape(-1, N_CELLS + 1) + np.arange(4 * N_SECTORS)[:, None]).ravel()
-        pick = np.searchsorted(flat, group + rng.random(len(group)), side="right") - group * (N_CELLS + 1)
-        pick = np.minimum(pick, N_CELLS)
-        hit = pick < N_CELLS  # a search that picks the outside option makes no deal
-        return Bids(pick[hit], b_rows[hit], b_region[hit])
+        1 - exp(-R&D stock / absorptive_stock_m); a search picks a cell or the outside option.
+
+        Drawn by Poisson thinning: the searches that pick a cell (not the outside option) are
+        Poisson(search_rate x capacity x P(a cell | buyer region, sector)), and each picks its cell
+        from the choice probabilities given that it picks one.  Exact in distribution; only the
+        deals are drawn, not the searches that end in the outside option."""
+        p = self.model.params
+        probs = offer.probs.reshape(-1, N_CELLS + 1)  # (buyer region x sector, cells + outside)
+        p_cell = 1.0 - probs[:, -1]
+        cdf = np.cumsum(probs[:, :N_CELLS], axis=1) / np.maximum(p_cell, 1e-300)[:, None]
+        last = N_CELLS - 1 - np.argmax(probs[:, N_CELLS - 1::-1] > 0, axis=1)  # last cell that can be picked
+        cdf[np.arange(N_CELLS) >= last[:, None]] = 1.0
+        region, sector = self.view("region"), self.view("sector")
+        group = region.astype(np.int64) * N_SECTORS + sector
+        lam = (p.at("search_rate", year) * p_cell)[group] * -np.expm1(-self.view("rd_stock") / p.at("absorptive_stock_m", year))
+        cells, rows, groups = kernels.search(self.model.rng, self.view("alive"), region, sector, lam, np.exp(-lam),
+                                             cdf, last, N_SECTORS)
+        return Bids(cells, rows, GROUP_REGION[groups])
 
     # ------------------------------------------------------------------ 6. transformation
     def transform(self, year: int, deals: dict[str, np.ndarray]) -> None:
@@ -203,17 +186,12 @@ class FirmPopulation(mesa.Agent):
         transformation_yield (x the supplier factor for ICV), rationed by the production
         region's capacity (``model.capacity``).  Buying counts as new IP."""
         p = self.model.params
-        firm_deal = np.flatnonzero(deals["buyer"] >= 0)
-        buyer = deals["buyer"][firm_deal]
-        self.last_ip_year[buyer] = year
-        sector_yield = np.where(deals["sector"][firm_deal] == ICV, supplier_factor(p, year), 1.0)
-        want = deals["value"][firm_deal] * deals["maturity"][firm_deal] * p.at("transformation_yield", year) * sector_yield
-        demand = self.view("demand")
-        demand[:] = np.bincount(buyer, weights=want, minlength=self.n)  # each buyer's sum, in deal order
-        prod = self.view("prod_region")
-        demand_bn = np.bincount(prod, weights=demand * self.view("weight"), minlength=3) / 1000
+        sector_yield = np.where(deals["sector"] == ICV, supplier_factor(p, year), 1.0)
+        want = deals["value"] * deals["maturity"] * p.at("transformation_yield", year) * sector_yield
+        demand_bn = kernels.demand(deals["buyer"], want, self.view("last_ip_year"), year, self.view("demand"),
+                                   self.view("prod_region"), self.view("weight"))
         met = self.model.capacity.ration(p, year, demand_bn)
-        np.multiply(demand, met[prod], out=self.view("output"))
+        kernels.output(self.view("demand"), self.view("prod_region"), met, self.view("output"))
 
     # ------------------------------------------------------------------ 7. branches
     def open_branches(self, year: int) -> None:
@@ -267,27 +245,11 @@ class FirmPopulation(mesa.Agent):
         """Eligible firms (R&D share over their sales band's threshold, new IP in the window)
         apply with probability hte_apply_rate; recognitions are reviewed after years_valid.
         2020: the stock of recognitions granted in 2018-2020."""
-        rule, rng = hte_rule(), self.model.rng
-        sales = self.view("sales")
-        threshold = np.where(sales <= rule.small_sales_max_m, rule.small,
-                             np.where(sales <= rule.mid_sales_max_m, rule.mid, rule.large))
-        share = self.view("rd") / np.maximum(sales, 1e-9)
-        eligible = self.view("alive") & (share >= threshold) & (self.view("last_ip_year") >= rule.oldest_ip_year(year))
-        hte, until = self.view("hte"), self.view("hte_until")
-        apply = self.model.params.at("hte_apply_rate", year)
-        if year == FIRST_YEAR:
-            granted = eligible & (rng.random(self.n) < 1 - (1 - apply) ** rule.years_valid)
-            hte[:] = granted
-            until[:] = np.where(granted, year + rng.integers(1, rule.years_valid + 1, self.n), 0)
-            return
-        due = hte & (until <= year)
-        renew = due & eligible
-        until[renew] = year + rule.years_valid
-        hte[due & ~eligible] = False
-        new = eligible & ~hte & (rng.random(self.n) < apply)
-        hte[new] = True
-        until[new] = year + rule.years_valid
-        hte &= self.view("alive")
+        rule = hte_rule()
+        kernels.recognise(self.model.rng, self.view("alive"), self.view("sales"), self.view("rd"), self.view("last_ip_year"),
+                          self.view("hte"), self.view("hte_until"), year, year == FIRST_YEAR,
+                          rule.small_sales_max_m, rule.mid_sales_max_m, rule.small, rule.mid, rule.large,
+                          rule.oldest_ip_year(year), rule.years_valid, self.model.params.at("hte_apply_rate", year))
 
 
 class LabPopulation(mesa.Agent):
@@ -308,12 +270,15 @@ class LabPopulation(mesa.Agent):
 
     def invent(self, vintage: int, active_share: np.ndarray) -> dict[str, np.ndarray]:
         """Poisson(A x budget^beta x active share of the region's firms) technologies on offer:
-        labs register contracts as their region's firms do.  Returns the offers (as FirmPopulation)."""
-        p = self.model.params
+        labs register contracts as their region's firms do.  Like the firms', the labs' technologies
+        are simulated at the model's scale: Poisson(scale x that) rows, each standing for 1/scale
+        real technologies (the same supply in expectation at any scale; a lab is still one agent).
+        Returns the offers (as FirmPopulation)."""
+        m, p = self.model, self.model.params
         A, beta = p.at("kpf_productivity", vintage), p.at("kpf_elasticity", vintage)
-        n_lab = self.model.rng.poisson(A * self.budget**beta * active_share[self.region])
+        n_lab = m.rng.poisson(m.scale * A * self.budget**beta * active_share[self.region])
         return dict(owner=np.repeat(np.arange(self.n), n_lab), region=np.repeat(self.region, n_lab),
-                    sector=np.repeat(self.sector, n_lab), weight=np.ones(n_lab.sum()))
+                    sector=np.repeat(self.sector, n_lab), weight=np.full(n_lab.sum(), 1.0 / m.scale))
 
     def joint_projects(self, year: int, firms: FirmPopulation, offer: Offer) -> Bids:
         """Joint research projects: Poisson(joint_projects x joint_project_contracts x scale)

@@ -11,8 +11,11 @@ Units: distances in km; boundary costs in log-points of attractiveness; contract
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from model.compiled import kernels
 from model.inputs import value
 from model.params import Params
 from model.regions import BJ, HB, RC, SECTORS, TJ
@@ -138,10 +141,13 @@ class TechnologyMarket:
         self._start = self._end = 0
         self._blocks: list[_Block] = []
         self._shelf_life = int(value("tech_shelf_life"))
+        self._maturity = {kind: (value("maturity_concentration") * m, value("maturity_concentration") * (1 - m))
+                          for kind, m in ((FIRM, value("firm_maturity")), (LAB, value("lab_maturity")))}
 
     @property
     def techs(self) -> dict[str, np.ndarray]:
-        """The technologies on offer, one row per model technology (views of the shelf buffers)."""
+        """The technologies on offer, one row per model technology (views of the shelf buffers;
+        ``value`` and ``maturity`` are NaN until a technology is first sold)."""
         return {name: col[self._start:self._end] for name, col in self._buf.items()}
 
     def _reserve(self, k: int) -> None:
@@ -166,23 +172,23 @@ class TechnologyMarket:
 
     def shelve(self, year: int, vintage: int, firm_offers: dict[str, np.ndarray],
                lab_offers: dict[str, np.ndarray]) -> None:
-        """Put the new technologies of ``vintage`` on the shelf (firms' first, then labs'), with a
-        contract value (:meth:`contract_values`) and a Beta maturity; drop those older than the
-        shelf life in ``year``.  Offers: columns owner, region, sector, weight."""
+        """Put the new technologies of ``vintage`` on the shelf (firms' first, then labs'); drop
+        those older than the shelf life in ``year``.  Offers: columns owner, region, sector, weight.
+
+        A technology's maturity (Beta) and, for a firm's, its contract value (:meth:`contract_values`)
+        are drawn when it is first sold (``kernels.settle``): most technologies on the shelf
+        are never sold, and independent draws made later have the same distribution.  Until then
+        they are NaN.  (A lab technology's own value is never drawn: its deals draw theirs afresh.)"""
         self._blocks = [b for b in self._blocks if b.vintage > year - self._shelf_life]
         self._start = self._blocks[0].start if self._blocks else self._end
         n_firm, n_lab = len(firm_offers["owner"]), len(lab_offers["owner"])
         n = n_firm + n_lab
         kind = np.zeros(n, np.int8)
         kind[n_firm:] = LAB
-        weight = np.concatenate([firm_offers["weight"], lab_offers["weight"]])
-        value_m = self.contract_values(weight, vintage)
-        mean_mat = np.where(kind == LAB, value("lab_maturity"), value("firm_maturity"))
-        k = value("maturity_concentration")
         new = dict(owner=np.concatenate([firm_offers["owner"], lab_offers["owner"]]), kind=kind,
                    region=np.concatenate([firm_offers["region"], lab_offers["region"]]),
                    sector=np.concatenate([firm_offers["sector"], lab_offers["sector"]]),
-                   weight=weight, value=value_m, maturity=self.rng.beta(k * mean_mat, k * (1 - mean_mat)))
+                   weight=np.concatenate([firm_offers["weight"], lab_offers["weight"]]))
         cell = cell_of(new["region"], new["sector"], kind, dtype=np.int16)
         order = np.argsort(cell, kind="stable")  # radix sort of this vintage only
         count = np.bincount(cell, minlength=N_CELLS)
@@ -194,6 +200,8 @@ class TechnologyMarket:
             np.take(col, order, out=buf[name][s:e])
         buf["cell"][s:e] = cell[order]
         buf["vintage"][s:e] = vintage
+        buf["value"][s:e] = np.nan  # drawn when first sold
+        buf["maturity"][s:e] = np.nan
         w = buf["weight"][s:e]
         cell_weight = np.full(N_CELLS, np.nan)
         nonempty = np.flatnonzero(count)
@@ -239,30 +247,32 @@ class TechnologyMarket:
     def settle(self, year: int, offer: Offer, bids: list[Bids]) -> dict[str, np.ndarray]:
         """Turn the bids (in order) into deals: columns buyer, buyer_region, seller_region, seller,
         seller_kind, sector, value (m yuan), maturity, weight (real deals; one row per model deal)."""
-        buf = self._buf
         cells = np.concatenate([b.cells for b in bids])
         d_buyer = np.concatenate([b.buyer for b in bids])
         d_bregion = np.concatenate([b.buyer_region for b in bids])
-        n_deals = len(cells)
-        seller_region, sector, kind = CELL_REGION[cells], CELL_SECTOR[cells], CELL_KIND[cells]
-        from_roc = seller_region == RC
-        local = np.flatnonzero(~from_roc)
-        tech = self.pick_techs(cells[local], offer.supply)  # rows of the shelf buffers
-        value_m = np.empty(n_deals)
-        maturity = np.full(n_deals, value("firm_maturity"))  # a Rest-of-China offer: a firm's maturity
-        seller = np.full(n_deals, -1)
-        value_m[local] = buf["value"][tech]
-        maturity[local] = buf["maturity"][tech]
-        seller[local] = buf["owner"][tech]
+        tech = np.full(len(cells), -1, np.int64)  # the shelf row sold (-1: a Rest-of-China offer)
+        local = np.flatnonzero(CELL_REGION[cells] != RC)
+        tech[local] = self.pick_techs(cells[local], offer.supply)
         # A model deal stands for 1/scale real deals.  A firm technology row already stands for
         # 1/scale real technologies (its value is their mean); a lab technology or a Rest-of-China
-        # offer is one real technology, so the 1/scale real buyers behind the deal are taken to buy
-        # as many different ones: their mean value is drawn afresh.
-        fresh = from_roc | (kind == LAB)
-        value_m[fresh] = self.contract_values(np.full(fresh.sum(), 1.0 / self.scale), year)
-        return dict(buyer=d_buyer, buyer_region=d_bregion, seller_region=seller_region, seller=seller,
+        # offer is one real technology per real buyer, so the 1/scale real buyers behind the deal are
+        # taken to buy as many different ones: their mean value is drawn afresh (kernels.settle).
+        p, buf = self.params, self._buf
+        vintages = range(self._blocks[0].vintage, self._blocks[-1].vintage + 1) if self._blocks else range(year, year + 1)
+        sigma2 = np.array([p.at("value_sigma", v) ** 2 for v in vintages])
+        mean = np.array([p.at("value_median_m", v) for v in vintages]) * np.exp(sigma2 / 2)
+        weight_ref = 1.0 / self.scale
+        s2_ref = np.log1p(np.expm1(sigma2) / max(weight_ref, 1.0))
+        fresh_sigma2 = p.at("value_sigma", year) ** 2
+        region, sector, kind, seller, value_m, maturity = kernels.settle(
+            self.rng, np.ascontiguousarray(cells, np.int64), tech, N_SECTORS, N_KINDS, RC,
+            buf["kind"], buf["vintage"], buf["weight"], buf["value"], buf["maturity"], buf["owner"],
+            vintages[0], mean, sigma2, s2_ref, weight_ref, *self._maturity[FIRM], *self._maturity[LAB],
+            p.at("value_median_m", year) * np.exp(fresh_sigma2 / 2), math.log1p(math.expm1(fresh_sigma2) / max(weight_ref, 1.0)),
+            value("firm_maturity"))
+        return dict(buyer=d_buyer, buyer_region=d_bregion, seller_region=region, seller=seller,
                     seller_kind=kind, sector=sector, value=value_m, maturity=maturity,
-                    weight=np.full(n_deals, 1.0 / self.scale))
+                    weight=np.full(len(cells), weight_ref))
 
     def pick_techs(self, cells: np.ndarray, supply: np.ndarray) -> np.ndarray:
         """One technology (a row of the shelf buffers) per chosen cell, drawn in proportion to weight.
@@ -272,25 +282,20 @@ class TechnologyMarket:
         counted over the vintage blocks oldest first: O(1) per deal from the blocks' per-cell counts,
         with no sort of the shelf.  Otherwise a binary search on the cumulative weights.  Both use
         one uniform draw per deal."""
-        u = self.rng.random(len(cells))
         blocks = self._blocks
         if not blocks or not len(cells):
+            self.rng.random(len(cells))  # (no technology on the shelf: no cell can have been chosen)
             return np.zeros(0, np.int64)
         count = np.array([b.count for b in blocks])  # (blocks, cells)
         cw = np.array([b.cell_weight for b in blocks])
         held = count > 0
         lo, hi = np.where(held, cw, np.inf).min(axis=0), np.where(held, cw, -np.inf).max(axis=0)
         if np.all(~held.any(axis=0) | ((lo == hi) & (lo != -1.0))):
-            cum = np.cumsum(count, axis=0)  # techs of each cell in blocks 0..b
-            # the k-th tech of cell c in block b is at row offset[b, c] + k
-            offset = (np.array([blk.start for blk in blocks])[:, None] + np.array([blk.first for blk in blocks])
-                      - (cum - count)).ravel()
-            total = cum[-1][cells]
-            k = np.minimum((u * total).astype(np.int64), total - 1)
-            at = cells.astype(np.int64)  # index into offset: b x N_CELLS + cell
-            for i in range(len(blocks) - 1):
-                at += np.where(k >= cum[i][cells], N_CELLS, 0)
-            return offset[at] + k
+            return kernels.pick_in_blocks(self.rng, np.ascontiguousarray(cells, np.int64),
+                                          np.array([b.start for b in blocks], np.int64),
+                                          np.array([b.first for b in blocks], np.int64), count.astype(np.int64),
+                                          np.cumsum(count, axis=0).astype(np.int64))
+        u = self.rng.random(len(cells))
         # general case: techs grouped by cell (counting sort), binary search on cumulative weights
         tcell = self._buf["cell"][self._start:self._end]
         order = np.argsort(tcell, kind="stable")

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import mesa
 import numpy as np
 import pandas as pd
-from scipy.special import ndtr
 
+from model.compiled import kernels
 from model.inputs import value
 from model.metrics import FLOW_METRIC_NAMES, METRICS, REGION_METRIC_NAMES
 from model.params import Params
@@ -46,27 +46,30 @@ class RunTables:
 def _bth_metrics(year: int, params: Params, firms: dict[str, np.ndarray], lab_region: np.ndarray,
                  lab_budget: np.ndarray, val: np.ndarray, cnt: np.ndarray) -> dict[str, np.ndarray]:
     """Each BTH metric as an array over REGIONS (``val``, ``cnt``: 4x4 flow value and count)."""
-    w, region, prod = firms["weight"], firms["region"], firms["prod_region"]
-    unicorn_sales = 1000 * value("usd_cny") / params.at("valuation_multiple", year)
-    young = np.flatnonzero((year - firms["birth_year"]) <= value("unicorn_max_age"))
-    # valuation = valuation_multiple x sales x lognormal(0, valuation_sigma) across the real firms a
-    # model firm stands for: the expected share of them valued at 1 bn USD or more (young firms only)
-    unicorn_share = ndtr(np.log(np.maximum(firms["sales"][young], 1e-12) / unicorn_sales) / value("valuation_sigma"))
-    rd_bn = (np.bincount(region, weights=firms["rd"] * w, minlength=3)
-             + np.bincount(lab_region, weights=lab_budget, minlength=3)) / 1000
+    w, region = np.ascontiguousarray(firms["weight"], np.float64), np.ascontiguousarray(firms["region"], np.int8)
+    col = {name: np.ascontiguousarray(firms[name], dtype) for name, dtype in
+           (("prod_region", np.int8), ("rd", np.float64), ("hte", np.bool_), ("sales", np.float64),
+            ("output", np.float64), ("park", np.bool_), ("birth_year", np.int16))}
+    # unicorns: valuation = valuation_multiple x sales x lognormal(0, valuation_sigma) across the
+    # real firms a model firm stands for; the expected share valued at 1 bn USD or more (kernel)
+    sums = kernels.region_sums(w, region, col["prod_region"], col["rd"], col["hte"], col["sales"], col["output"],
+                               col["park"], col["birth_year"], value("sme_max_sales_m"), year,
+                               int(value("unicorn_max_age")),
+                               1000 * value("usd_cny") / params.at("valuation_multiple", year), value("valuation_sigma"))
     return {
-        "rd_spending_bn": rd_bn,
+        "rd_spending_bn": (sums[0] + np.bincount(lab_region, weights=lab_budget, minlength=3)) / 1000,
         "contract_turnover_bn": val.sum(axis=1)[:3],
         "contract_absorbed_bn": val.sum(axis=0)[:3],
         "contracts_sold": cnt.sum(axis=1)[:3],
         "absorbed_from_beijing_bn": val[BJ, :3],
-        "high_tech_enterprises": np.bincount(region, weights=w * firms["hte"], minlength=3),
-        "sci_tech_smes": np.bincount(region, weights=w * (firms["sales"] <= value("sme_max_sales_m")), minlength=3),
-        "unicorns": np.bincount(region[young], weights=w[young] * unicorn_share, minlength=3),
-        "firms": np.bincount(region, weights=w, minlength=3),
-        "transformed_output_bn": np.bincount(prod, weights=firms["output"] * w, minlength=3) / 1000,
-        "firm_revenue_bn": np.bincount(region, weights=firms["sales"] * w, minlength=3) / 1000,
-        "branches_in": np.bincount(prod, weights=w * (prod != region), minlength=3),
+        "high_tech_enterprises": sums[1],
+        "sci_tech_smes": sums[2],
+        "unicorns": sums[8],
+        "firms": sums[3],
+        "transformed_output_bn": sums[5] / 1000,
+        "firm_revenue_bn": sums[4] / 1000,
+        "branches_in": sums[6],
+        PARK_METRIC: sums[7, 0],
     }
 
 
@@ -86,7 +89,7 @@ def annual_rows(year: int, params: Params, firms: dict[str, np.ndarray], lab_reg
              for o in range(4) for d in range(4) if not (o == RC and d == RC)]
     metrics = _bth_metrics(year, params, firms, lab_region, lab_budget, val, cnt)
     rows = [(year, REGIONS[r], m, float(metrics[m][r])) for m in BTH_ROW_ORDER for r in range(3)]
-    rows.append((year, XIONGAN, PARK_METRIC, float(np.sum(firms["weight"] * firms["park"]))))
+    rows.append((year, XIONGAN, PARK_METRIC, float(metrics[PARK_METRIC])))
     roc_values = (val[RC].sum(), val[:, RC].sum(), cnt[RC].sum())
     rows += [(year, ROC, m, float(v)) for m, v in zip(ROC_METRICS, roc_values)]
     return {"regions": rows, "flows": flows}

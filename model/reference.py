@@ -210,10 +210,11 @@ class ReferenceLab(mesa.Agent):
 
     def invent(self, vintage: int) -> None:
         m = self.model
-        n = m.rng.poisson(m.params.at("kpf_productivity", vintage) * self.budget ** m.params.at("kpf_elasticity", vintage)
+        n = m.rng.poisson(m.scale * m.params.at("kpf_productivity", vintage)
+                          * self.budget ** m.params.at("kpf_elasticity", vintage)
                           * m.lab_share[self.region])  # labs register as their region's firms do
-        for _ in range(n):
-            m.offer(self, LAB, self.region, self.sector, 1.0, value("lab_maturity"), vintage)
+        for _ in range(n):  # simulated at the model's scale, as the firms' (1/scale real each)
+            m.offer(self, LAB, self.region, self.sector, 1.0 / m.scale, value("lab_maturity"), vintage)
 
 
 class ReferenceRestOfChina(mesa.Agent):

@@ -1,6 +1,7 @@
 """The model-code hash, defined once: what identifies the code that produced a number.
 
-``code_hash()`` hashes the model's sources and data (``model/*.py``, ``model/data/*``) and the
+``code_hash()`` hashes the model's sources and data (``model/*.py``, the compiled kernels' source
+``model/kernels.pyx``, ``model/data/*``) and the
 versions of the packages that change the numbers (numpy and Mesa define the random streams; SciPy
 gives the normal CDF; pandas builds the tables).  Two runs with the same scenario, seed, scale,
 horizon and code hash give bit-identical tables.  Run folders and the calibration record it.
@@ -34,7 +35,7 @@ def numeric_versions() -> dict[str, str]:
 def code_hash() -> str:
     """sha256 (first 16 hex digits) of the model's sources, data and numeric package versions."""
     h = hashlib.sha256()
-    files = sorted(list(MODEL_DIR.glob("*.py")) + list((MODEL_DIR / "data").glob("*")))
+    files = sorted(list(MODEL_DIR.glob("*.py")) + list(MODEL_DIR.glob("*.pyx")) + list((MODEL_DIR / "data").glob("*")))
     for f in files:
         if f.is_file():
             h.update(f.relative_to(MODEL_DIR.parent).as_posix().encode())

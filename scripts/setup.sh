@@ -24,9 +24,13 @@ if [ ! -x .venv/bin/python ]; then
   echo "setting up .venv with $PY" >&2
   "$PY" -m venv .venv
 fi
-stamp=.venv/.installed-$(cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
+# (the kernels' source is in the stamp: a changed model/kernels.pyx is compiled again)
+stamp=.venv/.installed-$(cat pyproject.toml setup.py constraints.txt model/kernels.pyx | sha1sum | cut -c1-12)
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip >&2
-  .venv/bin/python -m pip install -q -c constraints.txt -e ".[test]" >&2
+  # The compiled kernels link numpy's C random distributions: build them against the pinned numpy
+  # itself (no build isolation), so the build tools are installed first.
+  .venv/bin/python -m pip install -q -c constraints.txt numpy Cython setuptools >&2
+  .venv/bin/python -m pip install -q -c constraints.txt --no-build-isolation -e ".[test]" >&2
   rm -f .venv/.installed-*; touch "$stamp"
 fi

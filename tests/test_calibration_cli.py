@@ -157,3 +157,22 @@ def test_out_is_a_folder(tmp_path, capsys):
     assert main(TINY + ["--out", str(a_file)]) == 2
     err = capsys.readouterr().err
     assert "expected a folder" in err and len(err.strip().splitlines()) == 1
+
+
+def test_start_calibrated_begins_the_search_at_the_point_estimate(local_run, tmp_path, capsys):
+    """--start calibrated evaluates calibrated.toml's point first and records it; a calibration that
+    starts where a previous one ended cannot end with a higher loss than that point's."""
+    import contextlib
+    import io
+
+    out, cache, _ = local_run
+    from calibration.cli import _settings, build_parser
+    settings = _settings(build_parser().parse_args(TINY + ["--start", "calibrated"]))
+    assert dict(settings.start) == calibrated_params()
+    trial = tmp_path / "warm"
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(TINY + ["--workers", "1", "--out", str(trial), "--cache", str(cache), "--start", "calibrated"]) == 0
+    meta = tomllib.loads((trial / "calibrated.toml").read_text())["meta"]
+    assert meta["start"] and meta["start"] != "prior"
+    first = float(meta["trace"][0].split("loss ")[1].split(" ")[0])  # "prior: loss X after N evaluations"
+    assert meta["loss"] <= first

@@ -49,7 +49,8 @@ def test_park_takes_firms_only_from_its_opening_year():
 
 def test_labs_offer_technologies_in_proportion_to_their_regions_participation():
     def hebei_lab_techs(share: float) -> int:
-        m = TechTransferModel(Params(participation_hebei=share), seed=5, scale=0.02, until=2020)
+        # at full scale a lab technology row is one real technology (at scale s, 1/s of them)
+        m = TechTransferModel(Params(participation_hebei=share), seed=5, scale=1.0, until=2020)
         m.step()  # 2020: the technologies of vintages 2018-2020
         t = m.market.techs
         return int(np.sum((t["kind"] == LAB) & (t["region"] == HB)))
