@@ -414,3 +414,15 @@ def test_plots_of_many_folders_go_to_a_pool_of_local_processes(tmp_path, monkeyp
     assert json.loads((folders[2] / store.PLOTS).read_text())["files"] == ["c.png"]
     monkeypatch.undo()
     assert pickle.loads(pickle.dumps(ensemble.plot_task)) is ensemble.plot_task  # importable by name
+
+
+def test_a_resumed_no_op_leaves_the_combined_tables_untouched(tmp_path, scenarios):
+    """Running the same ensemble again reads the combined tables it finds (their sha256 checked)
+    and writes neither table: bytes and modification times stay, and the results are equal."""
+    first = run_ensemble(scenarios[:1], out=tmp_path, workers=1, **SETTINGS)
+    folder = tmp_path / scenarios[0].name
+    before = {t: ((folder / t).read_bytes(), (folder / t).stat().st_mtime_ns) for t in TABLES}
+    again = run_ensemble(scenarios[:1], out=tmp_path, workers=1, **SETTINGS)
+    assert {t: ((folder / t).read_bytes(), (folder / t).stat().st_mtime_ns) for t in TABLES} == before
+    pd.testing.assert_frame_equal(again.regions, first.regions)
+    pd.testing.assert_frame_equal(again.flows, first.flows)
