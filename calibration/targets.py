@@ -20,6 +20,7 @@ from model.regions import FLOW_REGIONS, OUTPUT_REGIONS
 from model.years import FIRST_YEAR, MAX_HORIZON
 
 TARGETS_FILE = Path(__file__).with_name("targets.toml")
+VALIDATION_FILE = TARGETS_FILE.with_name("validation.toml")  # sourced figures never fitted (bth fit shows them)
 
 KINDS = ("point", "lower", "upper", "greater", "input", "unused")
 COMPARED_KINDS = ("point", "lower", "upper", "greater")  # kinds that enter the loss
@@ -40,7 +41,7 @@ class Output:
     metric: str
     regions: tuple[str, ...] = ()
     origin: str = ""
-    destination: str = ""
+    destination: str = ""  # one region, or several joined by "+" (their flows summed)
 
     @property
     def is_flow(self) -> bool:
@@ -137,7 +138,7 @@ def read_outputs(tables: Any, outputs: Iterable[Output]) -> dict[str, float]:
     for o in outputs:
         if o.is_flow:
             src = flow_value if o.metric == "contract_value_bn" else flow_count
-            v = src.get((o.year, o.origin, o.destination), np.nan)
+            v = float(np.sum([src.get((o.year, o.origin, d), np.nan) for d in o.destination.split("+")]))
         else:
             parts = [reg.get((o.year, r, o.metric), np.nan) for r in o.regions]
             v = float(np.sum(parts))
@@ -210,9 +211,13 @@ def _output(where: str, e: dict) -> Output:
     year = int(e["year"])
     if "origin" in e or "destination" in e:
         o, d = e.get("origin"), e.get("destination")
-        for key, r in (("origin", o), ("destination", d)):
+        dests = [d] if isinstance(d, str) else d  # a list of destinations: their flows summed
+        if not isinstance(dests, list) or not dests:
+            raise TargetError(f"{where}.destination: expected a region or a list of regions, got {d!r}")
+        for key, r in [("origin", o)] + [("destination", x) for x in dests]:
             if r not in FLOW_REGIONS:
                 raise TargetError(f"{where}.{key}: expected one of {', '.join(FLOW_REGIONS)}, got {r!r}")
+        d = "+".join(dests)
         if metric not in FLOW_METRIC_NAMES:
             raise TargetError(f"{where}.metric: a flow metric is one of {', '.join(FLOW_METRIC_NAMES)}, got {metric!r}")
         return Output(year=year, metric=metric, origin=o, destination=d)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from calibration.report import fit_table, format_number, target_cells
-from calibration.targets import TARGETS_FILE, TargetError, all_outputs, compared_targets, load_targets, read_outputs
+from calibration.targets import TARGETS_FILE, VALIDATION_FILE, TargetError, all_outputs, compared_targets, load_targets, read_outputs
 from experiments.store import is_run_folder, open_run
 
 
@@ -66,7 +66,7 @@ def _one_run_folder(path: Path) -> Path:
     return path
 
 
-def markdown(table: pd.DataFrame) -> str:
+def markdown(table: pd.DataFrame, what: str = "targets") -> str:
     """The verdicts as a Markdown table (seed means; 90% interval over the seeds)."""
     lines = [
         f"Scenario '{table.attrs.get('scenario')}', mean over {table.attrs.get('seeds')} seeds "
@@ -84,7 +84,7 @@ def markdown(table: pd.DataFrame) -> str:
         lines.append(f"| {r['target']} | {r['compared']} | {value} | {tol} | {format_number(r['sim_mean'])} | "
                      f"{format_number(r['sim_p05'])} – {format_number(r['sim_p95'])} | {r['z']:+.2f} | {verdict} |")
     compared = table[table["verdict"].isin(["pass", "FAIL"])]
-    lines += ["", f"{int((compared['verdict'] == 'pass').sum())} of {len(compared)} targets pass."]
+    lines += ["", f"{int((compared['verdict'] == 'pass').sum())} of {len(compared)} {what} pass."]
     return "\n".join(lines)
 
 
@@ -93,14 +93,22 @@ def main(argv: list[str] | None = None) -> int:
         prog="bth fit", description="Compare a finished run folder's seed means with the calibration targets.")
     parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a run folder OUT/<scenario> written by 'bth run'")
     parser.add_argument("--targets", type=Path, default=TARGETS_FILE, help="targets file (default: the calibration's)")
+    parser.add_argument("--validation", type=Path, default=VALIDATION_FILE,
+                        help="sourced figures the calibration does not fit, shown after the targets "
+                             "(default calibration/validation.toml; they do not change the exit code)")
+    parser.add_argument("--no-validation", action="store_true", help="show the targets only")
     parser.add_argument("--csv", type=Path, default=None, help="also write the table as CSV here")
     args = parser.parse_args(argv)
     try:
         table = check_run(args.run_dir, args.targets)
+        validation = None if args.no_validation else check_run(args.run_dir, args.validation)
     except (FileNotFoundError, TargetError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(markdown(table))
+    if validation is not None:
+        print(f"\n## Not fitted: {args.validation.name} (figures the calibration never saw)\n")
+        print(markdown(validation, what="validation figures"))
     if args.csv is not None:
         args.csv.parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(args.csv, index=False)

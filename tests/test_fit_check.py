@@ -76,3 +76,44 @@ def test_lower_bound_verdict(run_dir, tmp_path):
 def test_missing_run_folder_is_bad_input(tmp_path, capsys):
     assert main([str(tmp_path / "nowhere")]) == 2
     assert "nowhere" in capsys.readouterr().err
+
+
+def test_a_flow_to_several_destinations_sums_their_flows(run_dir, tmp_path):
+    from experiments.api import load_results
+
+    f = load_results(run_dir).flows
+    sel = f[(f.year == 2022) & (f.origin == "Beijing") & f.destination.isin(["Tianjin", "Hebei"])]
+    mean = float(sel.groupby("seed")["contract_value_bn"].sum().mean())
+    path = tmp_path / "flows.toml"
+    path.write_text(f"""
+[targets.to_two]
+kind = "point"
+origin = "Beijing"
+destination = ["Tianjin", "Hebei"]
+metric = "contract_value_bn"
+year = 2022
+value = {mean!r}
+unit = "bn yuan"
+tolerance = 0.05
+weight = 1.0
+seed = "a test figure"
+""")
+    row = check_run(run_dir, path).set_index("target").loc["to_two"]
+    assert row["sim_mean"] == pytest.approx(mean) and row["compared"].startswith("Beijing->Tianjin+Hebei")
+
+
+def test_validation_figures_are_shown_apart_and_do_not_change_the_exit_code(run_dir, tmp_path, capsys):
+    mean = seed_mean(run_dir, 2022, "Beijing", "contract_turnover_bn")
+    (tmp_path / "v").mkdir()
+    good, bad = target_file(tmp_path, mean), target_file(tmp_path / "v", mean * 2)  # bad: 100% off
+    assert main([str(run_dir), "--targets", str(good), "--validation", str(bad)]) == 0
+    out = capsys.readouterr().out
+    assert "Not fitted" in out and "0 of 1 validation figures pass" in out and "1 of 1 targets pass" in out
+
+
+def test_the_shipped_validation_file_is_never_fitted():
+    from calibration.targets import TARGETS_FILE, VALIDATION_FILE, load_targets
+
+    fitted = {t.name for t in load_targets(TARGETS_FILE)}
+    shown = {t.name for t in load_targets(VALIDATION_FILE)}
+    assert shown and not fitted & shown
