@@ -88,6 +88,17 @@ class CalibrationResult:
         return meta
 
 
+def start_unit(space: Space, start: tuple[tuple[str, float], ...]) -> np.ndarray:
+    """Where the search starts, in unit coordinates: the priors, with the free parameters named in
+    ``start`` at their given values (clipped into the search box)."""
+    x = space.prior_unit()
+    given = dict(start)
+    for i, name in enumerate(space.names):
+        if name in given:
+            x[i] = min(max(float(space.free[i].unit(given[name])), 0.0), 1.0)
+    return x
+
+
 def _file_hash(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
@@ -132,7 +143,7 @@ def calibrate(settings: Settings = Settings(), targets: Sequence[Target] | None 
     with Evaluator(targets, space, settings.seeds, settings.scale, until, cache, executor,
                    on_run=lambda: bar.update(1)) as ev:
         try:
-            x0 = space.unit(dict(settings.start)) if settings.start else space.prior_unit()
+            x0 = start_unit(space, settings.start)
             stage("simulation noise at the start")
             ev.estimate_noise(space.values(x0), noise_seeds)
             best, n_search, iters, trace = search(ev, settings, x0, noise_seeds, on_stage=stage)

@@ -53,9 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"search: Sobol sample + least squares, or differential evolution (default {d.method})")
     p.add_argument("--search-seed", type=_non_negative_int, default=d.search_seed,
                    help=f"seed of the Sobol sampler / DE (default {d.search_seed})")
-    p.add_argument("--start", choices=("prior", "calibrated"), default="prior",
-                   help="start the search at the priors (default) or at the point estimate of "
-                        "calibration/calibrated.toml (e.g. after a change of the random draws)")
+    p.add_argument("--start", choices=("auto", "prior", "calibrated"), default="auto",
+                   help="where the search starts: the point estimate of calibration/calibrated.toml "
+                        "('calibrated'), the priors ('prior'), or the point estimate if there is one "
+                        "(default 'auto'); the priors are evaluated in every case")
     p.add_argument("--sobol", type=_positive_int, default=d.n_sobol, help=f"Sobol points (default {d.n_sobol})")
     p.add_argument("--cycles", type=_non_negative_int, default=d.cycles,
                    help=f"local cycles of least squares + re-weighting + line search (default {d.cycles})")
@@ -162,9 +163,10 @@ def _settings(args: argparse.Namespace):
     from calibration.defaults import calibrated_params
     from calibration.search import Settings
 
-    start = tuple(sorted(calibrated_params().items())) if args.start == "calibrated" else ()
-    if args.start == "calibrated" and not start:
+    point = calibrated_params()
+    if args.start == "calibrated" and not point:
         raise ValueError("--start calibrated: calibration/calibrated.toml has no point estimate")
+    start = tuple(sorted(point.items())) if args.start != "prior" else ()
     return Settings(start=start, scale=args.scale, seeds=tuple(range(args.base_seed, args.base_seed + args.seeds)),
                     method=args.method, search_seed=args.search_seed, n_sobol=args.sobol,
                     cycles=args.cycles, lsq_nfev=args.lsq_nfev, popsize=args.popsize, maxiter=args.maxiter,

@@ -126,8 +126,11 @@ def search(evaluator: Evaluator, settings: Settings, x0: np.ndarray, noise_seeds
     on_stage("Sobol sample")
     dim = evaluator.space.dim
     sobol = qmc.Sobol(d=dim, scramble=True, rng=settings.search_seed).random(settings.n_sobol)
-    sample = evaluator.evaluate([np.asarray(x0, float)] + list(sobol))
+    prior = [] if not settings.start else [evaluator.space.prior_unit()]  # a start elsewhere: the priors too
+    sample = evaluator.evaluate([np.asarray(x0, float)] + prior + list(sobol))
     trace.append(("prior" if not settings.start else "start", len(evaluator.history), sample[0].loss))
+    if prior:
+        trace.append(("prior", len(evaluator.history), sample[1].loss))
     best = min(sample, key=lambda e: e.loss)
     trace.append(("Sobol sample", len(evaluator.history), best.loss))
     iterations = 0

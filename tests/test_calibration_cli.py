@@ -169,6 +169,8 @@ def test_start_calibrated_begins_the_search_at_the_point_estimate(local_run, tmp
     from calibration.cli import _settings, build_parser
     settings = _settings(build_parser().parse_args(TINY + ["--start", "calibrated"]))
     assert dict(settings.start) == calibrated_params()
+    assert _settings(build_parser().parse_args(TINY)).start == settings.start  # auto: the point if there is one
+    assert _settings(build_parser().parse_args(TINY + ["--start", "prior"])).start == ()
     trial = tmp_path / "warm"
     with contextlib.redirect_stdout(io.StringIO()):
         assert main(TINY + ["--workers", "1", "--out", str(trial), "--cache", str(cache), "--start", "calibrated"]) == 0
