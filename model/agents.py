@@ -2,7 +2,8 @@
 
 The firms are one Mesa agent, :class:`FirmPopulation`, whose rows are firms: it holds their state
 as numpy columns (``FIRM_FIELDS`` in ``model/initial.py``) and carries their rules as methods,
-each applied to every living firm at once (the pattern of mesa-frames).  :class:`LabPopulation`
+each applied to every living firm at once (the pattern of mesa-frames): a rule's pass over the
+columns is numpy or one function of the compiled kernels (``model/kernels.pyx``).  :class:`LabPopulation`
 does the same for the labs; :class:`RestOfChina` is the aggregate trading partner.  All three are
 ``mesa.Agent`` subclasses registered through Mesa's public constructor, so ``model.agents`` and
 ``model.agents_by_type`` hold them; no Python object is made per firm.
@@ -254,7 +255,8 @@ class FirmPopulation(mesa.Agent):
 
 class LabPopulation(mesa.Agent):
     """The labs (national key labs and new research institutions), one row per lab: region,
-    sector, budget (m yuan per year of public research spending).  All are simulated (weight 1)."""
+    sector, budget (m yuan per year of public research spending).  Every lab is one agent at any
+    scale; its technologies are sampled at the model's scale (rows of weight 1/scale, :meth:`invent`)."""
 
     def __init__(self, model: mesa.Model, region: np.ndarray, sector: np.ndarray, budget: np.ndarray) -> None:
         super().__init__(model)

@@ -64,7 +64,7 @@ def typed(columns: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
 
 
 def initial_labs(rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """The labs of 2020 (all simulated, weight 1): region, sector, budget (m yuan/yr).
+    """The labs of 2020 (every lab an agent at any scale): region, sector, budget (m yuan/yr).
 
     A region's labs share the public (non-business) part of its 2020 R&D equally."""
     regions, sectors, budgets = [], [], []

@@ -7,7 +7,8 @@ the labs (:class:`model.agents.LabPopulation`), the Rest of China (:class:`model
 - or of the market they trade in (:class:`model.market.TechnologyMarket`).
 
 The firms are vectorised: one Mesa agent holds them all as numpy columns and applies each rule to
-every firm at once; no Python loop runs over firms.  Outputs are annual tables at real-world scale
+every firm at once, in numpy or in one compiled pass over the columns (``model/kernels.pyx``); no
+Python loop runs over firms.  Outputs are annual tables at real-world scale
 (agent weights = 1/scale), recorded in a Mesa ``DataCollector``'s tables (``model/outputs.py``:
 the documented ``add_table_row`` API, one row per region and metric, with no per-year deep copy).
 """
