@@ -59,8 +59,21 @@ EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``bth``; returns the exit code."""
+    """Entry point of ``bth``; returns the exit code.  A stale or missing build of the model's
+    compiled kernels is bad input: one line naming the fix, exit 2."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _dispatch(argv)
+    except ImportError as err:
+        from model.version import KernelBuildError
+
+        if not isinstance(err, KernelBuildError):
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _dispatch(argv: list[str]) -> int:
     if argv and argv[0] == "calibrate":
         from calibration.cli import main as calibrate_main
 

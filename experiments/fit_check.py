@@ -39,9 +39,19 @@ def check_run(run_dir: Path | str, targets_path: Path | str = TARGETS_FILE) -> p
     Targets whose year lies beyond the run's last year get the verdict 'not in run'.  Raises
     ``ValueError`` (a :class:`~experiments.store.RunFolderError` naming the path) if ``run_dir``
     is not one finished run folder of a single scenario."""
+    return fit_of(open_scenario_run(run_dir), targets_path)
+
+
+def open_scenario_run(run_dir: Path | str):
+    """The one finished run folder of a single scenario at ``run_dir`` (``store.RunFolder``)."""
     run = open_run(_one_run_folder(Path(run_dir)))
     if run.regions["scenario"].nunique() != 1:
         raise ValueError(f"{run_dir}: holds several scenarios; give one run folder OUT/<scenario>")
+    return run
+
+
+def fit_of(run, targets_path: Path | str) -> pd.DataFrame:
+    """:func:`check_run` on an opened run folder (``open_scenario_run``)."""
     targets = compared_targets(load_targets(targets_path))
     last = int(run.regions["year"].max())
     inside = [t for t in targets if all(o.year <= last for o in t.outputs)]
@@ -100,8 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--csv", type=Path, default=None, help="also write the table as CSV here")
     args = parser.parse_args(argv)
     try:
-        table = check_run(args.run_dir, args.targets)
-        validation = None if args.no_validation else check_run(args.run_dir, args.validation)
+        run = open_scenario_run(args.run_dir)  # read once for both tables
+        table = fit_of(run, args.targets)
+        validation = None if args.no_validation else fit_of(run, args.validation)
     except (FileNotFoundError, TargetError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -12,18 +12,20 @@ from pathlib import Path
 
 import numpy as np
 
+from model.version import KernelBuildError
+
 SOURCE = Path(__file__).resolve().parent / "kernels.pyx"
 REBUILD = "run `bash scripts/setup.sh` (or `pip install --no-build-isolation -e .`) to rebuild it"
 
 try:
     from model import kernels
 except ImportError as exc:  # pragma: no cover - a broken install
-    raise ImportError(f"the model's compiled kernels (model/kernels.pyx) are not built: {REBUILD}") from exc
+    raise KernelBuildError(f"the model's compiled kernels (model/kernels.pyx) are not built: {REBUILD}") from exc
 
 if SOURCE.exists() and hashlib.sha256(SOURCE.read_bytes()).hexdigest() != kernels.SOURCE_SHA:
-    raise ImportError(f"model/kernels.pyx changed since its kernels were compiled: {REBUILD}")
+    raise KernelBuildError(f"model/kernels.pyx changed since its kernels were compiled: {REBUILD}")
 if kernels.NUMPY_VERSION != np.__version__:
-    raise ImportError(f"the model's kernels were compiled against numpy {kernels.NUMPY_VERSION}, "
+    raise KernelBuildError(f"the model's kernels were compiled against numpy {kernels.NUMPY_VERSION}, "
                       f"numpy {np.__version__} is installed: {REBUILD}")
 
 __all__ = ["kernels"]

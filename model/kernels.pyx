@@ -222,7 +222,7 @@ def pick_in_blocks(object rng, const int64_t[::1] cells, const int64_t[::1] star
 cdef inline double mean_of_values(bitgen_t* bg, double mean, double s2) noexcept nogil:
     """The mean of k lognormal contract values with mean ``mean``: lognormal with log-variance
     s2 = log(1 + (exp(sigma^2) - 1) / k) and the same mean (Fenton-Wilkinson; see
-    ``TechnologyMarket.contract_values``)."""
+    ``TechnologyMarket.value_terms``)."""
     return mean * exp(-s2 / 2 + sqrt(s2) * random_standard_normal(bg))
 
 

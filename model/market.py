@@ -11,8 +11,6 @@ Units: distances in km; boundary costs in log-points of attractiveness; contract
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from model.compiled import kernels
@@ -175,7 +173,7 @@ class TechnologyMarket:
         """Put the new technologies of ``vintage`` on the shelf (firms' first, then labs'); drop
         those older than the shelf life in ``year``.  Offers: columns owner, region, sector, weight.
 
-        A technology's maturity (Beta) and, for a firm's, its contract value (:meth:`contract_values`)
+        A technology's maturity (Beta) and, for a firm's, its contract value (:meth:`value_terms`)
         are drawn when it is first sold (``kernels.settle``): most technologies on the shelf
         are never sold, and independent draws made later have the same distribution.  Until then
         they are NaN.  (A lab technology's own value is never drawn: its deals draw theirs afresh.)"""
@@ -231,18 +229,19 @@ class TechnologyMarket:
         probs, cdf = choice_probabilities(w)
         return Offer(probs, cdf, supply)
 
-    def contract_values(self, k: np.ndarray, year: int) -> np.ndarray:
-        """Mean value (m yuan) of ``k`` independent lognormal contract values, one draw per entry.
+    def value_terms(self, years: range) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The terms of a contract value in each of ``years``: (mean, sigma2, s2), m yuan.
 
-        Real contract values are lognormal(log `value_median_m`, `value_sigma`).  The mean of k of
-        them is drawn from the lognormal with the same mean and variance (Fenton-Wilkinson), exact
-        for k = 1.  This keeps totals right in expectation and in variance at every scale, instead
-        of multiplying one heavy-tailed draw by 1/scale."""
+        Real contract values are lognormal(log `value_median_m`, `value_sigma`), with mean
+        ``mean`` and log-variance ``sigma2``.  The mean of k of them is drawn from the lognormal
+        with the same mean and variance (Fenton-Wilkinson, exact for k = 1), of log-variance
+        log(1 + (exp(sigma2) - 1) / k); ``s2`` is that for k = 1/scale, a model row's real count.
+        This keeps totals right in expectation and in variance at every scale, instead of
+        multiplying one heavy-tailed draw by 1/scale.  (The draws: ``kernels.settle``.)"""
         p = self.params
-        sigma2 = p.at("value_sigma", year) ** 2
-        mean = p.at("value_median_m", year) * np.exp(sigma2 / 2)
-        s2 = np.log1p(np.expm1(sigma2) / np.maximum(k, 1.0))
-        return mean * np.exp(-s2 / 2 + np.sqrt(s2) * self.rng.standard_normal(len(k)))
+        sigma2 = np.array([p.at("value_sigma", y) ** 2 for y in years])
+        mean = np.array([p.at("value_median_m", y) for y in years]) * np.exp(sigma2 / 2)
+        return mean, sigma2, np.log1p(np.expm1(sigma2) / max(1.0 / self.scale, 1.0))
 
     def settle(self, year: int, offer: Offer, bids: list[Bids]) -> dict[str, np.ndarray]:
         """Turn the bids (in order) into deals: columns buyer, buyer_region, seller_region, seller,
@@ -257,19 +256,15 @@ class TechnologyMarket:
         # 1/scale real technologies (its value is their mean); a lab technology or a Rest-of-China
         # offer is one real technology per real buyer, so the 1/scale real buyers behind the deal are
         # taken to buy as many different ones: their mean value is drawn afresh (kernels.settle).
-        p, buf = self.params, self._buf
-        vintages = range(self._blocks[0].vintage, self._blocks[-1].vintage + 1) if self._blocks else range(year, year + 1)
-        sigma2 = np.array([p.at("value_sigma", v) ** 2 for v in vintages])
-        mean = np.array([p.at("value_median_m", v) for v in vintages]) * np.exp(sigma2 / 2)
-        weight_ref = 1.0 / self.scale
-        s2_ref = np.log1p(np.expm1(sigma2) / max(weight_ref, 1.0))
-        fresh_sigma2 = p.at("value_sigma", year) ** 2
+        buf, weight_ref = self._buf, 1.0 / self.scale
+        # the shelf's vintages up to this year (a fresh value is this year's: the last entry)
+        vintages = range(self._blocks[0].vintage if self._blocks else year, year + 1)
+        mean, sigma2, s2_ref = self.value_terms(vintages)
         region, sector, kind, seller, value_m, maturity = kernels.settle(
             self.rng, np.ascontiguousarray(cells, np.int64), tech, N_SECTORS, N_KINDS, RC,
             buf["kind"], buf["vintage"], buf["weight"], buf["value"], buf["maturity"], buf["owner"],
             vintages[0], mean, sigma2, s2_ref, weight_ref, *self._maturity[FIRM], *self._maturity[LAB],
-            p.at("value_median_m", year) * np.exp(fresh_sigma2 / 2), math.log1p(math.expm1(fresh_sigma2) / max(weight_ref, 1.0)),
-            value("firm_maturity"))
+            mean[-1], s2_ref[-1], value("firm_maturity"))
         return dict(buyer=d_buyer, buyer_region=d_bregion, seller_region=region, seller=seller,
                     seller_kind=kind, sector=sector, value=value_m, maturity=maturity,
                     weight=np.full(len(cells), weight_ref))
@@ -283,8 +278,7 @@ class TechnologyMarket:
         with no sort of the shelf.  Otherwise a binary search on the cumulative weights.  Both use
         one uniform draw per deal."""
         blocks = self._blocks
-        if not blocks or not len(cells):
-            self.rng.random(len(cells))  # (no technology on the shelf: no cell can have been chosen)
+        if not blocks or not len(cells):  # (an empty shelf has no cell to choose)
             return np.zeros(0, np.int64)
         count = np.array([b.count for b in blocks])  # (blocks, cells)
         cw = np.array([b.cell_weight for b in blocks])

@@ -19,6 +19,11 @@ MODEL_DIR = Path(__file__).resolve().parent
 NUMERIC_PACKAGES = ("numpy", "mesa", "scipy", "pandas")  # packages whose versions can change outputs
 
 
+class KernelBuildError(ImportError):
+    """The compiled kernels (``model/kernels.pyx``) are missing or do not match their source or
+    the installed numpy (raised by ``model/compiled.py``; the CLI prints it in one line)."""
+
+
 def numeric_versions() -> dict[str, str]:
     """Versions of the packages that can change the numbers, plus Python's."""
     out = {}

@@ -268,6 +268,7 @@ def test_compare_unreadable_run_folder_is_one_line(tmp_path, capsys, monkeypatch
         raise RunFolderError(f"{run_dirs[0]}: unreadable (ArrowInvalid: not a parquet file)")
 
     monkeypatch.setattr(experiments.compare, "compare", fake_compare)
+    monkeypatch.chdir(tmp_path)  # the default --out (results/comparison) must not be the checkout's
     code, _, stderr = run_cli(["compare", str(tmp_path / "baseline")], capsys)
     assert code == 2 and "unreadable" in one_error_line(stderr)
 
@@ -289,3 +290,17 @@ def test_help_imports_neither_pandas_nor_the_model():
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-2:] == ["[]", "['model', 'pandas']"]
+
+
+def test_a_stale_kernel_build_is_one_line_and_exit_2(monkeypatch, capsys):
+    """model/compiled.py raises KernelBuildError for a missing or stale build: bth prints it in one
+    line (no traceback) and exits 2, whatever the command."""
+    import experiments.cli as cli
+    from model.version import KernelBuildError
+
+    def stale(argv):
+        raise KernelBuildError("model/kernels.pyx changed since its kernels were compiled: run `bash scripts/setup.sh`")
+    monkeypatch.setattr(cli, "_dispatch", stale)
+    assert cli.main(["calibrate"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().count("\n") == 0 and "scripts/setup.sh" in err and "Traceback" not in err

@@ -66,7 +66,7 @@ def test_exit_and_join_draw_only_for_the_rows_they_can_change():
     assert rng_a.random() == rng_b.random()
 
 
-def test_same_seed_same_tables_in_a_new_process_order():
+def test_two_models_stepped_interleaved_give_the_tables_of_each_alone():
     """Two models built and stepped interleaved give the tables of two built one after the other."""
     p = Params()
     one = TechTransferModel(p, seed=4, scale=0.02, until=2023)
