@@ -3,6 +3,8 @@
 For each compared target the *normalised deviation* z is
 
 * point   ``z = (sim - value) / (tol * value)``            (|z| <= 1 passes)
+* band    ``z = min(0, (sim - value) / (tol * value)) + max(0, (sim - upper) / (tol * upper))``
+          (passes if value <= sim <= upper: "over N" in official reporting, read as [N, 1.1 N])
 * lower   ``z = min(0, (sim - value) / (tol * value))``    (passes if sim > value)
 * greater ``z = min(0, (left - right) / (tol * max(|left|, |right|)))``  (passes if left > right)
 
@@ -58,6 +60,8 @@ def deviation(target: Target, sim: Mapping[str, float], mc: float = 0.0) -> floa
     # also holds on other seeds; the verdict (mc = 0) is the bound itself
     if target.kind == "upper":
         return max(0.0, z + mc / tol)
+    if target.kind == "band":
+        return min(0.0, z - mc / tol) + max(0.0, (s - target.upper) / (tol * target.upper) + mc / tol)
     return z if target.kind == "point" else min(0.0, z - mc / tol)
 
 
@@ -68,6 +72,9 @@ def passes(target: Target, sim: Mapping[str, float]) -> bool:
     if target.kind == "lower":
         s = sim.get(target.output.key, np.nan)
         return bool(np.isfinite(s) and s > target.value)
+    if target.kind == "band":
+        s = sim.get(target.output.key, np.nan)
+        return bool(np.isfinite(s) and target.value <= s <= target.upper)
     if target.kind == "upper":
         s = sim.get(target.output.key, np.nan)
         return bool(np.isfinite(s) and s < target.value)

@@ -42,6 +42,8 @@ def fit_table(targets: Sequence[Target], calib_runs: Sequence[Mapping[str, float
                    loss_term=np.nan, ref_mean=np.nan, source=t.provenance_kind)
         if t.kind == "point":
             row.update(band_lo=t.value * (1 - t.tolerance), band_hi=t.value * (1 + t.tolerance))
+        elif t.kind == "band":
+            row.update(band_lo=t.value, band_hi=t.upper)
         elif t.kind == "lower":
             row.update(band_lo=t.value, band_hi=np.inf)
         elif t.kind == "upper":
@@ -159,6 +161,8 @@ BOUND_LABELS = {"lower": "> value", "upper": "< value", "greater": "left > right
 
 def target_cells(row) -> tuple[str, str]:
     """The 'target value' and 'tolerance' cells of a compared target's row of a fit table."""
+    if row["kind"] == "band":
+        return f"{format_number(row['band_lo'])} to {format_number(row['band_hi'])} {row['unit']}", "in band"
     value = "> 0" if row["kind"] == "greater" else f"{format_number(row['value'])} {row['unit']}"
     return value, BOUND_LABELS.get(row["kind"]) or f"±{row['tolerance']:.0%}"
 
@@ -171,6 +175,9 @@ def pretty(t: Target) -> str:
     if t.kind == "greater":
         return f"{out(t.left)} > {t.right.origin}→{t.right.destination}"
     value = f"{t.value:,.2f}".rstrip("0").rstrip(".")
+    if t.kind == "band":
+        hi = f"{t.upper:,.2f}".rstrip("0").rstrip(".")
+        return f"{out(t.output)} in [{value}, {hi}] {t.unit}"
     sign = {"lower": ">", "upper": "<"}.get(t.kind, "=")
     tol = f" ±{t.tolerance:.0%}" if t.kind == "point" else ""
     return f"{out(t.output)} {sign} {value} {t.unit}{tol}"
@@ -203,7 +210,7 @@ def fit_plot(table: pd.DataFrame, path: Path, meta: Mapping[str, object],
             rel = lambda x: 100.0 * (x / v - 1.0)  # noqa: E731
             lbl = pretty(by_name[r.target]) if r.target in by_name else str(r.compared)
         labels.append(lbl)
-        if r.kind == "point":
+        if r.kind in ("point", "band"):
             ax.axhspan(y - 0.4, y + 0.4, xmin=(rel(r.band_lo) - lim_lo) / (lim_hi - lim_lo),
                        xmax=(rel(r.band_hi) - lim_lo) / (lim_hi - lim_lo), color="#cfe8cf", zorder=0)
         elif r.kind == "upper":

@@ -320,4 +320,4 @@ def _sampled(name: str, grid: np.ndarray, prof: np.ndarray, slice_loss: np.ndarr
 
 def identified(p: Profile) -> bool:
     """Identified: the 90% interval is closed on at least one side and covers under half the search box."""
-    return np.isfinite(p.sd_u) and not (p.lo_open and p.hi_open) and (p.hi_u - p.lo_u) < 0.5
+    return bool(np.isfinite(p.sd_u) and not (p.lo_open and p.hi_open) and (p.hi_u - p.lo_u) < 0.5)

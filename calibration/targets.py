@@ -22,8 +22,8 @@ from model.years import FIRST_YEAR, MAX_HORIZON
 TARGETS_FILE = Path(__file__).with_name("targets.toml")
 VALIDATION_FILE = TARGETS_FILE.with_name("validation.toml")  # sourced figures never fitted (bth fit shows them)
 
-KINDS = ("point", "lower", "upper", "greater", "input", "unused")
-COMPARED_KINDS = ("point", "lower", "upper", "greater")  # kinds that enter the loss
+KINDS = ("point", "band", "lower", "upper", "greater", "input", "unused")
+COMPARED_KINDS = ("point", "band", "lower", "upper", "greater")  # kinds that enter the loss
 PROVENANCE_KEYS = ("seed", "public", "derived")
 DEFAULT_TOLERANCE = 0.05  # figures the sources state exactly
 # Metrics, regions and years are the model's own (model/metrics.py, model/regions.py, model/years.py).
@@ -77,6 +77,7 @@ class Target:
     year: int | None = None
     tolerance_reason: str = ""
     note: str = ""  # satisfied_by (input) or reason (unused)
+    upper: float = float("nan")  # band: the band is [value, upper]
 
     @property
     def compared(self) -> bool:
@@ -91,6 +92,8 @@ class Target:
     def description(self) -> str:
         if self.kind == "point":
             return f"{self.output.label} = {self.value:g} {self.unit}"
+        if self.kind == "band":
+            return f"{self.output.label} in [{self.value:g}, {self.upper:g}] {self.unit}"
         if self.kind == "lower":
             return f"{self.output.label} > {self.value:g} {self.unit}"
         if self.kind == "upper":
@@ -196,6 +199,11 @@ def _parse(path: Path, name: str, e: Any) -> Target:
         return Target(**common, left=left, right=right)
     if value <= 0:
         raise TargetError(f"{where}.value: expected a positive value, got {value}")
+    if kind == "band":
+        upper = _number(where, e, "upper")
+        if not upper > value:
+            raise TargetError(f"{where}.upper: a band's upper end must exceed its value {value:g}, got {upper:g}")
+        return Target(**common, output=_output(where, e), upper=upper)
     return Target(**common, output=_output(where, e))
 
 

@@ -78,6 +78,10 @@ def _dispatch(argv: list[str]) -> int:
         from calibration.cli import main as calibrate_main
 
         return calibrate_main(argv[1:])
+    if argv and argv[0] == "backtest":
+        from calibration.backtest import main as backtest_main
+
+        return backtest_main(argv[1:])
     if argv and argv[0] == "fit":
         from experiments.fit_check import main as fit_main
 

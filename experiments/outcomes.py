@@ -73,15 +73,25 @@ FLOW_OUTCOMES = (
     flow_outcome("Beijing", ("Tianjin",)),
     flow_outcome("Beijing", ("Tianjin", "Hebei")),
 )
-# Every outcome in the tables: the key metrics of the three regions plus Beijing's outflows.
+# The registries' statistics (the measurement layer, docs/model.md 3.3) and the branch stock.
+REPORTED_OUTCOMES = (
+    region_outcome("Beijing", "reported_outflow_tianjin_hebei_bn"),
+    region_outcome("Hebei", "reported_absorbed_from_beijing_bn"),
+    region_outcome("Tianjin", "reported_absorbed_from_beijing_bn"),
+    region_outcome("Tianjin", "branches_in"),
+    region_outcome("Hebei", "branches_in"),
+)
+# Every outcome in the tables: the key metrics of the three regions, Beijing's outflows (the model's
+# origin-destination matrix) and the registries' statistics.
 TABLE_OUTCOMES: tuple[Outcome, ...] = tuple(
-    region_outcome(r, m) for m in KEY_METRICS for r in REGIONS) + FLOW_OUTCOMES
+    region_outcome(r, m) for m in KEY_METRICS for r in REGIONS) + FLOW_OUTCOMES + REPORTED_OUTCOMES
 # The subset drawn in the paired-difference chart and its table, in this order.
 CHART_OUTCOMES: tuple[str, ...] = (
     "flow Beijing->Hebei", "flow Beijing->Tianjin+Hebei", "Beijing contract_turnover_bn",
     "Tianjin contract_absorbed_bn", "Hebei contract_absorbed_bn", "Hebei rd_spending_bn",
     "Tianjin transformed_output_bn", "Hebei transformed_output_bn", "Tianjin high_tech_enterprises",
     "Hebei high_tech_enterprises", "Tianjin sci_tech_smes", "Hebei sci_tech_smes",
+    "Beijing reported_outflow_tianjin_hebei_bn", "Hebei reported_absorbed_from_beijing_bn", "Hebei branches_in",
 )
 
 

@@ -24,7 +24,8 @@ import numpy as np
 from model.compiled import kernels
 from model.initial import FIRM_FIELDS, draw_firms
 from model.inputs import value
-from model.market import LAB, N_CELLS, N_KINDS, N_SECTORS, Bids, Offer, boundary_friction, supplier_factor
+from model.economy import excess_fade, gdp_log_growth, national_market_index
+from model.market import FIRM, LAB, N_CELLS, N_KINDS, N_SECTORS, Bids, Offer, TechnologyMarket, boundary_friction, supplier_factor
 from model.recognition import hte_rule
 from model.regions import BJ, FLOW_REGIONS, HB, ICV, RC, REGIONS
 from model.years import FIRST_YEAR
@@ -50,6 +51,11 @@ class FirmPopulation(mesa.Agent):
         for name, dtype in FIRM_FIELDS.items():
             setattr(self, name, np.zeros(capacity, dtype=dtype))
         self.append(columns)
+        # real branches established in each region by other regions' firms, cumulative: the 2020
+        # stock, then every branch opened (what the Zhongguancun statistic counts, 累计设立)
+        branch = self.branch_mask()
+        self.branches_established = np.bincount(self.view("region")[branch], weights=self.view("weight")[branch],
+                                                minlength=3).astype(float)
 
     # ------------------------------------------------------------------ the column store
     @property
@@ -95,17 +101,28 @@ class FirmPopulation(mesa.Agent):
         cols = {name: self.view(name) for name in ("region", "rd", "hte", "sales", "birth_year", "prod_region",
                                                     "output", "park")}
         cols["weight"] = self.view("weight") * self.view("alive")
+        cols["branch"] = self.branch_mask()
         return cols
+
+    def branch_mask(self) -> np.ndarray:
+        """Rows that are branches (or subsidiaries) of a firm of another region."""
+        parent = self.view("parent")
+        linked = parent >= 0
+        out = np.zeros(self.n, bool)
+        out[linked] = self.region[parent[linked]] != self.view("region")[linked]
+        return out
 
     # ------------------------------------------------------------------ 1. demography
     def grow(self, year: int) -> None:
-        """Gibrat growth: log sales += sales_growth_<region> + sales_volatility z, plus the share
-        output_to_sales of last year's transformed output (m yuan)."""
+        """Gibrat growth tied to the economy: log sales += the region's real GDP growth (log,
+        ``model.economy.gdp_log_growth``) + sales_growth_<region> (the excess, fading after the
+        last year of data: ``model.economy.excess_fade``) + sales_volatility z,
+        plus the share output_to_sales of last year's transformed output (m yuan)."""
         p = self.model.params
         alive = np.flatnonzero(self.view("alive"))
         every = len(alive) == self.n  # then the columns' views are the living rows (no gather)
         region, sales, output = ((self.view(c) if every else getattr(self, c)[alive]) for c in ("region", "sales", "output"))
-        drift = p.regional("sales_growth", year)[region]
+        drift = (gdp_log_growth(year) + excess_fade(year) * p.regional("sales_growth", year))[region]
         shocks = p.at("sales_volatility", year) * self.model.rng.standard_normal(len(alive))
         grown = sales * np.exp(drift + shocks) + p.at("output_to_sales", year) * output
         if every:
@@ -114,8 +131,15 @@ class FirmPopulation(mesa.Agent):
             self.sales[alive] = grown
 
     def exit(self, year: int) -> np.ndarray:
-        """Each living firm exits with probability exit_rate; returns the rows that exited."""
-        return kernels.exit_rows(self.model.rng, self.view("alive"), self.model.params.at("exit_rate", year))
+        """Each living firm exits with probability exit_rate; returns the rows that exited.  A
+        branch whose parent exits carries on as an independent firm of its region (parent -1)."""
+        exits = kernels.exit_rows(self.model.rng, self.view("alive"), self.model.params.at("exit_rate", year))
+        if len(exits):
+            parent = self.view("parent")
+            gone = np.zeros(self.n + 1, bool)  # the extra last entry stands for "no parent" (-1)
+            gone[exits] = True
+            parent[gone[parent]] = -1
+        return exits
 
     def enter(self, year: int) -> None:
         """Entrants: Poisson(entry_rate_<region> x firms_2020 x scale) a year per region, a constant
@@ -126,8 +150,8 @@ class FirmPopulation(mesa.Agent):
         for r, name in enumerate(REGIONS):
             n = m.rng.poisson(entry[r] * value("firms_2020", name) * m.scale)
             if n:
-                cols, _ = draw_firms(m.rng, r, n, year, m.scale, rd_scale=self.rd_scale[r],
-                                     size_ratio=value("entrant_size_ratio"))  # rd_stock 0
+                cols, _ = draw_firms(m.rng, r, n, year, m.scale, m.params.at("hte_criteria_share", year),
+                                     rd_scale=self.rd_scale[r], size_ratio=value("entrant_size_ratio"))  # rd_stock 0
                 parts.append(cols)
         if parts:  # one append: rows as if appended region by region
             self.append(parts[0] if len(parts) == 1 else {k: np.concatenate([c[k] for c in parts]) for k in parts[0]})
@@ -149,12 +173,16 @@ class FirmPopulation(mesa.Agent):
                          value("rd_stock_depreciation"), year > FIRST_YEAR)
 
     # ------------------------------------------------------------------ 4. technologies
+    def expected_technologies(self, vintage: int) -> np.ndarray:
+        """Each row's expected new technologies of ``vintage``: A x rd^beta (0 if exited: rd 0)."""
+        p = self.model.params
+        return p.at("kpf_productivity", vintage) * self.view("rd") ** p.at("kpf_elasticity", vintage)
+
     def invent(self, vintage: int) -> dict[str, np.ndarray]:
         """Knowledge production: Poisson(A x rd^beta) technologies per living firm.  Every
         inventor holds new IP; only firms active in the registered market offer theirs.
         Returns the offers: columns owner (row), region, sector, weight."""
-        p = self.model.params
-        lam = p.at("kpf_productivity", vintage) * self.view("rd") ** p.at("kpf_elasticity", vintage)  # 0 if exited
+        lam = self.expected_technologies(vintage)  # 0 if exited
         owner = kernels.invent(self.model.rng, self.view("alive"), self.view("active"), lam, np.exp(-lam),
                                self.view("last_ip_year"), vintage)
         return dict(owner=owner, region=self.region[owner], sector=self.sector[owner], weight=self.weight[owner])
@@ -182,42 +210,108 @@ class FirmPopulation(mesa.Agent):
         return Bids(cells, rows, GROUP_REGION[groups])
 
     # ------------------------------------------------------------------ 6. transformation
-    def transform(self, year: int, deals: dict[str, np.ndarray]) -> None:
-        """Bought technology becomes output where the buyer produces: demand = value x maturity x
-        transformation_yield (x the supplier factor for ICV), rationed by the production
-        region's capacity (``model.capacity``).  Buying counts as new IP."""
+    def transform(self, year: int, deals: dict[str, np.ndarray], market: TechnologyMarket) -> None:
+        """Technology becomes output where the firm is (a branch is a firm of its own): demand =
+        value x maturity x transformation_yield (x the supplier factor for ICV) of the technologies
+        it bought or received from its parent, plus own_tech_share of its own new technologies
+        this year at their expected value and maturity; rationed by the region's capacity
+        (``model.capacity``).  Buying counts as new IP."""
         p = self.model.params
+        y = p.at("transformation_yield", year)
         sector_yield = np.where(deals["sector"] == ICV, supplier_factor(p, year), 1.0)
-        want = deals["value"] * deals["maturity"] * p.at("transformation_yield", year) * sector_yield
-        demand_bn = kernels.demand(deals["buyer"], want, self.view("last_ip_year"), year, self.view("demand"),
+        want = deals["value"] * deals["maturity"] * y * sector_yield
+        demand = self.view("demand")
+        demand_bn = kernels.demand(deals["buyer"], want, self.view("last_ip_year"), year, demand,
                                    self.view("prod_region"), self.view("weight"))
+        own_share = p.at("own_tech_share", year)
+        if own_share > 0:  # expected technologies this year x mean value x mean maturity x yield
+            mean_value = market.value_terms(range(year, year + 1))[0][0]
+            own_yield = np.where(self.view("sector") == ICV, supplier_factor(p, year), 1.0)
+            own = (own_share * mean_value * value("firm_maturity") * y * own_yield
+                   * self.expected_technologies(year) * self.view("alive"))
+            demand += own
+            demand_bn = demand_bn + np.bincount(self.view("prod_region"), weights=own * self.view("weight"),
+                                                minlength=3) / 1000
         met = self.model.capacity.ration(p, year, demand_bn)
         kernels.output(self.view("demand"), self.view("prod_region"), met, self.view("output"))
 
     # ------------------------------------------------------------------ 7. branches
+    def transfer_within(self, year: int, market: TechnologyMarket) -> dict[str, np.ndarray]:
+        """Intra-firm transfer: each branch whose parent holds IP from the HTE window receives
+        Poisson(intra_transfer_rate x exp(-B)) of its parent's technologies a year, B the boundary
+        cost between the two regions (``boundary_friction``; 0 in the same region): registering a
+        transfer across a provincial boundary meets the same administrative barrier as a market
+        contract (an assumption; Keller & Yeaple 2013: the cost of intra-firm knowledge transfer
+        rises with distance).  As contracts (a model
+        contract stands for 1/scale real ones; value the mean of that many lognormal contract
+        values, as the market's, ``TechnologyMarket.value_terms``; maturity Beta as a firm's).
+        Returns them as deals (the columns of ``TechnologyMarket.settle``, ``intra`` True)."""
+        m, p = self.model, self.model.params
+        parent = self.view("parent")
+        rows = np.flatnonzero(self.view("alive") & (parent >= 0))
+        if len(rows):
+            par = parent[rows]
+            rows = rows[self.last_ip_year[par] >= hte_rule().oldest_ip_year(year)]
+        if len(rows):
+            cross = self.region[rows] != self.region[self.parent[rows]]
+            rate = p.at("intra_transfer_rate", year) * np.where(cross, np.exp(-boundary_friction(p, year)), 1.0)
+            n = m.rng.poisson(rate)
+        else:
+            n = np.zeros(0, np.int64)
+        buyer = np.repeat(rows, n)
+        seller = self.parent[buyer]
+        k = len(buyer)
+        mean, _, s2 = (a[0] for a in market.value_terms(range(year, year + 1)))
+        value_m = np.exp(np.log(mean) - s2 / 2 + np.sqrt(s2) * m.rng.standard_normal(k))
+        a, b = market.maturity_shape(FIRM)
+        return dict(buyer=buyer, buyer_region=self.region[buyer].astype(np.int64),
+                    seller_region=self.region[seller].astype(np.int64), seller=seller,
+                    seller_kind=np.zeros(k, np.int8), sector=self.sector[seller].astype(np.int64),
+                    value=value_m, maturity=m.rng.beta(a, b, k) if k else np.zeros(0),
+                    weight=np.full(k, 1.0 / m.scale), intra=np.ones(k, bool))
+
     def open_branches(self, year: int) -> None:
-        """Firms rationed at home open a production branch with probability branch_propensity x
-        branch_relocation x (1 - share met at home), choosing Tianjin, Hebei, Beijing or the
-        Xiong'an park by spare capacity x exp(-distance/decay - boundary cost)."""
+        """Firms rationed at home, with no branch yet and not branches themselves, open a branch
+        with probability branch_propensity x branch_relocation x (1 - share met at home), in
+        Tianjin, Hebei, Beijing or the Xiong'an park, chosen by spare capacity x
+        exp(-distance/decay - boundary cost) (the park: park_weight x park_attraction x Hebei's).  A branch is a new firm of its region (drawn as the
+        region's entrants, in its parent's sector), linked to its parent (``parent``); it buys,
+        receives its parent's technologies (:meth:`transfer_within`), transforms, grows and can
+        exit as any firm."""
         m, p = self.model, self.model.params
         unmet = 1 - m.capacity.congestion
-        candidates = np.flatnonzero(self.view("alive") & (self.view("demand") > 0) & (self.view("prod_region") == self.view("region")))
+        alive, parent = self.view("alive"), self.view("parent")
+        has_branch = np.zeros(self.n, bool)
+        has_branch[parent[alive & (parent >= 0)]] = True
+        candidates = np.flatnonzero(alive & (self.view("demand") > 0) & (parent < 0) & ~has_branch)
         if not len(candidates):
             return
         prob = p.at("branch_propensity", year) * p.at("branch_relocation", year) * unmet[self.region[candidates]]
         movers = candidates[m.rng.random(len(candidates)) < np.clip(prob, 0, 1)]
         if not len(movers):
             return
-        park_now = np.sum(self.view("weight")[self.view("park") & self.view("alive")])
+        park_now = np.sum(self.view("weight")[self.view("park") & alive])
         movers, choice = self._branch_choice(year, movers, park_now)
-        # the park admits firms up to its capacity, in random order
+        # the park admits branches up to its capacity, in random order
         to_park = m.rng.permutation(movers[choice == 3])
         slots = p.at("park_capacity_firms", year) - park_now
-        fits = np.cumsum(self.weight[to_park]) <= slots
-        admitted = to_park[fits]  # firms the park cannot take stay at home this year
-        self.prod_region[movers[choice < 3]] = choice[choice < 3]
-        self.prod_region[admitted] = HB
-        self.park[admitted] = True
+        admitted = to_park[np.cumsum(self.weight[to_park]) <= slots]  # the rest open none this year
+        parents = np.concatenate([movers[choice < 3], admitted])
+        where = np.concatenate([choice[choice < 3], np.full(len(admitted), HB)])
+        in_park = np.concatenate([np.zeros((choice < 3).sum(), bool), np.ones(len(admitted), bool)])
+        parts = []
+        for r in range(3):
+            sel = where == r
+            if sel.any():
+                cols, _ = draw_firms(m.rng, r, int(sel.sum()), year, m.scale, p.at("hte_criteria_share", year),
+                                     rd_scale=self.rd_scale[r], size_ratio=value("entrant_size_ratio"))
+                cols["parent"] = parents[sel]
+                cols["sector"] = self.sector[parents[sel]]
+                cols["park"] = in_park[sel]
+                parts.append(cols)
+        if parts:
+            rows = self.append({k: np.concatenate([c[k] for c in parts]) for k in parts[0]})
+            self.branches_established += np.bincount(self.region[rows], weights=self.weight[rows], minlength=3)
 
     def _branch_choice(self, year: int, movers: np.ndarray, park_now: float) -> tuple[np.ndarray, np.ndarray]:
         """Where each mover goes: 0 Beijing, 1 Tianjin, 2 Hebei (outside the park), 3 Xiong'an park
@@ -232,7 +326,7 @@ class FirmPopulation(mesa.Agent):
             cost = np.where(home == dest, np.inf, m.distance_km[home, dest] / d0 + friction)
             opt_w[:, dest] = spare[dest] * np.exp(-cost)
         park_cost = np.where(home == HB, np.inf, m.park_distance_km[home] / d0 + friction)
-        opt_w[:, 3] = p.at("park_attraction", year) * spare[HB] * np.exp(-park_cost)
+        opt_w[:, 3] = p.at("park_weight", year) * p.at("park_attraction", year) * spare[HB] * np.exp(-park_cost)
         if year < m.park_open_year or park_now >= p.at("park_capacity_firms", year):
             opt_w[:, 3] = 0.0
         total = opt_w.sum(axis=1)
@@ -243,11 +337,12 @@ class FirmPopulation(mesa.Agent):
 
     # ------------------------------------------------------------------ 8. HTE recognition
     def apply_for_hte(self, year: int) -> None:
-        """Eligible firms (R&D share over their sales band's threshold, new IP in the window)
-        apply with probability hte_apply_rate; recognitions are reviewed after years_valid.
-        2020: the stock of recognitions granted in 2018-2020."""
+        """Eligible firms (meeting the staff and revenue criteria, ``hte_criteria``; R&D share over
+        their sales band's threshold; new IP in the window) apply with probability hte_apply_rate;
+        recognitions are reviewed after years_valid.  2020: the stock of recognitions granted in
+        2018-2020."""
         rule = hte_rule()
-        kernels.recognise(self.model.rng, self.view("alive"), self.view("sales"), self.view("rd"), self.view("last_ip_year"),
+        kernels.recognise(self.model.rng, self.view("alive") & self.view("hte_criteria"), self.view("sales"), self.view("rd"), self.view("last_ip_year"),
                           self.view("hte"), self.view("hte_until"), year, year == FIRST_YEAR,
                           rule.small_sales_max_m, rule.mid_sales_max_m, rule.small, rule.mid, rule.large,
                           rule.oldest_ip_year(year), rule.years_valid, self.model.params.at("hte_apply_rate", year))
@@ -309,13 +404,12 @@ class RestOfChina(mesa.Agent):
         self.searches = 0.0
 
     def search(self, year: int, offer: Offer) -> Bids:
-        """roc_searches_2020 x roc_demand x (1 + roc_demand_growth)^(year - 2020) searches, sectors
+        """roc_searches_2020 x roc_demand x the national market index (``model.economy``) searches, sectors
         uniform.  By Poisson thinning the searches that end in cell c are Poisson(searches x scale
         x mean-over-sectors probs[RC, :, c]), independently across cells, so the deals are drawn per
         cell directly instead of millions of mostly unsuccessful searches."""
         m, p = self.model, self.model.params
-        self.searches = (value("roc_searches_2020") * p.at("roc_demand", year)
-                         * (1 + p.at("roc_demand_growth", year)) ** (year - FIRST_YEAR))
+        self.searches = value("roc_searches_2020") * p.at("roc_demand", year) * national_market_index(p, year)
         per_cell = m.rng.poisson(self.searches * m.scale * offer.probs[RC, :, :N_CELLS].mean(axis=0))
         cells = np.repeat(np.arange(N_CELLS), per_cell)
         return Bids(cells, np.full(len(cells), -1), np.full(len(cells), RC))

@@ -14,7 +14,7 @@ import numpy as np
 
 from model.inputs import value
 from model.params import Params
-from model.regions import REGIONS, SECTOR_MIX, SECTORS, distance_matrix, park_distance_km
+from model.regions import BJ, HB, REGIONS, SECTOR_MIX, SECTORS, TJ, distance_matrix, park_distance_km
 from model.years import FIRST_YEAR
 
 N_SECTORS = len(SECTORS)
@@ -34,8 +34,10 @@ FIRM_FIELDS: dict[str, type] = {
     "hte": np.bool_,  # recognised national high-tech enterprise
     "hte_until": np.int16,  # year in which the recognition is reviewed
     "last_ip_year": np.int16,  # last year the firm produced or bought a technology
-    "prod_region": np.int8,  # where it transforms technology (own region or a branch)
-    "park": np.bool_,  # its branch is in the Xiong'an Zhongguancun Science Park
+    "prod_region": np.int8,  # where it transforms technology: its own region (a branch is a firm of its own)
+    "park": np.bool_,  # it is a branch in the Xiong'an Zhongguancun Science Park
+    "parent": np.int64,  # row of its parent firm if it is a branch or subsidiary, else -1
+    "hte_criteria": np.bool_,  # meets the HTE criteria the model has no data for (staff, high-tech revenue)
     "output": np.float64,  # transformed output this year, m yuan
     "demand": np.float64,  # output it wanted to transform this year, m yuan
 }
@@ -78,10 +80,12 @@ def initial_labs(rng: np.random.Generator) -> dict[str, np.ndarray]:
                 budget=np.concatenate(budgets).astype(np.float64))
 
 
-def draw_firms(rng: np.random.Generator, region: int, n: int, year: int, scale: float,
+def draw_firms(rng: np.random.Generator, region: int, n: int, year: int, scale: float, criteria_share: float,
                rd_scale: float | None = None, size_ratio: float = 1.0) -> tuple[dict[str, np.ndarray], float]:
     """Attributes of ``n`` new firms of ``region`` born in ``year``, and the R&D-intensity scale.
 
+    A share ``criteria_share`` (params ``hte_criteria_share``) meets the HTE criteria the model has
+    no data for (S&T staff, high-tech revenue), drawn once per firm.
     Entrants are ``size_ratio`` times the size of the 2020 firms (their R&D intensity follows
     their size).  ``rd_scale`` None (the initial population): intensities are scaled so that the
     firms' R&D equals the region's 2020 business R&D, and that scale is returned for the
@@ -95,6 +99,7 @@ def draw_firms(rng: np.random.Generator, region: int, n: int, year: int, scale: 
         target_m = value("rd_spending_2020", name) * 1000 * value("business_rd_share", name)
         rd_scale = target_m / (np.sum(intensity * sales) / scale)
     sector = draw_sectors(rng, region, n)
+    criteria = rng.random(n) < criteria_share
     columns = dict(
         region=np.full(n, region),
         sector=sector,
@@ -106,6 +111,8 @@ def draw_firms(rng: np.random.Generator, region: int, n: int, year: int, scale: 
         hte_until=np.full(n, year),
         last_ip_year=np.full(n, year - NO_IP),
         birth_year=np.full(n, year),
+        parent=np.full(n, -1),
+        hte_criteria=criteria,
     )
     return typed(columns, n), rd_scale
 
@@ -115,14 +122,17 @@ def initial_firms(rng: np.random.Generator, params: Params, scale: float) -> tup
 
     Per region: Poisson(firms_2020 x scale) firms, ages uniform 0..firm_age_max_2020, a share
     ``participation_<region>`` active in the market.  Then for all: R&D = intensity x sales, the
-    steady-state R&D stock, and core IP held from the ``initial_ip_years`` before 2020."""
+    steady-state R&D stock, and core IP held from the ``initial_ip_years`` before 2020.  Last, the
+    branches of 2020 (:func:`initial_branches`): some Tianjin and Hebei firms are branches or
+    subsidiaries of Beijing firms."""
     rd_scale = np.zeros(len(REGIONS))
     age_max = int(value("firm_age_max_2020"))
     participation = params.regional("participation", FIRST_YEAR)
+    criteria = params.at("hte_criteria_share", FIRST_YEAR)
     parts = []
     for r, name in enumerate(REGIONS):
         n = rng.poisson(value("firms_2020", name) * scale)
-        cols, rd_scale[r] = draw_firms(rng, r, n, FIRST_YEAR, scale)
+        cols, rd_scale[r] = draw_firms(rng, r, n, FIRST_YEAR, scale, criteria)
         cols["birth_year"] = (FIRST_YEAR - rng.integers(0, age_max + 1, size=n)).astype(np.int16)
         cols["active"] = rng.random(n) < participation[r]
         parts.append(cols)
@@ -133,7 +143,28 @@ def initial_firms(rng: np.random.Generator, params: Params, scale: float) -> tup
     lam = params.at("kpf_productivity", FIRST_YEAR) * f["rd"] ** params.at("kpf_elasticity", FIRST_YEAR)
     has_ip = rng.random(len(f["rd"])) < 1 - np.exp(-value("initial_ip_years") * lam)
     f["last_ip_year"] = np.where(has_ip, FIRST_YEAR - 1, FIRST_YEAR - NO_IP).astype(np.int16)
+    initial_branches(rng, f, scale)
     return f, rd_scale
+
+
+def initial_branches(rng: np.random.Generator, f: dict[str, np.ndarray], scale: float) -> None:
+    """Make Poisson(branches_2020 x scale) of each of Tianjin's and Hebei's 2020 firms (the first
+    rows of the region, which are in random order) branches of Beijing firms: the observed stock
+    of Zhongguancun firms' branches and subsidiaries (inputs ``branches_2020``).  A branch is a
+    firm of its region, already counted in the region's firms and R&D; its parent is a Beijing
+    firm drawn with probability proportional to sales^branch_parent_size, and it works in its
+    parent's sector.  Modifies ``f`` in place."""
+    beijing = np.flatnonzero(f["region"] == BJ)
+    if not len(beijing):
+        return
+    cum = np.cumsum(f["sales"][beijing] ** value("branch_parent_size"))
+    for r in (TJ, HB):
+        rows = np.flatnonzero(f["region"] == r)
+        k = min(int(rng.poisson(value("branches_2020", REGIONS[r]) * scale)), len(rows))
+        branch = rows[:k]
+        parents = beijing[np.minimum(cum.searchsorted(rng.random(k) * cum[-1], side="right"), len(beijing) - 1)]
+        f["parent"][branch] = parents
+        f["sector"][branch] = f["sector"][parents]
 
 
 def set_up_run(model, params, scale: float, until: int, max_scale: float) -> None:

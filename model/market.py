@@ -14,10 +14,11 @@ from __future__ import annotations
 import numpy as np
 
 from model.compiled import kernels
+from model.economy import national_market_index
 from model.inputs import value
 from model.params import Params
 from model.regions import BJ, HB, RC, SECTORS, TJ
-from model.years import BOUNDARY_FALL_END, FIRST_YEAR
+from model.years import BOUNDARY_KNOTS, FIRST_YEAR
 
 N_SECTORS = len(SECTORS)
 N_KINDS = 2  # seller kind: 0 firm, 1 lab
@@ -34,23 +35,27 @@ CELL_REGION, CELL_SECTOR, CELL_KIND = (a.ravel() for a in np.meshgrid(np.arange(
 def boundary_friction(params: Params, year: int) -> float:
     """Log-points of attractiveness lost crossing a boundary between Beijing, Tianjin and Hebei.
 
-    ``boundary_cost + boundary_cost_fall * (BOUNDARY_FALL_END - year) / (BOUNDARY_FALL_END - FIRST_YEAR)``
-    up to BOUNDARY_FALL_END (2025), ``boundary_cost`` after; times the ``transfer_friction`` lever."""
-    left = min(max(BOUNDARY_FALL_END - year, 0), BOUNDARY_FALL_END - FIRST_YEAR) / (BOUNDARY_FALL_END - FIRST_YEAR)
-    base = params.at("boundary_cost", year) + params.at("boundary_cost_fall", year) * left
+    A path with knots BOUNDARY_KNOTS (2022, 2023): ``boundary_cost + boundary_cost_step`` up to
+    2022, ``boundary_cost`` from 2023 on (linear between the knots); times the
+    ``transfer_friction`` lever."""
+    k0, k1 = BOUNDARY_KNOTS
+    left = min(max((k1 - year) / (k1 - k0), 0.0), 1.0)  # 1 up to the first knot, 0 from the second
+    base = params.at("boundary_cost", year) + params.at("boundary_cost_step", year) * left
     return base * params.at("transfer_friction", year)
 
 
-def cell_weights(params: Params, year: int, supply: np.ndarray, distance_km: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def cell_weights(params: Params, year: int, supply: np.ndarray, distance_km: np.ndarray,
+                 bth_supply_2020: float) -> tuple[np.ndarray, np.ndarray]:
     """Gravity-logit weights w[buyer_region(4), buyer_sector, cell] with cell = (region, sector, kind).
 
-    ``supply``: real BTH technologies on offer per cell.  Returns (weights, real technologies on
-    offer per cell, Rest of China included: ``roc_supply`` x BTH's total, spread over sectors)."""
+    ``supply``: real BTH technologies on offer per cell; ``bth_supply_2020``: BTH's total on offer
+    in 2020 (real technologies).  Returns (weights, real technologies on offer per cell, Rest of
+    China included: ``roc_supply`` x BTH's 2020 total x the national market index, spread over
+    sectors: the rest of China's supply grows with China's technology market, not with BTH's)."""
     p = params
     supply = np.array(supply, dtype=float)
-    bth_total = supply.sum()
     roc_cells = (RC * N_SECTORS + np.arange(N_SECTORS)) * N_KINDS  # Rest of China offers as "firms"
-    supply[roc_cells] = p.at("roc_supply", year) * bth_total / N_SECTORS
+    supply[roc_cells] = p.at("roc_supply", year) * bth_supply_2020 * national_market_index(p, year) / N_SECTORS
     supply = supply.reshape(4, N_SECTORS, N_KINDS)
 
     d0 = p.at("distance_decay_km", year)
@@ -73,10 +78,21 @@ def cell_weights(params: Params, year: int, supply: np.ndarray, distance_km: np.
     return w.reshape(4, N_SECTORS, N_CELLS), supply.reshape(N_CELLS)
 
 
-def choice_probabilities(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Choice probabilities of a search over the cells and an outside option of weight 1 (last
-    column), and their cumulative sums (the last exactly 1): both shaped (4, N_SECTORS, N_CELLS + 1)."""
-    probs = np.concatenate([w, np.ones(w.shape[:2] + (1,))], axis=-1)
+def outside_weights(params: Params, year: int) -> np.ndarray:
+    """Weight of the outside option per buyer region (4): 1 for BTH buyers (not buying, or buying
+    unregistered); for the Rest of China's buyers the national market index, since their
+    alternatives (the rest of China's own technologies, not modelled as cells) grow with it."""
+    out = np.ones(4)
+    out[RC] = national_market_index(params, year)
+    return out
+
+
+def choice_probabilities(w: np.ndarray, outside: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Choice probabilities of a search over the cells and an outside option (last column; weight
+    ``outside[buyer region]``, default 1), and their cumulative sums (the last exactly 1): both
+    shaped (4, N_SECTORS, N_CELLS + 1)."""
+    out = np.ones(w.shape[0]) if outside is None else np.asarray(outside, float)
+    probs = np.concatenate([w, np.broadcast_to(out[:, None, None], w.shape[:2] + (1,))], axis=-1)
     probs /= probs.sum(axis=-1, keepdims=True)
     cdf = np.cumsum(probs, axis=-1)
     cdf[..., -1] = 1.0
@@ -138,6 +154,7 @@ class TechnologyMarket:
         self._buf = {name: np.zeros(cap, dtype) for name, dtype in SHELF_FIELDS.items()}
         self._start = self._end = 0
         self._blocks: list[_Block] = []
+        self.bth_supply_2020: float | None = None  # set by the first open()
         self._shelf_life = int(value("tech_shelf_life"))
         self._maturity = {kind: (value("maturity_concentration") * m, value("maturity_concentration") * (1 - m))
                           for kind, m in ((FIRM, value("firm_maturity")), (LAB, value("lab_maturity")))}
@@ -225,8 +242,10 @@ class TechnologyMarket:
         live = slice(self._start, self._end)
         # per cell, the weights are summed in offer order (the buffers keep it within a cell)
         supply = np.bincount(self._buf["cell"][live], weights=self._buf["weight"][live], minlength=N_CELLS)
-        w, supply = cell_weights(self.params, year, supply, self.distance_km)
-        probs, cdf = choice_probabilities(w)
+        if self.bth_supply_2020 is None:  # the first year's BTH supply anchors the rest of China's
+            self.bth_supply_2020 = float(supply.sum())
+        w, supply = cell_weights(self.params, year, supply, self.distance_km, self.bth_supply_2020)
+        probs, cdf = choice_probabilities(w, outside_weights(self.params, year))
         return Offer(probs, cdf, supply)
 
     def value_terms(self, years: range) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -245,7 +264,8 @@ class TechnologyMarket:
 
     def settle(self, year: int, offer: Offer, bids: list[Bids]) -> dict[str, np.ndarray]:
         """Turn the bids (in order) into deals: columns buyer, buyer_region, seller_region, seller,
-        seller_kind, sector, value (m yuan), maturity, weight (real deals; one row per model deal)."""
+        seller_kind, sector, value (m yuan), maturity, weight (real deals; one row per model deal),
+        intra (False: market contracts)."""
         cells = np.concatenate([b.cells for b in bids])
         d_buyer = np.concatenate([b.buyer for b in bids])
         d_bregion = np.concatenate([b.buyer_region for b in bids])
@@ -267,7 +287,11 @@ class TechnologyMarket:
             mean[-1], s2_ref[-1], value("firm_maturity"))
         return dict(buyer=d_buyer, buyer_region=d_bregion, seller_region=region, seller=seller,
                     seller_kind=kind, sector=sector, value=value_m, maturity=maturity,
-                    weight=np.full(len(cells), weight_ref))
+                    weight=np.full(len(cells), weight_ref), intra=np.zeros(len(cells), bool))
+
+    def maturity_shape(self, kind: int) -> tuple[float, float]:
+        """The Beta(a, b) of a technology's maturity by seller kind (FIRM, LAB)."""
+        return self._maturity[kind]
 
     def pick_techs(self, cells: np.ndarray, supply: np.ndarray) -> np.ndarray:
         """One technology (a row of the shelf buffers) per chosen cell, drawn in proportion to weight.
@@ -299,3 +323,8 @@ class TechnologyMarket:
         start = np.concatenate([[0.0], cum])[first]
         pos = np.minimum(np.searchsorted(cum, start[cells] + u * supply[cells], side="right"), len(cum) - 1)
         return self._start + order[pos]
+
+
+def join_deals(*parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The year's deals, market and intra-firm, as one set of columns (in the order given)."""
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}

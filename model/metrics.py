@@ -29,14 +29,25 @@ class Metric:
 REGION_METRICS: tuple[Metric, ...] = (
     Metric("rd_spending_bn", "R&D spending", "bn yuan",
            "R&D spent by the region's firms (subsidy included) and labs", short="R&D spending"),
-    Metric("contract_turnover_bn", "Technology contracts sold (turnover)", "bn yuan",
-           "value of contracts sold by the region's sellers, wherever the buyer is", short="contract turnover"),
+    Metric("contract_turnover_bn", "Technology contract turnover (registered)", "bn yuan",
+           "value of contracts registered in the region, its turnover statistic: market contracts of its sellers "
+           "and intra-firm contracts its branches receive (docs/model.md, 3.3 'Measurement')", short="contract turnover"),
     Metric("contract_absorbed_bn", "Technology contracts bought (absorbed)", "bn yuan",
-           "value of contracts bought by the region's buyers, wherever the seller is", short="contracts absorbed"),
-    Metric("absorbed_from_beijing_bn", "Contracts bought from Beijing", "bn yuan",
-           "value of contracts the region's buyers bought from Beijing's sellers", short="absorbed from Beijing"),
-    Metric("contracts_sold", "Contracts sold", "contracts",
-           "number of technology contracts sold by the region's sellers", short="contracts sold"),
+           "value of contracts bought by the region's buyers, wherever the seller is (intra-firm included)",
+           short="contracts absorbed"),
+    Metric("reported_outflow_tianjin_hebei_bn", "Beijing's contracts flowing to Tianjin and Hebei (Beijing's statistic)",
+           "bn yuan", "contracts registered in Beijing, Beijing as seller, with a buyer in Tianjin or Hebei "
+           "(region Beijing only)", short="BJ outflow to TJ+HB (reported)"),
+    Metric("reported_outflow_tianjin_hebei_contracts", "Beijing's contracts flowing to Tianjin and Hebei (count)",
+           "contracts", "number of the contracts of reported_outflow_tianjin_hebei_bn (region Beijing only)",
+           short="BJ contracts to TJ+HB (reported)"),
+    Metric("reported_absorbed_from_beijing_bn", "Contracts absorbed from Beijing (the buyer region's statistic)",
+           "bn yuan", "contracts with a Beijing seller and a buyer in the region, wherever registered (intra-firm "
+           "contracts of Beijing parents included; regions Tianjin and Hebei only)", short="absorbed from Beijing (reported)"),
+    Metric("intra_firm_bn", "Intra-firm contracts received", "bn yuan",
+           "value of contracts the region's branches received from their parents", short="intra-firm received"),
+    Metric("contracts_sold", "Contracts registered", "contracts",
+           "number of technology contracts registered in the region (as contract_turnover_bn)", short="contracts registered"),
     Metric("transformed_output_bn", "Output from transferred technology", "bn yuan",
            "output made from bought technology, counted where it is produced", short="transformed output"),
     Metric("high_tech_enterprises", "High-tech enterprises", "firms",
@@ -45,17 +56,24 @@ REGION_METRICS: tuple[Metric, ...] = (
            "technology firms of the region with sales under the SME ceiling", short="sci-tech SMEs"),
     Metric("unicorns", "Unicorns", "firms",
            "expected number of young firms of the region valued at 1 bn USD or more", short="unicorns"),
-    Metric("firms", "Technology firms", "firms", "living technology firms headquartered in the region", short="firms"),
+    Metric("firms", "Technology firms", "firms",
+           "living technology firms of the region (legal entities there, branches of other regions' firms included)",
+           short="firms"),
     Metric("firm_revenue_bn", "Firm revenue", "bn yuan", "sales of the region's technology firms", short="firm revenue"),
-    Metric("branches_in", "Production branches of other regions' firms", "firms",
-           "firms of other regions transforming technology in the region through a branch", short="branches in"),
+    Metric("branches_in", "Branches of other regions' firms", "firms",
+           "branches and subsidiaries in the region whose parent firm is in another region", short="branches in"),
+    Metric("branches_established", "Branches established by other regions' firms (cumulative)", "firms",
+           "branches and subsidiaries established in the region by firms of other regions: the 2020 stock plus "
+           "every one opened since, closed ones included (the Zhongguancun statistic, 累计设立)",
+           short="branches established"),
     Metric("park_firms", "Xiong'an Zhongguancun Science Park firms", "firms",
-           "firms with a branch in the Xiong'an Zhongguancun Science Park (region Xiong'an only)", short="ZGC park firms"),
+           "branches in the Xiong'an Zhongguancun Science Park (region Xiong'an only)", short="ZGC park firms"),
 )
 
 FLOW_METRICS: tuple[Metric, ...] = (
     Metric("contract_value_bn", "Contract value", "bn yuan",
-           "value of contracts from the origin's sellers to the destination's buyers", short="contract value"),
+           "value of contracts from the origin's sellers to the destination's buyers, market and intra-firm "
+           "(the model's own origin-destination matrix, not a registry's statistic)", short="contract value"),
     Metric("contracts", "Contracts", "contracts",
            "number of contracts from the origin's sellers to the destination's buyers", short="contracts"),
 )

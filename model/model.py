@@ -22,7 +22,7 @@ from model.agents import FirmPopulation, LabPopulation, RestOfChina
 from model.capacity import TransformationCapacity
 from model.initial import initial_firms, initial_labs, set_up_run
 from model.inputs import value
-from model.market import TechnologyMarket
+from model.market import TechnologyMarket, join_deals
 from model.outputs import RunTables, annual_rows, new_collector, record, run_tables
 from model.params import Params
 from model.years import DEFAULT_HORIZON, FIRST_YEAR
@@ -73,10 +73,11 @@ class TechTransferModel(mesa.Model):
             market.shelve(year, vintage, firms.invent(vintage), labs.invent(vintage, share))
         offer = market.open(year)  # 5. market: searches (firms, Rest of China, joint projects) become deals
         bids = [firms.search(year, offer), self.rest_of_china.search(year, offer), labs.joint_projects(year, firms, offer)]
-        deals = market.settle(year, offer, bids)
-        firms.transform(year, deals)  # 6. transformation where capacity is
+        deals = join_deals(market.settle(year, offer, bids),  # ... and branches receive their parents'
+                           firms.transfer_within(year, market))  # technologies (intra-firm contracts)
+        firms.transform(year, deals, market)  # 6. transformation where capacity is
         if year > FIRST_YEAR:
-            firms.open_branches(year)  # 7. production branches
+            firms.open_branches(year)  # 7. branches: new firms of other regions linked to their parents
         firms.apply_for_hte(year)  # 8. HTE recognition
         record(self.datacollector, self.annual_rows(year, deals))  # 9. observation
         self.year += 1
@@ -90,7 +91,8 @@ class TechTransferModel(mesa.Model):
 
     def annual_rows(self, year: int, deals: dict[str, np.ndarray]) -> dict[str, list[tuple]]:
         """The year's rows of the output tables."""
-        return annual_rows(year, self.params, self.firms.output_columns(), self.labs.region, self.labs.budget, deals)
+        return annual_rows(year, self.params, self.firms.output_columns(), self.labs.region, self.labs.budget, deals,
+                           self.firms.branches_established)
 
     def run(self) -> RunTables:
         """Simulate FIRST_YEAR..until and return the annual tables."""

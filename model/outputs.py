@@ -21,15 +21,20 @@ from model.compiled import kernels
 from model.inputs import value
 from model.metrics import FLOW_METRIC_NAMES, METRICS, REGION_METRIC_NAMES
 from model.params import Params
-from model.regions import BJ, FLOW_REGIONS, RC, REGIONS, ROC, XIONGAN
+from model.regions import BJ, FLOW_REGIONS, HB, RC, REGIONS, ROC, TJ, XIONGAN
 
 REGION_COLUMNS = ("year", "region", "metric", "value")
 FLOW_COLUMNS = ("year", "origin", "destination") + FLOW_METRIC_NAMES
 # Row order of a year's regions table: the BTH metrics in this order, then the park, then the
 # Rest of China's trade.  (Not REGION_METRICS' order: the tables keep the order they always had.)
 BTH_ROW_ORDER = ("rd_spending_bn", "contract_turnover_bn", "contract_absorbed_bn", "contracts_sold",
-                 "absorbed_from_beijing_bn", "high_tech_enterprises", "sci_tech_smes", "unicorns", "firms",
-                 "transformed_output_bn", "firm_revenue_bn", "branches_in")
+                 "reported_outflow_tianjin_hebei_bn", "reported_outflow_tianjin_hebei_contracts",
+                 "reported_absorbed_from_beijing_bn", "intra_firm_bn",
+                 "high_tech_enterprises", "sci_tech_smes", "unicorns", "firms",
+                 "transformed_output_bn", "firm_revenue_bn", "branches_in", "branches_established")
+# the regions a metric has rows for (the rest: all of REGIONS)
+METRIC_REGIONS = {"reported_outflow_tianjin_hebei_bn": (BJ,), "reported_outflow_tianjin_hebei_contracts": (BJ,),
+                  "reported_absorbed_from_beijing_bn": (TJ, HB)}
 PARK_METRIC = METRICS["park_firms"].name
 ROC_METRICS = tuple(METRICS[m].name for m in ("contract_turnover_bn", "contract_absorbed_bn", "contracts_sold"))
 assert set(BTH_ROW_ORDER) | {PARK_METRIC} == set(REGION_METRIC_NAMES) and len(BTH_ROW_ORDER) == len(REGION_METRIC_NAMES) - 1
@@ -44,8 +49,14 @@ class RunTables:
 
 
 def _bth_metrics(year: int, params: Params, firms: dict[str, np.ndarray], lab_region: np.ndarray,
-                 lab_budget: np.ndarray, val: np.ndarray, cnt: np.ndarray) -> dict[str, np.ndarray]:
-    """Each BTH metric as an array over REGIONS (``val``, ``cnt``: 4x4 flow value and count)."""
+                 lab_budget: np.ndarray, val: np.ndarray, cnt: np.ndarray, intra_val: np.ndarray,
+                 intra_cnt: np.ndarray) -> dict[str, np.ndarray]:
+    """Each BTH metric as an array over REGIONS (``val``, ``cnt``: 4x4 flow value (bn yuan) and count
+    of all contracts, seller region x buyer region; ``intra_val``, ``intra_cnt``: of the intra-firm ones).
+
+    The measurement layer (docs/model.md, 3.3 "Measurement"): a market contract is registered by its seller, where
+    the seller is; an intra-firm contract (parent to its own branch) by the branch, where it is."""
+    market_val, market_cnt = val - intra_val, cnt - intra_cnt
     w, region = np.ascontiguousarray(firms["weight"], np.float64), np.ascontiguousarray(firms["region"], np.int8)
     col = {name: np.ascontiguousarray(firms[name], dtype) for name, dtype in
            (("prod_region", np.int8), ("rd", np.float64), ("hte", np.bool_), ("sales", np.float64),
@@ -58,37 +69,48 @@ def _bth_metrics(year: int, params: Params, firms: dict[str, np.ndarray], lab_re
                                1000 * value("usd_cny") / params.at("valuation_multiple", year), value("valuation_sigma"))
     return {
         "rd_spending_bn": (sums[0] + np.bincount(lab_region, weights=lab_budget, minlength=3)) / 1000,
-        "contract_turnover_bn": val.sum(axis=1)[:3],
+        "contract_turnover_bn": market_val.sum(axis=1)[:3] + intra_val.sum(axis=0)[:3],
         "contract_absorbed_bn": val.sum(axis=0)[:3],
-        "contracts_sold": cnt.sum(axis=1)[:3],
-        "absorbed_from_beijing_bn": val[BJ, :3],
+        "contracts_sold": market_cnt.sum(axis=1)[:3] + intra_cnt.sum(axis=0)[:3],
+        "reported_outflow_tianjin_hebei_bn": np.full(3, market_val[BJ, TJ] + market_val[BJ, HB]),
+        "reported_outflow_tianjin_hebei_contracts": np.full(3, market_cnt[BJ, TJ] + market_cnt[BJ, HB]),
+        "reported_absorbed_from_beijing_bn": val[BJ, :3],
+        "intra_firm_bn": intra_val.sum(axis=0)[:3],
         "high_tech_enterprises": sums[1],
         "sci_tech_smes": sums[2],
         "unicorns": sums[8],
         "firms": sums[3],
         "transformed_output_bn": sums[5] / 1000,
         "firm_revenue_bn": sums[4] / 1000,
-        "branches_in": sums[6],
+        "branches_in": np.bincount(region[firms["branch"]], weights=w[firms["branch"]], minlength=3),
         PARK_METRIC: sums[7, 0],
     }
 
 
 def annual_rows(year: int, params: Params, firms: dict[str, np.ndarray], lab_region: np.ndarray,
-                lab_budget: np.ndarray, deals: dict[str, np.ndarray]) -> dict[str, list[tuple]]:
+                lab_budget: np.ndarray, deals: dict[str, np.ndarray],
+                branches_established: np.ndarray) -> dict[str, list[tuple]]:
     """The year's rows of the output tables (shared by both steppings): {"regions": [(year,
     region, metric, value)], "flows": [(year, origin, destination, contract_value_bn, contracts)]}.
 
     ``firms``: columns region, weight (real firms; 0 for firms that have exited), rd, hte, sales,
-    birth_year, prod_region, output, park.  ``deals``: columns seller_region, buyer_region, value
-    (m yuan), weight (real deals; one entry per model deal)."""
+    birth_year, prod_region, output, park, branch (a branch of another region's firm).  ``deals``:
+    columns seller_region, buyer_region, value (m yuan), weight (real deals; one entry per model
+    deal), intra (an intra-firm contract).  ``branches_established``: real branches established in
+    each region by other regions' firms so far (the 2020 stock and every branch opened since)."""
     # flows: origin = seller region, destination = buyer region
     od = np.asarray(deals["seller_region"], dtype=np.int64) * 4 + np.asarray(deals["buyer_region"], dtype=np.int64)
-    val = np.bincount(od, weights=deals["value"] * deals["weight"], minlength=16).reshape(4, 4) / 1000
+    real_value = deals["value"] * deals["weight"]
+    val = np.bincount(od, weights=real_value, minlength=16).reshape(4, 4) / 1000
     cnt = np.bincount(od, weights=deals["weight"], minlength=16).reshape(4, 4)
+    intra = np.asarray(deals["intra"], bool)
+    intra_val = np.bincount(od[intra], weights=real_value[intra], minlength=16).reshape(4, 4) / 1000
+    intra_cnt = np.bincount(od[intra], weights=deals["weight"][intra], minlength=16).reshape(4, 4)
     flows = [(year, FLOW_REGIONS[o], FLOW_REGIONS[d], float(val[o, d]), float(cnt[o, d]))
              for o in range(4) for d in range(4) if not (o == RC and d == RC)]
-    metrics = _bth_metrics(year, params, firms, lab_region, lab_budget, val, cnt)
-    rows = [(year, REGIONS[r], m, float(metrics[m][r])) for m in BTH_ROW_ORDER for r in range(3)]
+    metrics = _bth_metrics(year, params, firms, lab_region, lab_budget, val, cnt, intra_val, intra_cnt)
+    metrics["branches_established"] = np.asarray(branches_established, float)
+    rows = [(year, REGIONS[r], m, float(metrics[m][r])) for m in BTH_ROW_ORDER for r in METRIC_REGIONS.get(m, range(3))]
     rows.append((year, XIONGAN, PARK_METRIC, float(metrics[PARK_METRIC])))
     roc_values = (val[RC].sum(), val[:, RC].sum(), cnt[RC].sum())
     rows += [(year, ROC, m, float(v)) for m, v in zip(ROC_METRICS, roc_values)]

@@ -199,13 +199,14 @@ DECLARED: tuple[Param, ...] = (
     uncertain("boundary_cost", 1.5, (0.0, 4.0), "log-points of attractiveness",
               "attractiveness lost crossing a Beijing/Tianjin/Hebei boundary, 2025 on",
               free(7, "linear", "Beijing->Hebei against Hebei's own and the rest of China's technologies (Hebei absorbed from Beijing 2024; ranking first)")),
-    # The boundary cost fell over 2020-25 (coordinated-development measures): in 2020 it was
-    # boundary_cost + boundary_cost_fall, falling linearly to boundary_cost in 2025 and held after
-    # (an assumption: the targets end in 2025 and no source projects the barrier further; scenarios
-    # change it through transfer_friction).  Prior = a third of boundary_cost's (calibrated).
-    uncertain("boundary_cost_fall", 0.5, (0.0, 3.0), "log-points of attractiveness",
-              "fall of the boundary cost from 2020 to 2025",
-              free(8, "linear", "growth of Beijing->Hebei beyond its buyers' own growth: Beijing->Hebei 2020 (derived, 27.5) against 2024 (75.53)")),
+    # The boundary cost follows a path with knots (model/years.py BOUNDARY_KNOTS): boundary_cost +
+    # boundary_cost_step up to 2022, boundary_cost from 2023 on, and held there (an assumption: the
+    # step is what Beijing's seller-side series shows, flat in 2021-22 and doubled in 2023; the targets
+    # end in 2024 and no source projects the barrier further; scenarios change it through
+    # transfer_friction).  docs/model.md, 3.3 "Time path of integration", has the reasons.
+    uncertain("boundary_cost_step", 0.5, (0.0, 3.0), "log-points of attractiveness",
+              "extra boundary cost up to 2022, removed in 2023 (the integration step)",
+              free(8, "linear", "the 2022->2023 step of Beijing's seller-side flow to Tianjin and Hebei (36.6 -> 74.9 bn yuan), against Hebei's absorption from Beijing 2020 (derived 27.5) and 2024 (75.53)")),
     uncertain("roc_boundary_cost", 0.5, (0.0, 3.0), "log-points of attractiveness",
               "attractiveness lost trading with the rest of China (besides distance)",
               fixed("Confounded with roc_demand (Beijing's sales to the rest of China) and roc_supply; no target measures the rest of China's sales into the region. Kept at the prior.")),
@@ -219,9 +220,6 @@ DECLARED: tuple[Param, ...] = (
     uncertain("roc_demand", 2.5, (0.1, 6.0), "multiplier",
               "multiplier on the Rest of China's searches (inputs: roc_searches_2020)",
               free(3, "log", "Beijing's sales to the rest of China, most of Beijing's turnover (Beijing turnover 2022-23, BTH turnover 2024)")),
-    uncertain("roc_demand_growth", 0.03, (-0.05, 0.15), "per year",
-              "growth of the Rest of China's searches",
-              free(4, "linear", "growth of Beijing's sales to the rest of China: Beijing turnover 2022->2023 (+7.4%), BTH turnover 2024")),
     uncertain("roc_supply", 1.0, (0.1, 5.0), "ratio to BTH's own",
               "Rest-of-China technologies on offer, relative to BTH's own",
               fixed("No target measures purchases from the rest of China. Kept at the prior.")),
@@ -242,10 +240,13 @@ DECLARED: tuple[Param, ...] = (
                   "Hebei": free(9, "linear", "Hebei's sellers in the registered market in 2020: Hebei turnover 2020"),
               }),
     # Firm growth (Gibrat) and demography.
+    # Firm growth is tied to the economy: a firm's log sales grow by its region's real GDP growth
+    # (model/data/inputs.toml gdp_real_growth: the sourced 2021-2025 averages; an assumed rate after)
+    # plus this excess, which also carries inflation and fades after 2025 (model.economy.excess_fade).
     *regional("sales_growth", UNCERTAIN_ROLE, "log-points per year",
-              "mean log growth of a firm's sales",
-              defaults={"Beijing": 0.03, "Tianjin": 0.02, "Hebei": 0.03},
-              ranges=(-0.05, 0.2),
+              "mean log growth of a firm's sales in excess of the region's real GDP growth (inflation included; fading after 2025)",
+              defaults={"Beijing": 0.0, "Tianjin": 0.0, "Hebei": 0.0},
+              ranges=(-0.1, 0.1),
               calibration={
                   "Beijing": free(11, "linear", "Beijing R&D 2024, firm revenue 2023/2025"),
                   "Tianjin": free(12, "linear", "Tianjin R&D 2024 (derived)"),
@@ -266,9 +267,12 @@ DECLARED: tuple[Param, ...] = (
     uncertain("exit_rate", 0.05, (0.01, 0.15), "share of firms per year",
               "firms exiting per year (smallest more likely)",
               fixed("Only net entry (entry - exit) changes firm numbers, and the three regional entry rates are free. Kept at the prior.")),
-    uncertain("hte_apply_rate", 0.35, (0.02, 1.0), "probability per year",
+    uncertain("hte_apply_rate", 1.0, (0.02, 1.0), "probability per year",
               "chance that an eligible firm applies for high-tech enterprise (HTE) status",
-              free(16, "linear", "HTE counts: Beijing 2023, Tianjin 2024, Hebei 2025")),
+              fixed("Set to 1, not estimated: a recognised HTE pays corporate income tax at 15% instead of 25% (Enterprise Income Tax Law, Art. 28), so a firm that meets every criterion has every reason to apply. Left free while eligibility was the R&D share alone, the calibration put it at its bound (0.95-1.0); the counts now identify hte_criteria_share, the share of firms meeting the criteria the model has no data for.")),
+    uncertain("hte_criteria_share", 0.6, (0.05, 1.0), "share of firms",
+              "share of firms meeting the HTE criteria the model has no data for (S&T staff >= 10% of employees, high-tech products >= 60% of revenue), drawn once per firm",
+              free(16, "linear", "HTE counts: Beijing 2023, Tianjin 2024, Hebei 2025 (with the R&D-share and IP criteria of the 2016 Measures)")),
     uncertain("lab_budget_growth", 0.05, (-0.02, 0.2), "per year",
               "growth of the labs' (public research) budgets",
               free(17, "linear", "the public-research part of R&D: Beijing R&D 2024 against Beijing firm revenue")),
@@ -284,6 +288,19 @@ DECLARED: tuple[Param, ...] = (
     uncertain("branch_propensity", 0.15, (0.0, 1.0), "probability per year",
               "chance that a capacity-rationed firm opens a production branch",
               free(19, "cube", "Xiong'an Zhongguancun park firms: below 113 at the end of 2023, over 140 at the end of 2024, over 200 in 2025")),
+    # Headquarters and branches (docs/model.md, 3.3 "Branches"): a branch is a firm of its own, linked to its parent.
+    uncertain("park_weight", 0.05, (0.001, 1.0), "share of Hebei's spare capacity",
+              "the Xiong'an Zhongguancun park's pull on a branch, as a share of Hebei's spare capacity (times the park_attraction lever)",
+              free(20, "log", "Xiong'an park firms: below 113 at the end of 2023, over 140 at the end of 2024, over 200 in 2025, against the branch stock in Tianjin and Hebei")),
+    uncertain("intra_transfer_rate", 2.0, (0.0, 20.0), "contracts per branch per year, before the boundary cost",
+              "technology contracts a branch receives from its parent (intra-firm transfer) a year, while the parent holds recent IP, times exp(-boundary cost) across a boundary",
+              free(4, "linear", "the gap between Hebei's buyer-side absorption from Beijing (75.53 bn, 2024) and Beijing's seller-side flow to Tianjin and Hebei (84.37 bn): intra-firm contracts are registered where the branch is (docs/model.md, 3.3 'Measurement')")),
+    uncertain("own_tech_share", 0.3, (0.0, 1.0), "share",
+              "share of a firm's own new technologies it transforms itself (at expected contract value)",
+              fixed("No target measures transformed output (docs/validation.md). Kept at the prior, an assumption: a firm transforms about a third of its own inventions.")),
+    uncertain("national_market_growth", 0.08, (0.0, 0.25), "per year",
+              "growth of China's technology market after 2024 (the last sourced year)",
+              fixed("A projection assumption, not estimable from 2020-2024: between the market's growth in 2024 (11.2%, public figures) and China's nominal GDP growth (about 4-5%); scenarios may vary it.")),
     # ---------------- policy levers (decided; scenarios change them) ----------------
     lever("transfer_friction", 1.0, (0.0, 5.0), "multiplier",
           "multiplier on the BTH boundary cost (1 = as calibrated, 2020-25)"),

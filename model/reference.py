@@ -12,10 +12,16 @@ Select it with ``simulate(..., stepping="reference")`` or ``bth run ... --steppi
 
 It is composed from the same parts as the vectorised model, not derived from it: the initial
 population of 2020 (``model.initial``: the same draws, handed to one agent object per firm and
-lab), the gravity-logit cell weights and choice probabilities (``model.market``), the capacity
-rationing (``model.capacity``), the HTE rule (``model.recognition``) and the output rows and their
-collection (``model.outputs``).  Everything that happens to an agent from 2020 on is
-re-implemented here, one agent at a time.
+lab, a branch's parent row becoming a reference to its parent agent) and the attributes of a new
+firm (``model.initial.draw_firms``, one call per entrant or branch), the gravity-logit cell weights,
+outside option, choice probabilities and boundary friction (``model.market``), the economy's paths
+(``model.economy``), the capacity rationing (``model.capacity``), the HTE rule
+(``model.recognition``) and the output rows and their collection (``model.outputs``).  Everything
+that happens to an agent from 2020 on is re-implemented here, one agent at a time.
+
+A branch is a firm of its own (a ``ReferenceFirm`` of its region) that holds a reference to its
+parent (``parent``; None for an independent firm); the parent keeps its living branches
+(``branches``).  A new branch is a new agent, created through Mesa's constructor as entrants are.
 """
 
 from __future__ import annotations
@@ -29,16 +35,19 @@ import mesa
 import numpy as np
 
 from model.capacity import TransformationCapacity
-from model.initial import FIRM_FIELDS, NO_IP, initial_firms, initial_labs, set_up_run
+from model.economy import excess_fade, gdp_log_growth, national_market_index
+from model.initial import FIRM_FIELDS, draw_firms, initial_firms, initial_labs, set_up_run
 from model.inputs import value
-from model.market import FIRM, LAB, N_CELLS, N_KINDS, N_SECTORS, boundary_friction, cell_weights, choice_probabilities, supplier_factor
+from model.market import (FIRM, LAB, N_CELLS, N_KINDS, N_SECTORS, boundary_friction, cell_weights, choice_probabilities,
+                          outside_weights, supplier_factor)
 from model.outputs import RunTables, annual_rows, new_collector, record, run_tables
 from model.params import Params
 from model.recognition import hte_rule
-from model.regions import BJ, HB, ICV, RC, REGIONS, SECTOR_MIX
+from model.regions import BJ, HB, ICV, RC, REGIONS
 from model.years import DEFAULT_HORIZON, FIRST_YEAR
 
-STATE = tuple(name for name in FIRM_FIELDS if name != "alive")  # a ReferenceFirm's attributes
+# a ReferenceFirm's attributes as numbers (besides these: ``parent``, an agent or None, and ``branches``)
+STATE = tuple(name for name in FIRM_FIELDS if name not in ("alive", "parent"))
 
 
 class Tech(NamedTuple):
@@ -62,38 +71,71 @@ class Deal(NamedTuple):
     sector: int
     value: float
     maturity: float
+    intra: bool = False  # an intra-firm contract (a parent's technology to its own branch)
 
 
 class ReferenceFirm(mesa.Agent):
-    """A firm with its state in attributes (see ``model.initial.FIRM_FIELDS`` for their meaning)."""
+    """A firm with its state in attributes (see ``model.initial.FIRM_FIELDS`` for their meaning).
 
-    def __init__(self, model: "ReferenceModel", **state) -> None:
+    ``parent``: the firm it is a branch (or subsidiary) of, or None; ``branches``: its living
+    branches."""
+
+    def __init__(self, model: "ReferenceModel", parent: "ReferenceFirm | None" = None, **state) -> None:
         super().__init__(model)
         for name in STATE:
             setattr(self, name, state[name])
-        self.contracts: list[Deal] = []  # bought this year
+        self.parent: ReferenceFirm | None = None
+        self.branches: list[ReferenceFirm] = []
+        if parent is not None:
+            self.link(parent)
+        self.contracts: list[Deal] = []  # bought (or received from its parent) this year
 
     @classmethod
-    def newborn(cls, model: "ReferenceModel", region: int, year: int) -> "ReferenceFirm":
-        """An entrant: size, R&D intensity and sector drawn as for the initial population."""
-        rng, name = model.rng, REGIONS[region]
-        median = value("median_sales_m", name)
-        sales = value("entrant_size_ratio") * median * math.exp(value("sales_sigma", name) * rng.standard_normal())
-        intensity = (sales / median) ** value("rd_intensity_size_elasticity") * math.exp(
-            value("rd_intensity_sigma") * rng.standard_normal())
-        return cls(model, region=region, sector=int(rng.choice(N_SECTORS, p=SECTOR_MIX[region])), sales=sales,
-                   rd_intensity=min(intensity * model.rd_scale[region], value("rd_intensity_cap")), rd=0.0, rd_stock=0.0,
-                   weight=1.0 / model.scale, birth_year=year, active=False, hte=False, hte_until=year,
-                   last_ip_year=year - NO_IP, prod_region=region, park=False, output=0.0, demand=0.0)
+    def newborn(cls, model: "ReferenceModel", region: int, year: int, parent: "ReferenceFirm | None" = None,
+                park: bool = False) -> "ReferenceFirm":
+        """An entrant of ``region`` (``model.initial.draw_firms``: size, R&D intensity, sector and
+        the HTE criteria drawn as for the region's entrants), or, given its ``parent``, a new
+        branch: drawn the same way but in its parent's sector, in the Xiong'an park if ``park``."""
+        p = model.params
+        cols, _ = draw_firms(model.rng, region, 1, year, model.scale, p.at("hte_criteria_share", year),
+                             rd_scale=model.rd_scale[region], size_ratio=value("entrant_size_ratio"))  # rd_stock 0
+        firm = cls(model, parent=parent, **{name: cols[name][0].item() for name in STATE})
+        if parent is not None:
+            firm.sector, firm.park = parent.sector, park
+            if parent.region != region:
+                model.branches_established[region] += firm.weight
+        return firm
+
+    def link(self, parent: "ReferenceFirm") -> None:
+        """Become a branch of ``parent``."""
+        self.parent = parent
+        parent.branches.append(self)
+
+    def is_branch_in(self) -> bool:
+        """A branch (or subsidiary) of a firm of another region (the outputs' ``branches_in``)."""
+        return self.parent is not None and self.parent.region != self.region
 
     # -- 1. demography
     def grow_and_exit(self, year: int) -> None:
+        """Gibrat growth tied to the economy (the region's real GDP growth, ``model.economy``, plus
+        sales_growth_<region>), then exit with probability exit_rate."""
         p = self.model.params
-        drift = float(p.regional("sales_growth", year)[self.region])
+        drift = float(gdp_log_growth(year)[self.region] + excess_fade(year) * p.regional("sales_growth", year)[self.region])
         shock = p.at("sales_volatility", year) * self.model.rng.standard_normal()
         self.sales = self.sales * math.exp(drift + shock) + p.at("output_to_sales", year) * self.output
         if self.random.random() < p.at("exit_rate", year):
             self.remove()
+
+    def remove(self) -> None:
+        """Exit: its branches carry on as independent firms of their regions, a branch leaves its
+        parent's branches; then Mesa's removal."""
+        for branch in self.branches:
+            branch.parent = None
+        self.branches = []
+        if self.parent is not None:
+            self.parent.branches.remove(self)
+            self.parent = None
+        super().remove()
 
     # -- market participation (Bass)
     def consider_market(self, year: int, active_share: list[float]) -> None:
@@ -129,12 +171,39 @@ class ReferenceFirm(mesa.Agent):
             if cell is not None:
                 m.make_deal(self, self.region, cell)
 
+    # -- 4. the market: intra-firm contracts
+    def receive_from_parent(self, year: int) -> None:
+        """A branch whose parent holds IP from the HTE window receives Poisson(intra_transfer_rate x
+        exp(-boundary cost), the cost 0 in the same region) of its parent's technologies (contracts:
+        value and maturity as a firm technology's)."""
+        m, parent = self.model, self.parent
+        if parent is None or parent.last_ip_year < hte_rule().oldest_ip_year(year):
+            return
+        a, b = m.maturity_shape(value("firm_maturity"))
+        rate = m.params.at("intra_transfer_rate", year)
+        if parent.region != self.region:
+            rate *= math.exp(-boundary_friction(m.params, year))
+        for _ in range(m.rng.poisson(rate)):
+            deal = Deal(self, self.region, parent.region, parent, parent.sector, m.mean_contract_value(year),
+                        float(m.rng.beta(a, b)), intra=True)
+            m.deals.append(deal)
+            self.contracts.append(deal)
+
     # -- 5. transformation
     def want_output(self, year: int) -> None:
+        """Demand: value x maturity x yield (x the supplier factor for ICV) of the contracts bought
+        or received, plus own_tech_share of its expected own technologies of this year (A x
+        rd^beta) at the mean contract value and a firm technology's mean maturity."""
         p = self.model.params
         supplier = supplier_factor(p, year)
-        self.demand = sum(d.value * d.maturity * p.at("transformation_yield", year) * (supplier if d.sector == ICV else 1.0)
-                          for d in self.contracts)
+        y = p.at("transformation_yield", year)
+        self.demand = sum(d.value * d.maturity * y * (supplier if d.sector == ICV else 1.0) for d in self.contracts)
+        own_share = p.at("own_tech_share", year)
+        if own_share > 0:
+            mean_value = p.at("value_median_m", year) * math.exp(p.at("value_sigma", year) ** 2 / 2)
+            expected = p.at("kpf_productivity", year) * self.rd ** p.at("kpf_elasticity", year)
+            self.demand += (own_share * mean_value * value("firm_maturity") * y * (supplier if self.sector == ICV else 1.0)
+                            * expected)
         if self.contracts:
             self.last_ip_year = year
         self.output = 0.0
@@ -144,8 +213,12 @@ class ReferenceFirm(mesa.Agent):
 
     # -- 6. branches
     def consider_branch(self, year: int) -> None:
+        """A firm rationed at home, with no branch and not a branch itself, opens a branch with
+        probability branch_propensity x branch_relocation x (1 - share met at home), where capacity
+        is spare (the park: park_weight x park_attraction x Hebei's; only while the park has room).
+        The branch is a new firm of the destination (:meth:`newborn`), linked to this one."""
         m, p = self.model, self.model.params
-        if self.demand <= 0 or self.prod_region != self.region:
+        if self.demand <= 0 or self.parent is not None or self.branches:
             return
         prob = p.at("branch_propensity", year) * p.at("branch_relocation", year) * (1 - m.capacity.congestion[self.region])
         if not self.random.random() < min(max(prob, 0.0), 1.0):
@@ -157,7 +230,8 @@ class ReferenceFirm(mesa.Agent):
                    for dest in range(3)]  # Beijing, Tianjin, Hebei outside the park: where capacity is spare
         park = 0.0
         if home != HB and year >= m.park_open_year and m.park_firms_at_start < p.at("park_capacity_firms", year):
-            park = p.at("park_attraction", year) * m.capacity.spare_bn[HB] * math.exp(-(m.park_km[home] / d0 + friction))
+            park = (p.at("park_weight", year) * p.at("park_attraction", year) * m.capacity.spare_bn[HB]
+                    * math.exp(-(m.park_km[home] / d0 + friction)))
         options.append(park)
         total = sum(options)
         if total <= 0:
@@ -169,10 +243,10 @@ class ReferenceFirm(mesa.Agent):
             choice += 1
         choice = min(choice, 3)
         if choice < 3:
-            self.prod_region = choice
-        elif m.park_firms + self.weight <= p.at("park_capacity_firms", year):  # else it stays home this year
+            ReferenceFirm.newborn(m, choice, year, parent=self)
+        elif m.park_firms + self.weight <= p.at("park_capacity_firms", year):  # else it opens none this year
             m.park_firms += self.weight
-            self.prod_region, self.park = HB, True
+            ReferenceFirm.newborn(m, HB, year, parent=self, park=True)
 
     # -- 7. HTE recognition
     def review_hte(self, year: int) -> None:
@@ -180,7 +254,8 @@ class ReferenceFirm(mesa.Agent):
         rule = hte_rule()
         threshold = (rule.small if self.sales <= rule.small_sales_max_m else rule.mid if self.sales <= rule.mid_sales_max_m
                      else rule.large)
-        eligible = self.rd / max(self.sales, 1e-9) >= threshold and self.last_ip_year >= rule.oldest_ip_year(year)
+        eligible = (self.hte_criteria and self.rd / max(self.sales, 1e-9) >= threshold
+                    and self.last_ip_year >= rule.oldest_ip_year(year))
         apply = m.params.at("hte_apply_rate", year)
         if year == FIRST_YEAR:  # stock of recognitions granted in 2018-2020
             self.hte = eligible and self.random.random() < 1 - (1 - apply) ** rule.years_valid
@@ -225,9 +300,9 @@ class ReferenceRestOfChina(mesa.Agent):
         self.searches = 0.0
 
     def search(self, year: int) -> None:
+        """roc_searches_2020 x roc_demand x the national market index searches (real scale)."""
         m = self.model
-        self.searches = (value("roc_searches_2020") * m.params.at("roc_demand", year)
-                         * (1 + m.params.at("roc_demand_growth", year)) ** (year - FIRST_YEAR))
+        self.searches = value("roc_searches_2020") * m.params.at("roc_demand", year) * national_market_index(m.params, year)
         for _ in range(m.rng.poisson(self.searches * m.scale)):
             cell = m.choose_cell(RC, self.random.randrange(N_SECTORS))
             if cell is not None:
@@ -247,14 +322,22 @@ class ReferenceModel(mesa.Model):
         labs = initial_labs(self.rng)  # drawn first, as in the vectorised model
         firms, self.rd_scale = initial_firms(self.rng, self.params, self.scale)
         columns = {name: firms[name].tolist() for name in STATE}
-        for i in range(len(firms["region"])):
-            ReferenceFirm(self, **{name: columns[name][i] for name in STATE})
+        agents = [ReferenceFirm(self, **{name: columns[name][i] for name in STATE}) for i in range(len(firms["region"]))]
+        for agent, row in zip(agents, firms["parent"].tolist()):  # the branches of 2020: row -> agent
+            if row >= 0:
+                agent.link(agents[row])
+        # real branches established in each region by other regions' firms, cumulative (outputs)
+        self.branches_established = np.zeros(len(REGIONS))
+        for agent in agents:
+            if agent.is_branch_in():
+                self.branches_established[agent.region] += agent.weight
         for r, s, b in zip(labs["region"].tolist(), labs["sector"].tolist(), labs["budget"].tolist()):
             ReferenceLab(self, r, s, b)
         self.rest_of_china = ReferenceRestOfChina(self)
         self.capacity = TransformationCapacity()
         self.shelf: list[Tech] = []
         self.deals: list[Deal] = []
+        self.bth_supply_2020: float | None = None  # BTH's technologies on offer in 2020 (the first market)
         self.park_firms = self.park_firms_at_start = 0.0
         self.lab_share = [0.0] * len(REGIONS)
         self.datacollector = new_collector()
@@ -284,6 +367,7 @@ class ReferenceModel(mesa.Model):
                 self._invent(vintage)
         self._invent(year)
         self._market(year)
+        firms.shuffle_do("receive_from_parent", year)  # intra-firm contracts, parent to branch
         self._transform(year)
         if year > FIRST_YEAR:
             self.park_firms = self.park_firms_at_start = sum(f.weight for f in firms if f.park)
@@ -315,12 +399,30 @@ class ReferenceModel(mesa.Model):
 
     def offer(self, owner: mesa.Agent, kind: int, region: int, sector: int, weight: float, mean_maturity: float,
               vintage: int) -> None:
-        """Put a new technology of ``owner`` on the shelf (lognormal value, beta maturity)."""
-        p, rng = self.params, self.rng
-        val = p.at("value_median_m", vintage) * math.exp(p.at("value_sigma", vintage) * rng.standard_normal())
-        k = value("maturity_concentration")
-        maturity = float(rng.beta(k * mean_maturity, k * (1 - mean_maturity)))
+        """Put a new technology of ``owner`` on the shelf: beta maturity and, for a firm's (which
+        stands for ``weight`` real ones), the mean of their values; a lab's has none of its own
+        (each of its deals draws one, :meth:`make_deal`)."""
+        val = self.mean_contract_value(vintage, weight) if kind == FIRM else math.nan
+        maturity = float(self.rng.beta(*self.maturity_shape(mean_maturity)))
         self.shelf.append(Tech(owner, kind, region, sector, weight, val, maturity, vintage))
+
+    def mean_contract_value(self, year: int, k: float | None = None) -> float:
+        """The mean value (m yuan) of ``k`` real contracts of ``year`` (default 1/scale, the real
+        contracts a model contract stands for).  Real values are lognormal(log value_median_m,
+        value_sigma); their mean is drawn from the lognormal with the same mean, value_median_m x
+        exp(value_sigma^2 / 2), and log-variance log(1 + (exp(value_sigma^2) - 1) / max(k, 1))
+        (Fenton-Wilkinson, as ``TechnologyMarket.value_terms``)."""
+        p = self.params
+        sigma2 = p.at("value_sigma", year) ** 2
+        s2 = math.log1p(math.expm1(sigma2) / max(1.0 / self.scale if k is None else k, 1.0))
+        mean = p.at("value_median_m", year) * math.exp(sigma2 / 2)
+        return mean * math.exp(-s2 / 2 + math.sqrt(s2) * self.rng.standard_normal())
+
+    @staticmethod
+    def maturity_shape(mean_maturity: float) -> tuple[float, float]:
+        """The Beta(a, b) of a technology's maturity with mean ``mean_maturity``."""
+        k = value("maturity_concentration")
+        return k * mean_maturity, k * (1 - mean_maturity)
 
     # -- the market
     def _market(self, year: int) -> None:
@@ -329,8 +431,10 @@ class ReferenceModel(mesa.Model):
             self._by_cell[(tech.region * N_SECTORS + tech.sector) * N_KINDS + tech.kind].append(tech)
         self._cum_weight = [list(accumulate(t.weight for t in techs)) for techs in self._by_cell]
         supply = [cum[-1] if cum else 0.0 for cum in self._cum_weight]
-        w, self._supply = cell_weights(self.params, year, np.array(supply), self.distance_km)
-        _, cdf = choice_probabilities(w)
+        if self.bth_supply_2020 is None:  # the first year's BTH supply anchors the rest of China's
+            self.bth_supply_2020 = float(sum(supply))
+        w, self._supply = cell_weights(self.params, year, np.array(supply), self.distance_km, self.bth_supply_2020)
+        _, cdf = choice_probabilities(w, outside_weights(self.params, year))
         self._cdf = cdf.tolist()  # [buyer region][buyer sector] -> cumulative choice probabilities
         self.deals = []
         self.firm_set.shuffle_do("search", year)
@@ -352,17 +456,20 @@ class ReferenceModel(mesa.Model):
         return cell if cell < N_CELLS else None
 
     def make_deal(self, buyer: ReferenceFirm | None, buyer_region: int, cell: int) -> None:
-        """A contract for a technology of ``cell``, picked in proportion to the real techs it stands for."""
+        """A contract for a technology of ``cell``, picked in proportion to the real techs it stands for.
+
+        A model deal stands for 1/scale real ones: a firm technology already carries the mean value
+        of the real technologies it stands for; a lab's or the rest of China's is one real technology
+        per real buyer, so the deal's value is the mean of 1/scale fresh values of this year."""
         seller_region, sector = cell // (N_SECTORS * N_KINDS), (cell // N_KINDS) % N_SECTORS
         if seller_region == RC:  # the rest of China's technology: a fresh draw
-            p = self.params
-            val = p.at("value_median_m", self.year) * math.exp(p.at("value_sigma", self.year) * self.rng.standard_normal())
-            deal = Deal(buyer, buyer_region, RC, None, sector, val, value("firm_maturity"))
+            deal = Deal(buyer, buyer_region, RC, None, sector, self.mean_contract_value(self.year), value("firm_maturity"))
         else:
             cum = self._cum_weight[cell]
             k = min(bisect_right(cum, self.random.random() * cum[-1]), len(cum) - 1)
             tech = self._by_cell[cell][k]
-            deal = Deal(buyer, buyer_region, seller_region, tech.owner, sector, tech.value, tech.maturity)
+            val = tech.value if tech.kind == FIRM else self.mean_contract_value(self.year)
+            deal = Deal(buyer, buyer_region, seller_region, tech.owner, sector, val, tech.maturity)
         self.deals.append(deal)
         if buyer is not None:
             buyer.contracts.append(deal)
@@ -383,10 +490,12 @@ class ReferenceModel(mesa.Model):
                 for name in ("weight", "rd", "hte", "sales", "birth_year", "output", "park")}
         cols["region"] = np.array([f.region for f in firms], dtype=np.int64)
         cols["prod_region"] = np.array([f.prod_region for f in firms], dtype=np.int64)
+        cols["branch"] = np.array([f.is_branch_in() for f in firms], dtype=bool)
         labs = list(self.lab_set)
         deals = {"seller_region": np.array([d.seller_region for d in self.deals], dtype=np.int64),
                  "buyer_region": np.array([d.buyer_region for d in self.deals], dtype=np.int64),
-                 "value": np.array([d.value for d in self.deals], dtype=float)}
+                 "value": np.array([d.value for d in self.deals], dtype=float),
+                 "intra": np.array([d.intra for d in self.deals], dtype=bool)}
         deals["weight"] = np.full(len(self.deals), 1.0 / self.scale)
         return annual_rows(year, self.params, cols, np.array([lab.region for lab in labs], dtype=np.int64),
-                           np.array([lab.budget for lab in labs], dtype=float), deals)
+                           np.array([lab.budget for lab in labs], dtype=float), deals, self.branches_established)

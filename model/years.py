@@ -10,4 +10,6 @@ MIN_HORIZON = 2021  # earliest allowed horizon (last simulated year)
 MAX_HORIZON = 2050  # latest allowed horizon
 DEFAULT_HORIZON = 2035  # horizon when a scenario names none
 CALIBRATION_LAST_YEAR = 2025  # last year with calibration targets (the seeds' 2025 counts)
-BOUNDARY_FALL_END = 2025  # the calibrated fall of the boundary cost runs FIRST_YEAR -> this year
+# The boundary cost's path (model.market.boundary_friction): boundary_cost + boundary_cost_step up to
+# the first knot, falling linearly to boundary_cost at the second, held after.
+BOUNDARY_KNOTS = (2022, 2023)

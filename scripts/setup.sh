@@ -30,7 +30,8 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip >&2
   # The compiled kernels link numpy's C random distributions: build them against the pinned numpy
   # itself (no build isolation), so the build tools are installed first.
-  .venv/bin/python -m pip install -q -c constraints.txt numpy Cython setuptools >&2
+  # (hatchling: the build backend of solara-assets, which is built from its sdist on some machines)
+  .venv/bin/python -m pip install -q -c constraints.txt numpy Cython setuptools hatchling >&2
   .venv/bin/python -m pip install -q -c constraints.txt --no-build-isolation -e ".[test]" >&2
   rm -f .venv/.installed-*; touch "$stamp"
 fi

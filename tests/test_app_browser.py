@@ -188,7 +188,7 @@ def test_workbench_in_chromium(server, browser, results):
     d.get(server)
     wait(d, lambda d: text_of(d, ".bth-figure-title"), "the first figure")
     first_title, first_table = text_of(d, ".bth-figure-title"), text_of(d, ".bth-table")
-    assert first_title == "Beijing: Technology contracts sold (turnover) (bn yuan per year)"
+    assert first_title == "Beijing: Technology contract turnover (registered) (bn yuan per year)"
     assert "low-friction" in first_table and "baseline" in first_table
 
     # 1. switch the metric, then the region: the figure's title and the data table follow

@@ -50,14 +50,34 @@ def test_required_targets_are_present():
         "beijing_turnover_2023": 853.69, "beijing_contracts_2023": 106552, "bth_turnover_2024": 1300,
         "beijing_hte_2023": 28300, "tianjin_hte_2024": 12000, "tianjin_smes_2024": 12000,
         "zhongguancun_revenue_2025": 10000, "key_labs_and_institutes": 155, "joint_projects": 220,
+        # Beijing's seller-side series and the branch stock (moved from validation.toml)
+        "beijing_to_tianjin_hebei_2021": 35.04, "beijing_to_tianjin_hebei_2022": 36.59,
+        "beijing_to_tianjin_hebei_2023": 74.87, "beijing_to_tianjin_hebei_2024": 84.37,
+        "zhongguancun_branches_tianjin_2020": 4173, "zhongguancun_branches_hebei_2020": 4643,
+        "zhongguancun_branches_tianjin_hebei_2023": 10000, "zhongguancun_branches_tianjin_hebei_2024": 10000,
     }
     for name, value in required.items():
         assert name in BY_NAME, name
         assert BY_NAME[name].value == pytest.approx(value), name
     assert BY_NAME["hebei_absorbs_most_from_beijing_2024"].kind == "greater"
-    for name in ("hebei_hte_2025", "hebei_smes_2025", "xiongan_park_firms_2025", "zhongguancun_unicorns_2025",
-                 "tianjin_hte_2024", "tianjin_smes_2024", "zhongguancun_revenue_2025"):
-        assert BY_NAME[name].kind == "lower", name  # "over N" is a bound, not a point
+    # "over N" (超N) is the band [N, 1.1 N]: passed N, not the next round number
+    for name in ("hebei_hte_2025", "hebei_smes_2025", "xiongan_park_firms_2024", "xiongan_park_firms_2025",
+                 "tianjin_hte_2024", "tianjin_smes_2024", "zhongguancun_revenue_2025",
+                 "zhongguancun_branches_tianjin_hebei_2023", "zhongguancun_branches_tianjin_hebei_2024"):
+        t = BY_NAME[name]
+        assert t.kind == "band", name
+        assert t.upper == pytest.approx(1.1 * t.value), name
+    # a mapping inequality stays a one-sided bound
+    assert BY_NAME["zhongguancun_unicorns_2025"].kind == "lower"
+    # each registry's statistic is a metric of its own
+    for name in ("hebei_absorbed_from_beijing_2024", "hebei_absorbed_from_beijing_2020"):
+        assert BY_NAME[name].output == Output(BY_NAME[name].year, "reported_absorbed_from_beijing_bn", ("Hebei",)), name
+    for year in (2021, 2022, 2023, 2024):
+        t = BY_NAME[f"beijing_to_tianjin_hebei_{year}"]
+        assert t.kind == "point" and t.output == Output(year, "reported_outflow_tianjin_hebei_bn", ("Beijing",))
+    g = BY_NAME["hebei_absorbs_most_from_beijing_2024"]
+    assert (g.left.metric, g.left.regions, g.right.metric, g.right.regions) == (
+        "reported_absorbed_from_beijing_bn", ("Hebei",), "reported_absorbed_from_beijing_bn", ("Tianjin",))
     assert BY_NAME["key_labs_and_institutes"].kind == "input" and BY_NAME["joint_projects"].kind == "input"
 
 
@@ -110,6 +130,11 @@ def _lower(value=100.0) -> Target:
                   provenance_kind="seed", provenance="quoted", output=Output(2025, "firms", ("Hebei",)))
 
 
+def _band(value=100.0, upper=110.0, tol=0.05) -> Target:
+    return Target(name="b", kind="band", value=value, upper=upper, unit="firms", tolerance=tol, weight=1.0,
+                  provenance_kind="seed", provenance="over 100", output=Output(2025, "high_tech_enterprises", ("Hebei",)))
+
+
 def _greater() -> Target:
     return Target(name="g", kind="greater", value=float("nan"), unit="bn yuan", tolerance=0.05, weight=1.0,
                   provenance_kind="derived", provenance="derived",
@@ -146,6 +171,50 @@ def test_lower_bound_adds_nothing_while_it_holds():
     shortfalls = [loss([t], {key: v}) for v in (99.0, 95.0, 80.0)]
     assert 0 < shortfalls[0] < shortfalls[1] < shortfalls[2]
     assert deviation(t, {key: 95.0}) == pytest.approx(-1.0)
+
+
+def test_band_adds_nothing_inside_and_penalises_both_sides():
+    """'Over N' as the band [N, upper]: z = 0 (and it passes) inside, the ends included; below it
+    z < 0 scaled by N, above it z > 0 scaled by upper; it fails on either side."""
+    t = _band(100.0, 110.0)
+    key = t.output.key
+    for v in (100.0, 100.5, 105.0, 110.0):
+        assert deviation(t, {key: v}) == 0.0 and loss([t], {key: v}) == 0.0, v
+        assert passes(t, {key: v}), v
+    assert deviation(t, {key: 95.0}) == pytest.approx(-1.0)  # 5% of 100 short = one tolerance
+    assert deviation(t, {key: 115.5}) == pytest.approx(1.0)  # 5% of 110 over = one tolerance
+    assert deviation(t, {key: 99.0}) < 0 < deviation(t, {key: 111.0})
+    for v in (99.9, 95.0, 110.1, 150.0):
+        assert not passes(t, {key: v}), v
+    below = [loss([t], {key: v}) for v in (99.0, 95.0, 80.0)]
+    above = [loss([t], {key: v}) for v in (111.0, 115.0, 130.0)]
+    assert 0 < below[0] < below[1] < below[2] and 0 < above[0] < above[1] < above[2]
+    assert not passes(t, {}) and loss([t], {}) > 1e3  # a missing output fails
+    # with Monte Carlo error mc, zero loss only well inside: [N (1 + mc), upper (1 - mc)] roughly
+    assert deviation(t, {key: 101.0}, mc=0.04) < 0 and deviation(t, {key: 109.0}, mc=0.04) > 0
+    assert deviation(t, {key: 105.0}, mc=0.04) == 0.0 and passes(t, {key: 101.0}) and passes(t, {key: 109.0})
+    assert "in [100, 110]" in t.description
+
+
+def test_band_in_the_targets_file_needs_an_upper_end_above_its_value(tmp_path):
+    base = """
+    [targets.x]
+    kind = "band"
+    region = "Hebei"
+    metric = "high_tech_enterprises"
+    year = 2025
+    value = 15000
+    unit = "firms"
+    tolerance = 0.05
+    weight = 1.0
+    seed = "Hebei fostered over 15,000 national high-tech enterprises"
+    """
+    t = load_targets(_write(tmp_path, base + "upper = 16500\n"))[0]
+    assert (t.kind, t.value, t.upper, t.compared) == ("band", 15000.0, 16500.0, True)
+    with pytest.raises(TargetError, match=r"targets\.x\.upper"):
+        load_targets(_write(tmp_path, base))
+    with pytest.raises(TargetError, match=r"targets\.x\.upper: a band's upper end must exceed"):
+        load_targets(_write(tmp_path, base + "upper = 15000\n"))
 
 
 def test_upper_bound_adds_nothing_while_it_holds():
@@ -193,14 +262,21 @@ def test_ensemble_mean_is_the_moment_matched():
 def test_outputs_are_read_from_model_tables():
     tables = simulate(Params(), seed=3, scale=0.01, until=2021)
     outs = [Output(2021, "contract_value_bn", origin="Beijing", destination="Hebei"),
-            Output(2021, "absorbed_from_beijing_bn", ("Hebei",)),
+            Output(2021, "reported_absorbed_from_beijing_bn", ("Hebei",)),
             Output(2021, "contract_turnover_bn", ("Beijing", "Tianjin", "Hebei")),
             Output(2021, "contract_turnover_bn", ("Beijing",)), Output(2021, "contract_turnover_bn", ("Tianjin",)),
-            Output(2021, "contract_turnover_bn", ("Hebei",))]
+            Output(2021, "contract_turnover_bn", ("Hebei",)),
+            Output(2021, "contract_value_bn", origin="Beijing", destination="Tianjin+Hebei"),
+            Output(2021, "reported_outflow_tianjin_hebei_bn", ("Beijing",)),
+            Output(2021, "reported_absorbed_from_beijing_bn", ("Beijing",))]
     v = read_outputs(tables, outs)
     k = [o.key for o in outs]
-    assert v[k[0]] == pytest.approx(v[k[1]])
+    # the buyer region's statistic: every contract from Beijing's sellers (intra-firm included)
+    assert v[k[1]] == pytest.approx(v[k[0]])
     assert v[k[2]] == pytest.approx(v[k[3]] + v[k[4]] + v[k[5]])
+    # Beijing's statistic counts only the market contracts it registers: at most the flow
+    assert 0 < v[k[7]] <= v[k[6]] * (1 + 1e-12)
+    assert np.isnan(v.pop(k[8]))  # no row: Beijing's absorption from itself is nobody's statistic
     assert all(np.isfinite(x) for x in v.values())
     # every output a target needs exists in the model's tables
     needed = all_outputs(compared_targets(TARGETS))
@@ -288,7 +364,8 @@ def test_evaluator_runs_on_any_executor_with_the_same_result():
     from calibration.runner import Evaluator
 
     targets = [t for t in TARGETS if t.compared][:4]
-    space = Space([fp for fp in FREE if fp.name in ("sales_growth_hebei", "hte_apply_rate")])
+    space = Space([fp for fp in FREE if fp.name in ("sales_growth_hebei", "hte_criteria_share")])
+    assert space.dim == 2  # both names are free parameters
     us = [[0.3, 0.6], [0.7, 0.2]]
     until = max(t.year for t in targets)
     with Evaluator(targets, space, (0, 1), 0.01, until, Cache(None)) as ev:
@@ -303,7 +380,11 @@ def test_evaluator_runs_on_any_executor_with_the_same_result():
 
 # ------------------------------------------------------------------ recovery of known parameters
 
-TRUE = {"sales_growth_hebei": 0.08, "entry_rate_tianjin": 0.12, "hte_apply_rate": 0.3}  # where HTE counts respond (near 1 they saturate)
+# where HTE counts respond (near 1 they saturate); hte_apply_rate is fixed at 1 now, and the HTE
+# counts identify hte_criteria_share.  (At hte_criteria_share 0.3 this budget recovered
+# entry_rate_tianjin to 5.2% of its box, just outside RECOVERY_TOL; at 0.5 to 2-4% for
+# sales_growth_hebei 0.02-0.08.)
+TRUE = {"sales_growth_hebei": 0.02, "entry_rate_tianjin": 0.12, "hte_criteria_share": 0.5}
 RECOVERY_TOL = 0.05  # recovered within 5% of each search box's width
 
 
@@ -338,6 +419,7 @@ def test_calibration_recovers_known_parameters(method):
     targets = [Target(name=n, kind="point", value=mean[o.key], unit="x", tolerance=0.05, weight=1.0,
                       provenance_kind="derived", provenance="synthetic", output=o, year=o.year) for n, o in specs]
     free = [fp for fp in FREE if fp.name in TRUE]
+    assert len(free) == len(TRUE)  # every true parameter is searched
     settings = Settings(scale=scale, seeds=seeds, search_seed=7, profile_grid=3, profile_near=(0.01,),
                         refine_rounds=1, report_seeds=len(seeds), noise_seeds=8, **method)
     from experiments.executor import LocalProcesses

@@ -79,7 +79,14 @@ def make_run(root: Path, scenario: str, seeds=range(5), years=YEARS, manifest: b
             for i, r in enumerate(FLOW_REGIONS):
                 reg_rows.append((scenario, seed, year, r, "contract_turnover_bn", np.nansum(flows[i, :])))
                 reg_rows.append((scenario, seed, year, r, "contract_absorbed_bn", np.nansum(flows[:, i])))
-                reg_rows.append((scenario, seed, year, r, "absorbed_from_beijing_bn", flows[0, i]))
+            # the registries' statistics (docs/model.md 7.5), as the model writes them: Beijing's
+            # outflow to Tianjin and Hebei (Beijing only), the buyer side (Tianjin and Hebei only);
+            # the synthetic flows have no intra-firm part
+            reg_rows.append((scenario, seed, year, "Beijing", "reported_outflow_tianjin_hebei_bn", flows[0, 1] + flows[0, 2]))
+            for i, r in ((1, "Tianjin"), (2, "Hebei")):
+                reg_rows.append((scenario, seed, year, r, "reported_absorbed_from_beijing_bn", flows[0, i]))
+            for r in ("Beijing", "Tianjin", "Hebei"):
+                reg_rows.append((scenario, seed, year, r, "intra_firm_bn", 0.0))
             for k, (metric, (base, g)) in enumerate(BASE_METRICS.items()):
                 for j, r in enumerate(("Beijing", "Tianjin", "Hebei")):
                     v = base[r] * (1 + g) ** (year - 2020) * mshocks[t, k, j]
@@ -379,8 +386,9 @@ def test_effect_list_keys_first_then_largest_by_size(result_set):
     key = [region_outcome("Hebei", "high_tech_enterprises")]
     names = [oc.name for oc in effect_list(d, "lower_friction", key, TABLE_OUTCOMES, extra=3)]
     assert names[0] == "Hebei high_tech_enterprises"
-    # built-in effects: Beijing->Hebei +40%, Beijing->Tianjin+Hebei ~ +31%, Beijing->Tianjin +20%
-    assert names[1:] == ["flow Beijing->Hebei", "flow Beijing->Tianjin+Hebei", "flow Beijing->Tianjin"]
+    # built-in effects: Beijing->Hebei +40% (and Hebei's reported absorption from Beijing, which the
+    # synthetic runs set to that flow), Beijing->Tianjin+Hebei ~ +31%, Beijing->Tianjin +20%
+    assert names[1:] == ["flow Beijing->Hebei", "Hebei reported_absorbed_from_beijing_bn", "flow Beijing->Tianjin+Hebei"]
 
 
 def test_flow_cells_within_noise(result_set):

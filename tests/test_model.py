@@ -8,6 +8,7 @@ import pytest
 
 from model import FLOW_REGIONS, OUTPUT_REGIONS, Params, Schedule, TechTransferModel, simulate
 from model.agents import FirmPopulation, LabPopulation, RestOfChina
+from model.regions import BJ, HB, REGIONS, TJ
 
 REQUIRED_METRICS = {
     "rd_spending_bn", "contract_turnover_bn", "contract_absorbed_bn", "high_tech_enterprises",
@@ -45,17 +46,70 @@ def test_tables_have_the_contract_shape(run):
     assert len(run.flows) == 8 * (16 - 1)
 
 
-def test_turnover_and_absorption_equal_the_flow_sums(run):
+@pytest.fixture(scope="module")
+def recorded():
+    """The run of ``run`` again, with each year's deals (market and intra-firm) as observed."""
+    m = TechTransferModel(Params(), seed=7, scale=0.03, until=2027)
+    deals = {}
+    observe = m.annual_rows
+
+    def recording(year, d):
+        deals[year] = {k: np.array(v, copy=True) for k, v in d.items()}
+        return observe(year, d)
+
+    m.annual_rows = recording
+    return m.run(), deals
+
+
+def test_turnover_and_absorption_equal_the_flow_sums(run, recorded):
+    """The measurement layer: a market contract is registered by its seller's region, an
+    intra-firm one by the branch's; the flows are every contract by seller and buyer region."""
+    tables, deals = recorded
+    pd.testing.assert_frame_equal(tables.regions, run.regions, check_exact=True)  # recording changes nothing
     reg = run.regions.set_index(["year", "region", "metric"])["value"]
     out = run.flows.groupby(["year", "origin"])["contract_value_bn"].sum()
     inn = run.flows.groupby(["year", "destination"])["contract_value_bn"].sum()
+    flow = run.flows.set_index(["year", "origin", "destination"])
+    # the registries' statistics have rows only for the regions that publish them
+    assert set(run.regions.query("metric == 'reported_outflow_tianjin_hebei_bn'").region) == {"Beijing"}
+    assert set(run.regions.query("metric == 'reported_absorbed_from_beijing_bn'").region) == {"Tianjin", "Hebei"}
+    any_intra = False
     for year in range(2020, 2028):
+        d = deals[year]
+        real = d["value"] * d["weight"] / 1000
+        intra = np.asarray(d["intra"], bool)
         for region in FLOW_REGIONS:
-            assert reg[(year, region, "contract_turnover_bn")] == pytest.approx(out[(year, region)], rel=1e-12, abs=1e-12)
+            # absorption: every contract bought by the region's buyers, intra-firm included
             assert reg[(year, region, "contract_absorbed_bn")] == pytest.approx(inn[(year, region)], rel=1e-12, abs=1e-12)
-        for region in BTH:
-            flow_bj = run.flows.query("year == @year and origin == 'Beijing' and destination == @region")
-            assert reg[(year, region, "absorbed_from_beijing_bn")] == pytest.approx(flow_bj["contract_value_bn"].sum())
+        assert reg[(year, "Rest of China", "contract_turnover_bn")] == pytest.approx(
+            out[(year, "Rest of China")], rel=1e-12, abs=1e-12)  # no branches there: all market sales
+        for r, region in enumerate(REGIONS):
+            sold = (d["seller_region"] == r) & ~intra
+            received = (d["buyer_region"] == r) & intra
+            market_sales, intra_received = real[sold].sum(), real[received].sum()
+            assert reg[(year, region, "intra_firm_bn")] == pytest.approx(intra_received, rel=1e-12, abs=1e-12)
+            # turnover: the region's market sales by sellers plus the intra-firm contracts its branches received
+            assert reg[(year, region, "contract_turnover_bn")] == pytest.approx(
+                market_sales + intra_received, rel=1e-12, abs=1e-12)
+            assert reg[(year, region, "contract_turnover_bn")] == pytest.approx(
+                market_sales + reg[(year, region, "intra_firm_bn")], rel=1e-12, abs=1e-12)
+            assert reg[(year, region, "contracts_sold")] == pytest.approx(
+                d["weight"][sold].sum() + d["weight"][received].sum(), rel=1e-12, abs=1e-12)
+            any_intra |= intra_received > 0
+        # intra-firm contracts stay in BTH: BTH's turnover is still its sellers' flows
+        assert sum(reg[(year, r, "contract_turnover_bn")] for r in BTH) == pytest.approx(
+            sum(out[(year, r)] for r in BTH), rel=1e-12)
+        for region in ("Tianjin", "Hebei"):
+            # the buyer region's statistic: every contract with a Beijing seller, intra-firm included
+            assert reg[(year, region, "reported_absorbed_from_beijing_bn")] == pytest.approx(
+                flow.loc[(year, "Beijing", region), "contract_value_bn"], rel=1e-12, abs=1e-12)
+        # Beijing's statistic: only the market contracts it registers, at most the flow
+        bj_to_tj_hb = sum(flow.loc[(year, "Beijing", r), "contract_value_bn"] for r in ("Tianjin", "Hebei"))
+        reported = reg[(year, "Beijing", "reported_outflow_tianjin_hebei_bn")]
+        assert reported <= bj_to_tj_hb * (1 + 1e-12)
+        bj_market = (d["seller_region"] == BJ) & np.isin(d["buyer_region"], (TJ, HB)) & ~intra
+        assert reported == pytest.approx(real[bj_market].sum(), rel=1e-12, abs=1e-12)
+    assert any_intra  # the default transfers make the two registries' statistics differ
 
 
 def test_no_negative_counts_or_values(run):

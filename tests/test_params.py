@@ -37,12 +37,19 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # The calibration's unit cube: its axis order is what calibration/calibrated.toml was made with.
 CUBE_ORDER = [
-    "kpf_productivity", "kpf_elasticity", "value_median_m", "roc_demand", "roc_demand_growth",
-    "search_rate", "absorptive_stock_m", "boundary_cost", "boundary_cost_fall",
+    "kpf_productivity", "kpf_elasticity", "value_median_m", "roc_demand", "intra_transfer_rate",
+    "search_rate", "absorptive_stock_m", "boundary_cost", "boundary_cost_step",
     "participation_hebei", "bass_q", "sales_growth_beijing", "sales_growth_tianjin",
-    "sales_growth_hebei", "entry_rate_tianjin", "entry_rate_hebei", "hte_apply_rate",
-    "lab_budget_growth", "valuation_multiple", "branch_propensity",
+    "sales_growth_hebei", "entry_rate_tianjin", "entry_rate_hebei", "hte_criteria_share",
+    "lab_budget_growth", "valuation_multiple", "branch_propensity", "park_weight",
 ]
+# Uncertain parameters kept at their prior (not searched): the new mechanisms' fixed ones included.
+FIXED_NAMES = {
+    "bass_p", "distance_decay_km", "entry_rate_beijing", "exit_rate", "hte_apply_rate",
+    "national_market_growth", "output_to_sales", "own_tech_share", "participation_beijing",
+    "participation_tianjin", "roc_boundary_cost", "roc_supply", "sales_volatility",
+    "transformation_yield", "value_sigma",
+}
 
 
 # ---------------------------------------------------------------- derived structures
@@ -68,7 +75,12 @@ def test_uncertain_levers_and_ranges_follow_the_declaration():
 
 
 def test_free_and_fixed_follow_the_declaration():
-    assert [fp.name for fp in FREE] == CUBE_ORDER
+    assert [fp.name for fp in FREE] == CUBE_ORDER and len(CUBE_ORDER) == 21
+    assert set(FIXED) == FIXED_NAMES
+    # removed and renamed parameters are gone for good
+    assert {"roc_demand_growth", "boundary_cost_fall"}.isdisjoint(FIELD_NAMES)
+    # HTE applications: every eligible firm applies (fixed at 1); the criteria share is estimated
+    assert BY_NAME["hte_apply_rate"].default == 1.0
     for fp in FREE:
         status = BY_NAME[fp.name].calibration
         assert isinstance(status, Free)
@@ -89,7 +101,10 @@ def test_regional_groups_expand_to_one_field_per_region():
     p = Params().replace(sales_growth_tianjin=Schedule((2020, 2030), (0.02, 0.12)))
     got = p.regional("sales_growth", 2025)
     assert got.dtype == np.float64
-    assert got.tolist() == [0.03, pytest.approx(0.07), 0.03]
+    assert got.tolist() == [0.0, pytest.approx(0.07), 0.0]
+    # sales_growth_* is the excess over regional GDP growth: prior 0, box -0.1..0.1
+    for name in REGIONAL["sales_growth"]:
+        assert BY_NAME[name].default == 0.0 and BY_NAME[name].range == (-0.1, 0.1)
     assert Params().regional("capacity", 2030).tolist() == [1.0, 1.0, 1.0]
     with pytest.raises(KeyError, match="not a regional parameter"):
         Params().regional("boundary_cost", 2025)
