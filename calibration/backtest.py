@@ -54,8 +54,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from calibration.cli import (CALIBRATED_NAME, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK,
-                             REPORT_NAME, _announcement, _bad_input, _fraction, _free, _non_negative_int,
-                             _positive_int, _shown)
+                             REPORT_NAME, _announcement, _bad_input, _free, _shown, add_search_arguments)
 from calibration.targets import (TARGETS_FILE, VALIDATION_FILE, Output, Target, compared_targets,
                                  load_targets)
 from model.years import CALIBRATION_LAST_YEAR, FIRST_YEAR
@@ -293,10 +292,6 @@ def _abs_pct(x: float) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from calibration.runner import default_workers
-    from calibration.search import Settings
-
-    d = Settings()
     p = argparse.ArgumentParser(prog="bth backtest", description=(
         "Forecast test: calibrate on the targets of calibration/targets.toml up to --cutoff, project the "
         "calibrated model to the last later figure, and report the relative error on every sourced figure "
@@ -306,30 +301,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cutoff", required=True, metavar="YEAR",
                    help=f"last year the calibration sees, in {FIRST_YEAR}-{CALIBRATION_LAST_YEAR}; the figures "
                         "after it are the test (so it needs one after it)")
-    p.add_argument("--scale", type=_fraction, default=d.scale, help=f"fraction of real firms simulated (default {d.scale})")
-    p.add_argument("--seeds", type=_positive_int, default=len(d.seeds),
-                   help=f"model seeds per evaluation and for the projection (default {len(d.seeds)})")
-    p.add_argument("--base-seed", type=_non_negative_int, default=d.seeds[0], help=f"first model seed (default {d.seeds[0]})")
     p.add_argument("--start", choices=("prior", "calibrated"), default="prior",
                    help="where the search starts: the priors (default) or calibration/calibrated.toml's point "
                         "(fitted to the years after the cutoff too: it leaks them into the test)")
-    p.add_argument("--search-seed", type=_non_negative_int, default=d.search_seed,
-                   help=f"seed of the Sobol sampler (default {d.search_seed})")
-    p.add_argument("--sobol", type=_positive_int, default=d.n_sobol, help=f"Sobol points (default {d.n_sobol})")
-    p.add_argument("--cycles", type=_non_negative_int, default=d.cycles,
-                   help=f"local cycles of least squares + re-weighting + line search (default {d.cycles})")
-    p.add_argument("--lsq-nfev", type=_positive_int, default=d.lsq_nfev,
-                   help=f"least-squares residual evaluations per cycle (default {d.lsq_nfev})")
-    p.add_argument("--report-seeds", type=_positive_int, default=d.report_seeds,
-                   help=f"runs in the cutoff calibration's fit report (default {d.report_seeds})")
-    p.add_argument("--profile-grid", type=_positive_int, default=d.profile_grid,
-                   help=f"evenly spaced profile points per parameter (default {d.profile_grid})")
-    p.add_argument("--free", default=None, metavar="NAME,NAME",
-                   help="calibrate only these of the default free parameters (the rest stay at their priors)")
-    p.add_argument("--workers", type=_positive_int, default=default_workers(),
-                   help=f"local processes (default {default_workers()}; 1 = in this process)")
-    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                   help="run on the Dask cluster at this scheduler address instead of local processes")
+    add_search_arguments(p)
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help=f"output folder (default {_shown(BACKTEST_DIR)}/cutoff-YEAR)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -35,7 +35,7 @@ REPORT_NAME = "report"
 
 def build_parser() -> argparse.ArgumentParser:
     from calibration.defaults import CALIBRATED_FILE
-    from calibration.runner import DEFAULT_CACHE, default_workers
+    from calibration.runner import DEFAULT_CACHE
     from calibration.search import Settings
     from calibration.targets import TARGETS_FILE
 
@@ -46,25 +46,44 @@ def build_parser() -> argparse.ArgumentParser:
         "cycles of least squares and line searches (or differential evolution), then a loss profile per "
         "parameter. Writes calibrated.toml and the fit report (into the calibration folder, or --out DIR). "
         "Resumable: rerun the same command after an interruption. See docs/calibration.md."))
-    p.add_argument("--scale", type=_fraction, default=d.scale, help=f"fraction of real firms simulated (default {d.scale})")
-    p.add_argument("--seeds", type=_positive_int, default=len(d.seeds), help=f"model seeds per evaluation (default {len(d.seeds)})")
-    p.add_argument("--base-seed", type=_non_negative_int, default=d.seeds[0], help=f"first model seed (default {d.seeds[0]})")
     p.add_argument("--method", choices=("sobol-lsq", "de"), default=d.method,
                    help=f"search: Sobol sample + least squares, or differential evolution (default {d.method})")
-    p.add_argument("--search-seed", type=_non_negative_int, default=d.search_seed,
-                   help=f"seed of the Sobol sampler / DE (default {d.search_seed})")
     p.add_argument("--start", choices=("auto", "prior", "calibrated"), default="auto",
                    help="where the search starts: the point estimate of calibration/calibrated.toml "
                         "('calibrated'), the priors ('prior'), or the point estimate if there is one "
                         "(default 'auto'); the priors are evaluated in every case")
+    p.add_argument("--popsize", type=_positive_int, default=d.popsize,
+                   help=f"DE population per free parameter (default {d.popsize})")
+    p.add_argument("--maxiter", type=_non_negative_int, default=d.maxiter, help=f"DE generations (default {d.maxiter})")
+    add_search_arguments(p)
+    p.add_argument("--targets", type=Path, default=TARGETS_FILE, help="targets file (default calibration/targets.toml)")
+    p.add_argument("--out", type=Path, default=CALIBRATED_FILE.parent, metavar="DIR",
+                   help=f"folder for {CALIBRATED_NAME} and {REPORT_NAME}/ (default: the calibration folder, "
+                        "which scenarios read; name another for a trial)")
+    p.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
+                   help="evaluation cache (JSON lines), shared by trials and the real run (keys hold every setting)")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the evaluation cache")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def add_search_arguments(p: argparse.ArgumentParser) -> None:
+    """The options ``bth calibrate`` and ``bth backtest`` share: the ensemble (scale, seeds), the
+    search's budget and seed, the free parameters and where the runs go (defaults from Settings)."""
+    from calibration.runner import default_workers
+    from calibration.search import Settings
+
+    d = Settings()
+    p.add_argument("--scale", type=_fraction, default=d.scale, help=f"fraction of real firms simulated (default {d.scale})")
+    p.add_argument("--seeds", type=_positive_int, default=len(d.seeds), help=f"model seeds per evaluation (default {len(d.seeds)})")
+    p.add_argument("--base-seed", type=_non_negative_int, default=d.seeds[0], help=f"first model seed (default {d.seeds[0]})")
+    p.add_argument("--search-seed", type=_non_negative_int, default=d.search_seed,
+                   help=f"seed of the Sobol sampler / DE (default {d.search_seed})")
     p.add_argument("--sobol", type=_positive_int, default=d.n_sobol, help=f"Sobol points (default {d.n_sobol})")
     p.add_argument("--cycles", type=_non_negative_int, default=d.cycles,
                    help=f"local cycles of least squares + re-weighting + line search (default {d.cycles})")
     p.add_argument("--lsq-nfev", type=_positive_int, default=d.lsq_nfev,
                    help=f"least-squares residual evaluations per cycle (default {d.lsq_nfev})")
-    p.add_argument("--popsize", type=_positive_int, default=d.popsize,
-                   help=f"DE population per free parameter (default {d.popsize})")
-    p.add_argument("--maxiter", type=_non_negative_int, default=d.maxiter, help=f"DE generations (default {d.maxiter})")
     p.add_argument("--report-seeds", type=_positive_int, default=d.report_seeds,
                    help=f"runs in the fit report, calibration seeds included (default {d.report_seeds})")
     p.add_argument("--profile-grid", type=_positive_int, default=d.profile_grid,
@@ -76,15 +95,6 @@ def build_parser() -> argparse.ArgumentParser:
                         "instead of local processes")
     p.add_argument("--free", default=None, metavar="NAME,NAME",
                    help="calibrate only these of the default free parameters (the rest stay at their priors)")
-    p.add_argument("--targets", type=Path, default=TARGETS_FILE, help="targets file (default calibration/targets.toml)")
-    p.add_argument("--out", type=Path, default=CALIBRATED_FILE.parent, metavar="DIR",
-                   help=f"folder for {CALIBRATED_NAME} and {REPORT_NAME}/ (default: the calibration folder, "
-                        "which scenarios read; name another for a trial)")
-    p.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
-                   help="evaluation cache (JSON lines), shared by trials and the real run (keys hold every setting)")
-    p.add_argument("--no-cache", action="store_true", help="do not read or write the evaluation cache")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:
