@@ -35,13 +35,13 @@ REGION_METRICS: tuple[Metric, ...] = (
     Metric("contract_absorbed_bn", "Technology contracts bought (absorbed)", "bn yuan",
            "value of contracts bought by the region's buyers, wherever the seller is (intra-firm included)",
            short="contracts absorbed"),
-    Metric("reported_outflow_tianjin_hebei_bn", "Beijing's contracts flowing to Tianjin and Hebei (Beijing's statistic)",
+    Metric("reported_outflow_tianjin_hebei_bn", "Beijing \u2192 Tianjin + Hebei, Beijing's statistic",
            "bn yuan", "contracts registered in Beijing, Beijing as seller, with a buyer in Tianjin or Hebei "
            "(region Beijing only)", short="BJ outflow to TJ+HB (reported)"),
-    Metric("reported_outflow_tianjin_hebei_contracts", "Beijing's contracts flowing to Tianjin and Hebei (count)",
+    Metric("reported_outflow_tianjin_hebei_contracts", "Beijing \u2192 Tianjin + Hebei contracts, Beijing's statistic",
            "contracts", "number of the contracts of reported_outflow_tianjin_hebei_bn (region Beijing only)",
            short="BJ contracts to TJ+HB (reported)"),
-    Metric("reported_absorbed_from_beijing_bn", "Contracts absorbed from Beijing (the buyer region's statistic)",
+    Metric("reported_absorbed_from_beijing_bn", "Absorbed from Beijing, own statistic",
            "bn yuan", "contracts with a Beijing seller and a buyer in the region, wherever registered (intra-firm "
            "contracts of Beijing parents included; regions Tianjin and Hebei only)", short="absorbed from Beijing (reported)"),
     Metric("intra_firm_bn", "Intra-firm contracts received", "bn yuan",

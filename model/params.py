@@ -197,8 +197,8 @@ DECLARED: tuple[Param, ...] = (
               "distance decay of the gravity weight exp(-distance/decay); prior = effective absorption radius 200-300 km",
               fixed("Confounded with boundary_cost and roc_boundary_cost: the model has four places with fixed distances, so one distance scale and the boundary costs act on the same few gravity weights. Kept at the sourced prior (effective absorption radius 200-300 km, public figures).")),
     uncertain("boundary_cost", 1.5, (0.0, 4.0), "log-points of attractiveness",
-              "attractiveness lost crossing a Beijing/Tianjin/Hebei boundary, 2025 on",
-              free(7, "linear", "Beijing->Hebei against Hebei's own and the rest of China's technologies (Hebei absorbed from Beijing 2024; ranking first)")),
+              "attractiveness lost crossing a Beijing/Tianjin/Hebei boundary, 2023 on",
+              free(7, "linear", "Beijing's technologies against Hebei's own and the rest of China's: Beijing's seller-side flow to Tianjin and Hebei 2023-2024, Hebei's absorption from Beijing 2024 (ranking first)")),
     # The boundary cost follows a path with knots (model/years.py BOUNDARY_KNOTS): boundary_cost +
     # boundary_cost_step up to 2022, boundary_cost from 2023 on, and held there (an assumption: the
     # step is what Beijing's seller-side series shows, flat in 2021-22 and doubled in 2023; the targets
@@ -213,10 +213,10 @@ DECLARED: tuple[Param, ...] = (
     # Demand for technology: searches per market-active buyer and absorptive capacity.
     uncertain("search_rate", 2.0, (0.05, 5.0), "searches per active firm per year",
               "searches of a market-active buyer at the reference R&D stock",
-              free(5, "log", "demand of BTH buyers: flows inside the region (Beijing->Hebei 2020/2024, BTH turnover)")),
+              free(5, "log", "demand of BTH buyers: flows inside the region (Beijing's seller-side series, Hebei's absorption from Beijing 2020/2024, BTH turnover)")),
     uncertain("absorptive_stock_m", 5.0, (0.5, 50.0), "million yuan of R&D stock",
               "R&D stock at which a buyer's acceptance probability is 1 - 1/e",
-              free(6, "log", "demand of small against large buyers: Hebei's many small firms buying from Beijing (Beijing->Hebei 2020/2024) against Hebei's and Beijing's own turnover")),
+              free(6, "log", "demand of small against large buyers: Hebei's many small firms buying from Beijing (Hebei's absorption from Beijing 2020/2024) against Hebei's and Beijing's own turnover")),
     uncertain("roc_demand", 2.5, (0.1, 6.0), "multiplier",
               "multiplier on the Rest of China's searches (inputs: roc_searches_2020)",
               free(3, "log", "Beijing's sales to the rest of China, most of Beijing's turnover (Beijing turnover 2022-23, BTH turnover 2024)")),
