@@ -51,11 +51,12 @@ class FirmPopulation(mesa.Agent):
         for name, dtype in FIRM_FIELDS.items():
             setattr(self, name, np.zeros(capacity, dtype=dtype))
         self.append(columns)
-        # real branches established in each region by other regions' firms, cumulative: the 2020
-        # stock, then every branch opened (what the Zhongguancun statistic counts, 累计设立)
-        branch = self.branch_mask()
-        self.branches_established = np.bincount(self.view("region")[branch], weights=self.view("weight")[branch],
-                                                minlength=3).astype(float)
+        # real branches established in each region by Beijing firms, cumulative: the 2020 stock, then
+        # every branch a Beijing firm opens (what the Zhongguancun statistic counts, 累计设立)
+        parent = self.view("parent")
+        of_beijing = (parent >= 0) & (self.region[np.maximum(parent, 0)] == BJ)
+        self.beijing_branches_established = np.bincount(self.view("region")[of_beijing],
+                                                        weights=self.view("weight")[of_beijing], minlength=3).astype(float)
 
     # ------------------------------------------------------------------ the column store
     @property
@@ -311,7 +312,8 @@ class FirmPopulation(mesa.Agent):
                 parts.append(cols)
         if parts:
             rows = self.append({k: np.concatenate([c[k] for c in parts]) for k in parts[0]})
-            self.branches_established += np.bincount(self.region[rows], weights=self.weight[rows], minlength=3)
+            rows = rows[self.region[self.parent[rows]] == BJ]
+            self.beijing_branches_established += np.bincount(self.region[rows], weights=self.weight[rows], minlength=3)
 
     def _branch_choice(self, year: int, movers: np.ndarray, park_now: float) -> tuple[np.ndarray, np.ndarray]:
         """Where each mover goes: 0 Beijing, 1 Tianjin, 2 Hebei (outside the park), 3 Xiong'an park

@@ -62,10 +62,10 @@ REGION_METRICS: tuple[Metric, ...] = (
     Metric("firm_revenue_bn", "Firm revenue", "bn yuan", "sales of the region's technology firms", short="firm revenue"),
     Metric("branches_in", "Branches of other regions' firms", "firms",
            "branches and subsidiaries in the region whose parent firm is in another region", short="branches in"),
-    Metric("branches_established", "Branches established by other regions' firms (cumulative)", "firms",
-           "branches and subsidiaries established in the region by firms of other regions: the 2020 stock plus "
-           "every one opened since, closed ones included (the Zhongguancun statistic, 累计设立)",
-           short="branches established"),
+    Metric("beijing_branches_established", "Branches of Beijing firms established (cumulative)", "firms",
+           "branches and subsidiaries established in the region by Beijing firms: the 2020 stock plus every one "
+           "opened since, closed ones included (the Zhongguancun statistic, 累计设立; regions Tianjin and Hebei only)",
+           short="Beijing firms' branches"),
     Metric("park_firms", "Xiong'an Zhongguancun Science Park firms", "firms",
            "branches in the Xiong'an Zhongguancun Science Park (region Xiong'an only)", short="ZGC park firms"),
 )

@@ -92,7 +92,7 @@ class TechTransferModel(mesa.Model):
     def annual_rows(self, year: int, deals: dict[str, np.ndarray]) -> dict[str, list[tuple]]:
         """The year's rows of the output tables."""
         return annual_rows(year, self.params, self.firms.output_columns(), self.labs.region, self.labs.budget, deals,
-                           self.firms.branches_established)
+                           self.firms.beijing_branches_established)
 
     def run(self) -> RunTables:
         """Simulate FIRST_YEAR..until and return the annual tables."""

@@ -31,10 +31,10 @@ BTH_ROW_ORDER = ("rd_spending_bn", "contract_turnover_bn", "contract_absorbed_bn
                  "reported_outflow_tianjin_hebei_bn", "reported_outflow_tianjin_hebei_contracts",
                  "reported_absorbed_from_beijing_bn", "intra_firm_bn",
                  "high_tech_enterprises", "sci_tech_smes", "unicorns", "firms",
-                 "transformed_output_bn", "firm_revenue_bn", "branches_in", "branches_established")
+                 "transformed_output_bn", "firm_revenue_bn", "branches_in", "beijing_branches_established")
 # the regions a metric has rows for (the rest: all of REGIONS)
 METRIC_REGIONS = {"reported_outflow_tianjin_hebei_bn": (BJ,), "reported_outflow_tianjin_hebei_contracts": (BJ,),
-                  "reported_absorbed_from_beijing_bn": (TJ, HB)}
+                  "reported_absorbed_from_beijing_bn": (TJ, HB), "beijing_branches_established": (TJ, HB)}
 PARK_METRIC = METRICS["park_firms"].name
 ROC_METRICS = tuple(METRICS[m].name for m in ("contract_turnover_bn", "contract_absorbed_bn", "contracts_sold"))
 assert set(BTH_ROW_ORDER) | {PARK_METRIC} == set(REGION_METRIC_NAMES) and len(BTH_ROW_ORDER) == len(REGION_METRIC_NAMES) - 1
@@ -89,15 +89,15 @@ def _bth_metrics(year: int, params: Params, firms: dict[str, np.ndarray], lab_re
 
 def annual_rows(year: int, params: Params, firms: dict[str, np.ndarray], lab_region: np.ndarray,
                 lab_budget: np.ndarray, deals: dict[str, np.ndarray],
-                branches_established: np.ndarray) -> dict[str, list[tuple]]:
+                beijing_branches_established: np.ndarray) -> dict[str, list[tuple]]:
     """The year's rows of the output tables (shared by both steppings): {"regions": [(year,
     region, metric, value)], "flows": [(year, origin, destination, contract_value_bn, contracts)]}.
 
     ``firms``: columns region, weight (real firms; 0 for firms that have exited), rd, hte, sales,
     birth_year, prod_region, output, park, branch (a branch of another region's firm).  ``deals``:
     columns seller_region, buyer_region, value (m yuan), weight (real deals; one entry per model
-    deal), intra (an intra-firm contract).  ``branches_established``: real branches established in
-    each region by other regions' firms so far (the 2020 stock and every branch opened since)."""
+    deal), intra (an intra-firm contract).  ``beijing_branches_established``: real branches
+    established in each region by Beijing firms so far (the 2020 stock and every one opened since)."""
     # flows: origin = seller region, destination = buyer region
     od = np.asarray(deals["seller_region"], dtype=np.int64) * 4 + np.asarray(deals["buyer_region"], dtype=np.int64)
     real_value = deals["value"] * deals["weight"]
@@ -109,7 +109,7 @@ def annual_rows(year: int, params: Params, firms: dict[str, np.ndarray], lab_reg
     flows = [(year, FLOW_REGIONS[o], FLOW_REGIONS[d], float(val[o, d]), float(cnt[o, d]))
              for o in range(4) for d in range(4) if not (o == RC and d == RC)]
     metrics = _bth_metrics(year, params, firms, lab_region, lab_budget, val, cnt, intra_val, intra_cnt)
-    metrics["branches_established"] = np.asarray(branches_established, float)
+    metrics["beijing_branches_established"] = np.asarray(beijing_branches_established, float)
     rows = [(year, REGIONS[r], m, float(metrics[m][r])) for m in BTH_ROW_ORDER for r in METRIC_REGIONS.get(m, range(3))]
     rows.append((year, XIONGAN, PARK_METRIC, float(metrics[PARK_METRIC])))
     roc_values = (val[RC].sum(), val[:, RC].sum(), cnt[RC].sum())

@@ -102,8 +102,8 @@ class ReferenceFirm(mesa.Agent):
         firm = cls(model, parent=parent, **{name: cols[name][0].item() for name in STATE})
         if parent is not None:
             firm.sector, firm.park = parent.sector, park
-            if parent.region != region:
-                model.branches_established[region] += firm.weight
+            if parent.region == BJ and region != BJ:
+                model.beijing_branches_established[region] += firm.weight
         return firm
 
     def link(self, parent: "ReferenceFirm") -> None:
@@ -326,11 +326,11 @@ class ReferenceModel(mesa.Model):
         for agent, row in zip(agents, firms["parent"].tolist()):  # the branches of 2020: row -> agent
             if row >= 0:
                 agent.link(agents[row])
-        # real branches established in each region by other regions' firms, cumulative (outputs)
-        self.branches_established = np.zeros(len(REGIONS))
+        # real branches established in each region by Beijing firms, cumulative (outputs)
+        self.beijing_branches_established = np.zeros(len(REGIONS))
         for agent in agents:
-            if agent.is_branch_in():
-                self.branches_established[agent.region] += agent.weight
+            if agent.parent is not None and agent.parent.region == BJ and agent.region != BJ:
+                self.beijing_branches_established[agent.region] += agent.weight
         for r, s, b in zip(labs["region"].tolist(), labs["sector"].tolist(), labs["budget"].tolist()):
             ReferenceLab(self, r, s, b)
         self.rest_of_china = ReferenceRestOfChina(self)
@@ -498,4 +498,4 @@ class ReferenceModel(mesa.Model):
                  "intra": np.array([d.intra for d in self.deals], dtype=bool)}
         deals["weight"] = np.full(len(self.deals), 1.0 / self.scale)
         return annual_rows(year, self.params, cols, np.array([lab.region for lab in labs], dtype=np.int64),
-                           np.array([lab.budget for lab in labs], dtype=float), deals, self.branches_established)
+                           np.array([lab.budget for lab in labs], dtype=float), deals, self.beijing_branches_established)

@@ -27,7 +27,7 @@ from model.regions import REGIONS
 GDP_2024_BN = {"Beijing": 4984.31, "Tianjin": 1800.0, "Hebei": 11500.0 - 4984.31 - 1800.0}
 YEARS = (2024, 2030, 2035)
 METRICS = (("contract_turnover_bn", "turnover (bn yuan)"), ("rd_spending_bn", "R&D (bn yuan)"),
-           ("high_tech_enterprises", "HTEs"), ("firms", "firms"), ("branches_established", "branches established"))
+           ("high_tech_enterprises", "HTEs"), ("firms", "firms"), ("beijing_branches_established", "Beijing firms' branches established"))
 
 
 def gdp_bn(region: str, year: int) -> float:
@@ -47,7 +47,7 @@ def main(argv: list[str]) -> int:
         for year in YEARS:
             g = gdp_bn(region, year)
             vals = [mean.get((region, m, year), np.nan) for m, _ in METRICS]
-            cells = [region, str(year), f"{g:,.0f}"] + [f"{v:,.0f}" for v in vals]
+            cells = [region, str(year), f"{g:,.0f}"] + ["-" if np.isnan(v) else f"{v:,.0f}" for v in vals]
             cells += [f"{100 * vals[0] / g:.1f}%", f"{100 * vals[1] / g:.2f}%"]
             print("| " + " | ".join(cells) + " |")
     return 0

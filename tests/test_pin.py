@@ -41,7 +41,7 @@ from model import simulate
 from scenarios import load_scenario
 
 PINNED = {
-    "regions": "b1b9c36c3f406bf1b9e2622aef4abc80c943c461d56c11eb5d461260d21d32cb",
+    "regions": "4a97b15b5586ac610470e2f0b4d9bb7868520415eec09ee7d1d8fc5c39c9b2ca",
     "flows": "5ba8f8398cacef9fe26aca6f08064ae04fabdfbc25d8c4f1af16fe7cd728b2dc",
 }
 

@@ -317,10 +317,10 @@ def test_readme_snippet_as_a_script(tmp_path, guarded):
                           timeout=300)
     if guarded:
         assert done.returncode == 0, done.stderr
-        # 2 scenarios x 2 seeds x 2 years x 47 region rows (13 metrics x 3 regions, Beijing's reported
-        # outflow value and count, Tianjin's and Hebei's reported absorption, the park, 3 Rest-of-China
-        # rows) and 15 flows
-        assert done.stdout.strip() == "tables 376 120 ['baseline', 'low-friction']"
+        # 2 scenarios x 2 seeds x 2 years x 46 region rows (12 metrics x 3 regions, Beijing's reported
+        # outflow value and count, Tianjin's and Hebei's reported absorption and Beijing firms' branches,
+        # the park, 3 Rest-of-China rows) and 15 flows
+        assert done.stdout.strip() == "tables 368 120 ['baseline', 'low-friction']"
     else:
         assert done.returncode == 1 and "tables" not in done.stdout
         last = done.stderr.strip().splitlines()[-1]
