@@ -54,7 +54,8 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from calibration.cli import (CALIBRATED_NAME, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK,
-                             REPORT_NAME, _announcement, _bad_input, _free, _shown, add_search_arguments)
+                             REPORT_NAME, _announcement, _bad_input, _free, _shown, add_search_arguments,
+                             open_executor)
 from calibration.targets import (TARGETS_FILE, VALIDATION_FILE, Output, Target, compared_targets,
                                  load_targets)
 from model.years import CALIBRATION_LAST_YEAR, FIRST_YEAR
@@ -338,17 +339,9 @@ def main(argv: list[str] | None = None) -> int:
     if (out / CALIBRATED_NAME).resolve() == CALIBRATED_FILE.resolve():
         return _bad_input(f"--out {out}: that is the calibration folder, whose {CALIBRATED_NAME} every scenario "
                           "reads; name another folder")
-    from experiments.executor import ExecutorError, make_executor
-
-    try:
-        executor = make_executor(args.workers, args.scheduler)
-    except ExecutorError as err:
-        return _bad_input(str(err))
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        executor.close()
-        return _bad_input(f"--out {out}: cannot create the folder: {err.strerror or err}")
+    executor, code = open_executor(args, out)
+    if executor is None:
+        return code
     try:
         return _run(args, cutoff, targets, validation, fit, test, free, settings, executor, out)
     finally:

@@ -67,6 +67,25 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def open_executor(args: argparse.Namespace, out: Path):
+    """(the executor of ``--workers``/``--scheduler``, None) with the ``out`` folder created, or
+    (None, exit code) after a one-line error.  The one executor of ensembles and calibration is built
+    here in the application layer: the calibration's core takes any executor and does not depend on
+    experiments."""
+    from experiments.executor import ExecutorError, make_executor
+
+    try:
+        executor = make_executor(args.workers, args.scheduler)
+    except ExecutorError as err:
+        return None, _bad_input(str(err))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        executor.close()
+        return None, _bad_input(f"--out {out}: cannot create the folder: {err.strerror or err}")
+    return executor, None
+
+
 def add_search_arguments(p: argparse.ArgumentParser) -> None:
     """The options ``bth calibrate`` and ``bth backtest`` share: the ensemble (scale, seeds), the
     search's budget and seed, the free parameters and where the runs go (defaults from Settings)."""
@@ -117,19 +136,9 @@ def main(argv: list[str] | None = None) -> int:
         settings = _settings(args)
     except ValueError as err:
         return _bad_input(str(err))
-    # the one executor of ensembles and calibration, built here in the application layer: the
-    # calibration's core takes any executor and does not depend on experiments
-    from experiments.executor import ExecutorError, make_executor
-
-    try:
-        executor = make_executor(args.workers, args.scheduler)
-    except ExecutorError as err:
-        return _bad_input(str(err))
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        executor.close()
-        return _bad_input(f"--out {out}: cannot create the folder: {err.strerror or err}")
+    executor, code = open_executor(args, out)
+    if executor is None:
+        return code
     cache = Cache(None if args.no_cache else args.cache)
     try:
         print(_announcement(settings, targets, free, executor.workers, bool(args.scheduler), out), flush=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from experiments.api import run_ensemble
@@ -19,3 +20,26 @@ def results(tmp_path_factory):
     run_ensemble([base, alt], seeds=3, scale=0.01, until=2030, out=out, workers=1, progress=False,
                  plots=False)
     return out
+
+
+def run_recording_deals(params, seed: int, scale: float, until: int):
+    """A run's tables and each year's deals (market and intra-firm, by year), as the observation
+    (``TechTransferModel.annual_rows``) saw them."""
+    from model import TechTransferModel
+
+    m = TechTransferModel(params, seed=seed, scale=scale, until=until)
+    deals: dict[int, dict[str, np.ndarray]] = {}
+    observe = m.annual_rows
+
+    def recording(year, d):
+        deals[year] = {k: np.array(v, copy=True) for k, v in d.items()}
+        return observe(year, d)
+
+    m.annual_rows = recording
+    return m.run(), deals
+
+
+@pytest.fixture(scope="session")
+def record_deals():
+    """:func:`run_recording_deals`, for tests that check the observation against the deals."""
+    return run_recording_deals

@@ -134,22 +134,8 @@ def test_branches_in_counts_the_living_branches_of_other_regions_firms():
 # ------------------------------------------------------------------ branches and intra-firm transfers
 
 
-def _run_recording_deals(params: Params, seed: int, scale: float, until: int):
-    """A run's tables and each year's deals (market and intra-firm), as the observation saw them."""
-    m = TechTransferModel(params, seed=seed, scale=scale, until=until)
-    deals: dict[int, dict[str, np.ndarray]] = {}
-    observe = m.annual_rows
-
-    def recording(year, d):
-        deals[year] = {k: np.array(v, copy=True) for k, v in d.items()}
-        return observe(year, d)
-
-    m.annual_rows = recording
-    return m.run(), deals
-
-
-def test_no_intra_firm_contracts_without_transfers():
-    tables, deals = _run_recording_deals(Params(intra_transfer_rate=0.0), seed=3, scale=0.02, until=2023)
+def test_no_intra_firm_contracts_without_transfers(record_deals):
+    tables, deals = record_deals(Params(intra_transfer_rate=0.0), seed=3, scale=0.02, until=2023)
     intra = tables.regions.query("metric == 'intra_firm_bn'")
     assert len(intra) == 4 * 3 and (intra["value"] == 0).all()
     assert not any(d["intra"].any() for d in deals.values())
@@ -160,10 +146,10 @@ def test_no_intra_firm_contracts_without_transfers():
         assert reg[(year, "Hebei", "reported_absorbed_from_beijing_bn")] == pytest.approx(f[(year, "Beijing", "Hebei")])
 
 
-def test_intra_firm_transfers_add_to_hebeis_absorption_from_beijing():
+def test_intra_firm_transfers_add_to_hebeis_absorption_from_beijing(record_deals):
     """With transfers, Hebei's branches of Beijing firms receive contracts from their parents: Hebei's
     reported absorption from Beijing exceeds the Beijing -> Hebei market flow by the intra-firm part."""
-    tables, deals = _run_recording_deals(Params(intra_transfer_rate=1.0), seed=3, scale=0.02, until=2023)
+    tables, deals = record_deals(Params(intra_transfer_rate=1.0), seed=3, scale=0.02, until=2023)
     reg = tables.regions.set_index(["year", "region", "metric"])["value"]
     for year, d in deals.items():
         real = d["value"] * d["weight"] / 1000

@@ -47,18 +47,9 @@ def test_tables_have_the_contract_shape(run):
 
 
 @pytest.fixture(scope="module")
-def recorded():
+def recorded(record_deals):
     """The run of ``run`` again, with each year's deals (market and intra-firm) as observed."""
-    m = TechTransferModel(Params(), seed=7, scale=0.03, until=2027)
-    deals = {}
-    observe = m.annual_rows
-
-    def recording(year, d):
-        deals[year] = {k: np.array(v, copy=True) for k, v in d.items()}
-        return observe(year, d)
-
-    m.annual_rows = recording
-    return m.run(), deals
+    return record_deals(Params(), seed=7, scale=0.03, until=2027)
 
 
 def test_turnover_and_absorption_equal_the_flow_sums(run, recorded):
