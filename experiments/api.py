@@ -12,6 +12,12 @@ From a notebook::
 Common random numbers: every scenario is run with the same seeds ``base_seed ..
 base_seed + seeds - 1``, so differences between scenarios are paired by seed.
 
+Parameter uncertainty: ``run_ensemble(..., draws=K)`` runs every scenario at the same ``K``
+draws of the calibration's posterior (``calibration/posterior.parquet``, chosen as
+:mod:`experiments.draws` says) times the same seeds, one run per (draw, seed); the tables gain a
+``draw`` column and differences are paired by (draw, seed).  ``draws=0`` (the default) runs at
+the calibrated point estimate, with tables as before (no ``draw`` column).
+
 In a script, call :func:`run_ensemble` under ``if __name__ == "__main__":`` (worker processes
 import the script again; without the guard :class:`WorkerImportError` says so).
 """
@@ -31,6 +37,7 @@ from typing import Any
 import pandas as pd
 from tqdm import tqdm
 
+from experiments import draws as drawing
 from experiments import store
 from experiments.ensemble import STEPPINGS, RunOutcome, RunSpec, execute
 from experiments.lock import RunFolderLock
@@ -71,6 +78,12 @@ class Failure:
     seed: int
     error: str
     path: Path | None = None
+    draw: int | None = None  # the posterior draw of a run at a draw (None: the calibrated point)
+
+    @property
+    def run(self) -> str:
+        """``seed 3``, or ``draw 12 seed 3``."""
+        return store.run_name(self.seed, self.draw)
 
 
 @dataclass
@@ -169,8 +182,10 @@ def run_ensemble(
     plots: bool = True,
     simulate: Callable[..., Any] | None = None,
     fresh: bool = False,
+    draws: int = 0,
+    posterior: str | Path | None = None,
 ) -> Results:
-    """Run every scenario with every seed and collect the tables.
+    """Run every scenario with every seed (and every posterior draw) and collect the tables.
 
     scenarios: a ``Scenario``, a path or shipped name, or a list of these.
     seeds: number of seeds (``base_seed ..``) or an explicit list; the same for every scenario.
@@ -190,6 +205,16 @@ def run_ensemble(
         current (drawn from the same tables by the same plotting code: ``plots.json``).
     simulate: replaces ``model.simulate`` (tests); must be importable by name for workers > 1.
     fresh: discard the stored runs of every scenario named (whatever made them) and recompute.
+    draws: number of posterior draws (0: none, the calibrated point estimate, tables as before).
+        With ``draws=K`` every scenario runs at the same K draws of ``posterior`` (chosen by
+        :func:`experiments.draws.choose_draws`) times the same seeds: one run per (draw, seed),
+        whose parameters are the scenario's with the draw's free parameters in place of the
+        calibrated ones (levers and the scenario's ``[parameters]`` on top,
+        :func:`experiments.draws.draw_params`); the tables gain a ``draw`` column.  A run folder
+        records the posterior's sha256 and the draw ids, and refuses runs of another posterior
+        or other draws (``fresh`` recomputes).  Raises :class:`experiments.draws.PosteriorError`
+        if the posterior file is missing or malformed, before anything is written.
+    posterior: the posterior file (default :data:`experiments.draws.POSTERIOR_FILE`).
 
     A run that raises does not stop the others: it is listed in ``Results.failures`` (traceback
     saved as ``runs/seed-NNNN.error.txt``) and its scenario's combined tables are not written
@@ -208,13 +233,17 @@ def run_ensemble(
         raise SettingsError(f"scenarios: each name may appear once, got {', '.join(duplicated)} twice")
     seed_values = seed_list(seeds, base_seed)
     check_settings(scale, until, workers, stepping)
+    if isinstance(draws, bool) or not isinstance(draws, int) or draws < 0:
+        raise SettingsError(f"draws: expected a whole number >= 0, got {draws!r}")
     workers = workers or os.cpu_count() or 1
+    grid = _Grid.make(chosen, seed_values, draws, posterior)
     settings = {
-        s.name: _settings(s, scale, until if until is not None else (s.until or DEFAULT_HORIZON), stepping)
+        s.name: {**_settings(s, scale, until if until is not None else (s.until or DEFAULT_HORIZON),
+                             stepping), **grid.settings()}
         for s in chosen
     }
     if out is None:
-        return _run_in_memory(chosen, seed_values, settings, workers, scheduler, simulate, progress)
+        return _run_in_memory(chosen, grid, settings, workers, scheduler, simulate, progress)
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise store.StoreError(f"{out}: --out is a file, not a folder")
@@ -226,18 +255,18 @@ def run_ensemble(
             lock = locks.enter_context(RunFolderLock(run_dirs[s.name]))
             if lock.note:
                 print(lock.note, file=sys.stderr)
-        tables = _prepare_run_dirs(chosen, run_dirs, settings, seed_values, base_seed, fresh)
+        tables = _prepare_run_dirs(chosen, run_dirs, settings, grid, base_seed, fresh)
         specs = [
-            RunSpec(s.name, seed, s.params, scale, settings[s.name]["until"], stepping)
-            for seed in seed_values  # seed-major: an interrupted ensemble stays balanced
+            grid.spec(s, draw, seed, scale, settings[s.name]["until"], stepping)
+            for draw, seed in grid.keys  # seed-major: an interrupted ensemble stays balanced
             for s in chosen
-            if not store.is_done(run_dirs[s.name], seed)
+            if not grid.is_done(run_dirs[s.name], draw, seed)
         ]
-        failures = _run_with_progress(specs, len(seed_values) * len(chosen), workers, scheduler,
-                                      simulate, progress, run_dirs, {})
-        failures.sort(key=lambda f: (names.index(f.scenario), f.seed))
+        failures = _run_with_progress(specs, len(grid.keys) * len(chosen), workers, scheduler,
+                                      simulate, progress, run_dirs, {}, grid.sha256)
+        failures.sort(key=lambda f: (names.index(f.scenario), _order(f.draw), f.seed))
         ran = {spec.scenario for spec in specs}
-        regions, flows = _finish_run_dirs(chosen, run_dirs, settings, seed_values, base_seed,
+        regions, flows = _finish_run_dirs(chosen, run_dirs, settings, grid, base_seed,
                                           plots, tables, workers, ran)
     results = Results(regions, flows, [run_dirs[s.name] for s in chosen], failures)
     _raise_if_all_failed(specs, failures, results)
@@ -267,6 +296,65 @@ def load_results(run_dirs: str | Path | Iterable[str | Path]) -> Results:
 # ----------------------------------------------------------------- helpers
 
 
+def _order(draw: int | None) -> int:
+    """Sort key of a draw id (the calibrated point, None, first)."""
+    return -1 if draw is None else draw
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """The runs of each scenario: ``keys`` = (draw, seed) pairs, seed-major; ``draw`` is None
+    for every run at the calibrated point (``draws=0``).  ``params`` holds each scenario's
+    parameters at each draw."""
+
+    seeds: list[int]
+    draws: list[int] | None  # draw ids, in selection order; None: the calibrated point
+    posterior: drawing.Posterior | None
+    params: dict[tuple[str, int], Any]  # (scenario, draw) -> model.Params
+
+    @classmethod
+    def make(cls, chosen: list[Any], seeds: list[int], draws: int,
+             posterior: str | Path | None) -> "_Grid":
+        if not draws:
+            return cls(seeds, None, None, {})
+        post = drawing.load_posterior(posterior)
+        ids = drawing.choose_draws(post, draws)
+        try:
+            params = {(s.name, d): drawing.draw_params(s, post.values[d]) for s in chosen for d in ids}
+        except (TypeError, KeyError, ValueError) as err:
+            raise SettingsError(f"draws: {err}") from None
+        return cls(seeds, ids, post, params)
+
+    @property
+    def keys(self) -> list[tuple[int | None, int]]:
+        return [(d, seed) for seed in self.seeds for d in (self.draws or [None])]
+
+    @property
+    def sha256(self) -> str | None:
+        return self.posterior.sha256 if self.posterior is not None else None
+
+    def settings(self) -> dict[str, Any]:
+        """Settings of runs at draws (the posterior's sha256 and the draw ids are compatibility
+        keys, :data:`experiments.store.COMPATIBILITY_KEYS`); none at the calibrated point."""
+        if self.posterior is None:
+            return {}
+        return {"posterior_sha256": self.posterior.sha256, "draws": list(self.draws),
+                "posterior_file": drawing.shown(self.posterior.path),
+                "draw_selection": drawing.SELECTION}
+
+    def spec(self, s: Any, draw: int | None, seed: int, scale: float, until: int,
+             stepping: str) -> RunSpec:
+        if draw is None:
+            return RunSpec(s.name, seed, s.params, scale, until, stepping)
+        return RunSpec(s.name, seed, self.params[(s.name, draw)], scale, until, stepping, draw)
+
+    def is_done(self, run_dir: Path, draw: int | None, seed: int) -> bool:
+        return store.is_done(run_dir, seed, draw, self.sha256)
+
+    def problem(self, run_dir: Path, draw: int | None, seed: int) -> str | None:
+        return store.run_problem(run_dir, seed, draw, self.sha256)
+
+
 def _as_list(items: Any) -> list[Any]:
     if isinstance(items, (str, Path)) or hasattr(items, "params"):
         return [items]
@@ -290,12 +378,16 @@ def _check(run_dir: Path, settings: dict[str, Any], fresh: bool) -> None:
 
 
 def _manifest(scenario: Any, seeds: list[int], base_seed: int, settings: dict[str, Any],
-              complete: bool, failed: list[int], tables: dict[str, Any] | None) -> dict[str, Any]:
+              complete: bool, failed: list[tuple[int | None, int]], tables: dict[str, Any] | None
+              ) -> dict[str, Any]:
     """Contents of ``manifest.json``; ``complete`` once every seed has finished and the combined
-    tables are written; ``failed_seeds`` lists seeds whose run raised; ``tables`` describes the
-    combined tables in the folder (their seeds and sha256), which may be an earlier complete
-    run's while this one is incomplete."""
+    tables are written; ``failed_seeds`` lists seeds whose run raised (``failed`` holds (draw,
+    seed) pairs; with draws, ``failed_runs`` lists them as ``[draw, seed]``); ``tables``
+    describes the combined tables in the folder (their seeds, draws and sha256), which may be an
+    earlier complete run's while this one is incomplete.  Runs at posterior draws also record
+    (in ``settings``) the posterior's sha256 and file, the draw ids and how they were chosen."""
     path = getattr(scenario, "path", None)
+    drawn = {"failed_runs": [[d, seed] for d, seed in failed]} if "draws" in settings else {}
     return {
         "scenario": scenario.name,
         "scenario_file": Path(path).name if path is not None else None,
@@ -303,7 +395,8 @@ def _manifest(scenario: Any, seeds: list[int], base_seed: int, settings: dict[st
         "seeds": seeds,
         "base_seed": base_seed,
         "complete": complete,
-        "failed_seeds": failed,
+        "failed_seeds": list(dict.fromkeys(seed for _, seed in failed)),
+        **drawn,
         "tables": tables,
         "git_commit": store.git_commit(),
         "packages": store.package_versions(),
@@ -313,7 +406,7 @@ def _manifest(scenario: Any, seeds: list[int], base_seed: int, settings: dict[st
 
 
 def _prepare_run_dirs(chosen: list[Any], run_dirs: dict[str, Path], settings: dict[str, dict],
-                      seeds: list[int], base_seed: int, fresh: bool) -> dict[str, dict | None]:
+                      grid: _Grid, base_seed: int, fresh: bool) -> dict[str, dict | None]:
     """Under the locks: check every folder again (or discard it if ``fresh``), remove temporary
     files of killed writers, say which stored runs are unusable (they are recomputed), and write
     an incomplete manifest.  Combined tables are left in place (replaced when a scenario is
@@ -327,39 +420,39 @@ def _prepare_run_dirs(chosen: list[Any], run_dirs: dict[str, Path], settings: di
     for s in chosen:
         run_dir = run_dirs[s.name]
         store.remove_temporaries(run_dir)
-        for seed in seeds:
-            problem = store.run_problem(run_dir, seed)
+        for draw, seed in grid.keys:
+            problem = grid.problem(run_dir, draw, seed)
             if problem:
-                print(f"{run_dir}/{problem}, recomputing seed {seed}", file=sys.stderr)
+                print(f"{run_dir}/{problem}, recomputing {store.run_name(seed, draw)}", file=sys.stderr)
         old = store.read_json(run_dir / store.MANIFEST) if (run_dir / store.MANIFEST).exists() else {}
         tables[s.name] = old.get("tables") if store.is_run_folder(run_dir) else None
-        store.write_json(_manifest(s, seeds, base_seed, settings[s.name], False, [], tables[s.name]),
+        store.write_json(_manifest(s, grid.seeds, base_seed, settings[s.name], False, [], tables[s.name]),
                          run_dir / store.MANIFEST)
     return tables
 
 
 def _run_with_progress(specs: list[RunSpec], total: int, workers: int, scheduler: str | None,
                        simulate: Callable[..., Any] | None, progress: bool,
-                       run_dirs: dict[str, Path], in_memory: dict[tuple[str, int], RunOutcome]
-                       ) -> list[Failure]:
+                       run_dirs: dict[str, Path], in_memory: dict[tuple, RunOutcome],
+                       posterior: str | None = None) -> list[Failure]:
     """Execute ``specs``, storing each outcome as it arrives; progress bar and failures on stderr."""
     failures = []
     outcomes = execute(specs, workers=workers, scheduler=scheduler, simulate=simulate)
     with tqdm(total=total, initial=total - len(specs), unit="run", desc="runs", file=sys.stderr,
               disable=not progress, dynamic_ncols=True) as bar, contextlib.closing(outcomes):
         for outcome in outcomes:
-            failure = _record(outcome, run_dirs, in_memory)
+            failure = _record(outcome, run_dirs, in_memory, posterior)
             if failure is not None:
                 failures.append(failure)
                 where = f"; traceback in {failure.path}" if failure.path else ""
-                bar.write(f"run failed: scenario {failure.scenario}, seed {failure.seed}: "
+                bar.write(f"run failed: scenario {failure.scenario}, {failure.run}: "
                           f"{_last_line(failure.error)}{where}", file=sys.stderr)
             bar.update(1)
     return failures
 
 
 def _finish_run_dirs(chosen: list[Any], run_dirs: dict[str, Path], settings: dict[str, dict],
-                     seeds: list[int], base_seed: int, plots: bool, tables: dict[str, dict | None],
+                     grid: _Grid, base_seed: int, plots: bool, tables: dict[str, dict | None],
                      workers: int, ran: set[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Write combined tables (from verified per-seed files), final manifest and plots of each
     complete run folder; return the tables of all finished runs (complete or not).  ``ran``
@@ -374,7 +467,7 @@ def _finish_run_dirs(chosen: list[Any], run_dirs: dict[str, Path], settings: dic
     to_plot: list[Path] = []
     for s in chosen:
         try:
-            regions, flows = _finish_one(s, run_dirs[s.name], settings[s.name], seeds, base_seed,
+            regions, flows = _finish_one(s, run_dirs[s.name], settings[s.name], grid, base_seed,
                                          to_plot if plots else None, tables[s.name], s.name in ran)
         except (OSError, ValueError) as err:
             errors.append(err)
@@ -397,42 +490,48 @@ def _finish_run_dirs(chosen: list[Any], run_dirs: dict[str, Path], settings: dic
     return _concat(all_regions, all_flows)
 
 
-def _finish_one(s: Any, run_dir: Path, settings: dict[str, Any], seeds: list[int], base_seed: int,
+def _finish_one(s: Any, run_dir: Path, settings: dict[str, Any], grid: _Grid, base_seed: int,
                 to_plot: list[Path] | None, tables: dict | None, ran: bool
                 ) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """Finish one run folder (see :func:`_finish_run_dirs`); returns its tables (None if no
-    seed is done).  Without runs in this call (``ran`` false), combined tables of exactly these
-    seeds that match the manifest are read as they are instead of combined and written again."""
-    done = [seed for seed in seeds if store.is_done(run_dir, seed)]
-    failed = [seed for seed in seeds if seed not in done]
+    run is done).  Without runs in this call (``ran`` false), combined tables of exactly these
+    seeds (and draws) that match the manifest are read as they are instead of combined and
+    written again."""
+    done = [(d, seed) for d, seed in grid.keys if grid.is_done(run_dir, d, seed)]
+    failed = [key for key in grid.keys if key not in done]
+    done_seeds = list(dict.fromkeys(seed for _, seed in done))
     kept = None
-    if not ran and not failed and tables and tables.get("seeds") == done:
+    if (not ran and not failed and tables and tables.get("seeds") == done_seeds
+            and tables.get("draws") == grid.draws):
         kept = store.read_tables(run_dir, tables.get("sha256") or {})
     regions = flows = None
     if kept is not None:
         regions, flows = kept
     elif done:
-        regions, flows = store.combine_runs(run_dir, done)
+        regions, flows = (store.combine_runs(run_dir, done_seeds) if grid.draws is None
+                          else store.combine_runs(run_dir, done, grid.sha256))
         if not failed:
-            tables = {"seeds": done, "sha256": store.write_tables(run_dir, regions, flows)}
-    store.write_json(_manifest(s, seeds, base_seed, settings, not failed, failed, tables),
+            drawn = {"draws": list(grid.draws)} if grid.draws is not None else {}
+            tables = {"seeds": done_seeds, **drawn,
+                      "sha256": store.write_tables(run_dir, regions, flows)}
+    store.write_json(_manifest(s, grid.seeds, base_seed, settings, not failed, failed, tables),
                      run_dir / store.MANIFEST)
     if not failed and to_plot is not None:
         to_plot.append(run_dir)  # drawn once every folder is finished (_finish_run_dirs)
     return regions, flows
 
 
-def _run_in_memory(chosen: list[Any], seeds: list[int], settings: dict[str, dict], workers: int,
+def _run_in_memory(chosen: list[Any], grid: _Grid, settings: dict[str, dict], workers: int,
                    scheduler: str | None, simulate: Callable[..., Any] | None, progress: bool
                    ) -> Results:
-    specs = [RunSpec(s.name, seed, s.params, settings[s.name]["scale"], settings[s.name]["until"],
-                     settings[s.name]["stepping"]) for seed in seeds for s in chosen]
-    in_memory: dict[tuple[str, int], RunOutcome] = {}
+    specs = [grid.spec(s, draw, seed, settings[s.name]["scale"], settings[s.name]["until"],
+                       settings[s.name]["stepping"]) for draw, seed in grid.keys for s in chosen]
+    in_memory: dict[tuple, RunOutcome] = {}
     failures = _run_with_progress(specs, len(specs), workers, scheduler, simulate, progress, {},
                                   in_memory)
     names = [s.name for s in chosen]
-    failures.sort(key=lambda f: (names.index(f.scenario), f.seed))
-    results = Results(*_combine_in_memory(chosen, seeds, in_memory), [], failures)
+    failures.sort(key=lambda f: (names.index(f.scenario), _order(f.draw), f.seed))
+    results = Results(*_combine_in_memory(chosen, grid, in_memory), [], failures)
     _raise_if_all_failed(specs, failures, results)
     return results
 
@@ -442,13 +541,14 @@ def _raise_if_all_failed(specs: list[RunSpec], failures: list[Failure], results:
     if not specs or len(failures) < len(specs):
         return
     first = failures[0]
-    where = (f"tracebacks in {first.path.parent}/seed-NNNN.error.txt" if first.path
+    pattern = "seed-NNNN" if first.draw is None else "draw-DDDD-seed-NNNN"
+    where = (f"tracebacks in {first.path.parent}/{pattern}.error.txt" if first.path
              else "tracebacks in RunsFailed.failures")
     hint = ""
     if "BrokenProcessPool" in first.error and getattr(sys.modules.get("__main__"), "__file__", None):
         hint = (f"; worker processes died while starting: {GUARD_MESSAGE.split(': ', 1)[1]}")
-    raise RunsFailed(f"all {len(specs)} run(s) failed; the first (scenario {first.scenario}, seed "
-                     f"{first.seed}): {_last_line(first.error)}; {where}{hint}", results)
+    raise RunsFailed(f"all {len(specs)} run(s) failed; the first (scenario {first.scenario}, "
+                     f"{first.run}): {_last_line(first.error)}; {where}{hint}", results)
 
 
 def _last_line(text: str) -> str:
@@ -468,26 +568,27 @@ def _importing_in_worker() -> bool:
                for frame, _ in traceback.walk_stack(None))
 
 
-def _record(outcome: RunOutcome, run_dirs: dict[str, Path],
-            in_memory: dict[tuple[str, int], RunOutcome]) -> Failure | None:
-    """Store one outcome (on disk if there is a run folder); return a Failure if it failed."""
+def _record(outcome: RunOutcome, run_dirs: dict[str, Path], in_memory: dict[tuple, RunOutcome],
+            posterior: str | None = None) -> Failure | None:
+    """Store one outcome (on disk if there is a run folder); return a Failure if it failed.
+    ``posterior``: the sha256 of the posterior file, recorded with a run at a draw."""
     spec = outcome.spec
     run_dir = run_dirs.get(spec.scenario)
     if not outcome.ok:
-        path = store.save_error(run_dir, spec.seed, outcome.error) if run_dir else None
-        return Failure(spec.scenario, spec.seed, outcome.error, path)
+        path = store.save_error(run_dir, spec.seed, outcome.error, spec.draw) if run_dir else None
+        return Failure(spec.scenario, spec.seed, outcome.error, path, spec.draw)
     if run_dir is not None:
-        store.save_run(run_dir, spec.seed, outcome.regions, outcome.flows)
+        store.save_run(run_dir, spec.seed, outcome.regions, outcome.flows, spec.draw, posterior)
     else:
-        in_memory[(spec.scenario, spec.seed)] = outcome
+        in_memory[(spec.scenario, spec.draw, spec.seed)] = outcome
     return None
 
 
-def _combine_in_memory(chosen: list[Any], seeds: list[int],
-                       outcomes: dict[tuple[str, int], RunOutcome]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _combine_in_memory(chosen: list[Any], grid: _Grid,
+                       outcomes: dict[tuple, RunOutcome]) -> tuple[pd.DataFrame, pd.DataFrame]:
     regions, flows = [], []
     for s in chosen:
-        mine = [outcomes[(s.name, seed)] for seed in seeds if (s.name, seed) in outcomes]
+        mine = [outcomes[(s.name, d, seed)] for d, seed in grid.keys if (s.name, d, seed) in outcomes]
         if mine:
             regions.append(store.tidy_regions(pd.concat([o.regions for o in mine], ignore_index=True)))
             flows.append(store.tidy_flows(pd.concat([o.flows for o in mine], ignore_index=True)))

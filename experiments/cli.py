@@ -2,7 +2,7 @@
 
     bth run SCENARIO.toml [more.toml ...] [--seeds 10] [--scale 0.1] [--until YEAR]
             [--out results] [--workers N] [--scheduler ADDRESS] [--stepping vectorised]
-            [--base-seed 0] [--fresh] [--strict]
+            [--base-seed 0] [--fresh] [--strict] [--draws 0] [--posterior FILE]
     bth compare RESULT_DIR ... [--out results/comparison] [--baseline NAME] [--allow-mixed] [--force]
     bth calibrate ...    (calibration.cli)
     bth fit RUN_DIR      (experiments.fit_check: a run's seed means against the calibration targets)
@@ -16,8 +16,9 @@ Exit codes of ``bth run`` and ``bth compare``:
 * 1 - some run failed (``run``): the finished runs are kept, tracebacks are saved as
   ``runs/seed-NNNN.error.txt``; rerun the same command to retry the failed ones.
 * 2 - refused, one ``error:`` line on stderr and no traceback: bad option value; bad or missing
-  scenario file; a run folder made with other settings or another model code (``--fresh``
-  recomputes); a run folder another live process is writing (its lock names the holder); an
+  scenario file; ``--draws`` without a posterior file (``bth posterior`` makes it) or with a
+  malformed one; a run folder made with other settings, another model code, another posterior
+  or other draws (``--fresh`` recomputes); a run folder another live process is writing (its lock names the holder); an
   I/O error (``--out`` is a file, disk full, read-only folder, unreadable manifest); an
   unreachable ``--scheduler``; run folders that are not finished, or of different settings
   (``compare`` without ``--allow-mixed``); an ``--out`` that already holds a comparison
@@ -78,6 +79,10 @@ def _dispatch(argv: list[str]) -> int:
         from calibration.cli import main as calibrate_main
 
         return calibrate_main(argv[1:])
+    if argv and argv[0] == "posterior":
+        from calibration.posterior import main as posterior_main
+
+        return posterior_main(argv[1:])
     if argv and argv[0] == "backtest":
         from calibration.backtest import main as backtest_main
 
@@ -121,6 +126,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="model step implementation (default vectorised)")
     run.add_argument("--base-seed", type=_non_negative_int, default=0,
                      help="first seed; seeds are BASE .. BASE+N-1 (default 0)")
+    run.add_argument("--draws", type=_non_negative_int, default=0,
+                     help="posterior draws per scenario, each run with every seed (the same draws "
+                          "for every scenario; tables gain a draw column); 0 = the calibrated "
+                          "point estimate (default 0)")
+    run.add_argument("--posterior", type=Path, default=None, metavar="FILE",
+                     help="posterior file of --draws (default calibration/posterior.parquet, "
+                          "written by 'bth posterior')")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--fresh", action="store_true",
                      help="discard the stored runs of the scenarios named (e.g. made by other "
@@ -146,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare.set_defaults(func=cmd_compare)
 
     commands.add_parser("calibrate", help="calibrate the model (see 'bth calibrate --help')")
+    commands.add_parser("posterior", help="ABC-SMC posterior of the free parameters (see 'bth posterior --help')")
+    commands.add_parser("backtest", help="forecast test: calibrate up to a cutoff year (see 'bth backtest --help')")
     commands.add_parser("fit", help="check a run folder against the calibration targets (see 'bth fit --help')")
     commands.add_parser("bench", help="benchmark the model (see 'bth bench --help')")
 
@@ -178,6 +192,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     """``bth run``: validate every scenario file first, then run the ensembles."""
     import warnings
 
+    from experiments.draws import PosteriorError
     from scenarios import ScenarioError, ScenarioWarning
 
     try:
@@ -198,8 +213,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             scenarios, seeds=args.seeds, scale=args.scale, until=args.until, out=args.out,
             workers=args.workers, scheduler=args.scheduler, stepping=args.stepping,
             progress=not args.no_progress, base_seed=args.base_seed, fresh=args.fresh,
+            draws=args.draws, posterior=args.posterior,
         )
-    except (store.RunFolderConflict, api.SettingsError) as err:
+    except (store.RunFolderConflict, api.SettingsError, PosteriorError) as err:
         return _bad_input(str(err))
     except api.RunsFailed as err:
         print(f"error: {err}", file=sys.stderr)
@@ -214,8 +230,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(run_dir)
     if results.failures:
         print(f"error: {len(results.failures)} run(s) failed: "
-              + ", ".join(f"{f.scenario} seed {f.seed}" for f in results.failures)
-              + "; tracebacks in runs/seed-NNNN.error.txt, rerun the same command to retry them",
+              + ", ".join(f"{f.scenario} {f.run}" for f in results.failures)
+              + f"; tracebacks in runs/{'seed-NNNN' if args.draws == 0 else 'draw-DDDD-seed-NNNN'}"
+              + ".error.txt, rerun the same command to retry them",
               file=sys.stderr)
         return EXIT_RUN_FAILED
     return EXIT_OK

@@ -40,7 +40,7 @@ from model.years import CALIBRATION_LAST_YEAR
 __all__ = ["compare", "find_run_dirs", "scan_run_dirs", "load_runs", "check_alike", "check_out",
            "run_settings", "paired_differences", "ComparisonExists"]
 
-SETTINGS = ("scale", "horizon", "code")  # what must match for runs to be compared
+SETTINGS = ("scale", "horizon", "code", "posterior")  # what must match for runs to be compared
 MARK = "comparison.json"  # what a comparison folder holds: the files written, the runs compared
 EXTRA_EFFECTS = 6  # effects shown after a scenario's key outcomes: the largest by size
 # files an older comparison (without comparison.json) may have left; replaced with --force
@@ -290,15 +290,20 @@ def folders_of(runs: dict[str, RunFolder]) -> list[RunFolder]:
 # ----------------------------------------------------------------------------- settings
 
 def run_settings(manifest: dict) -> dict[str, str]:
-    """The :data:`SETTINGS` of a run as text: scale, horizon (manifest ``until``) and model code
-    (``code_hash``, else the older ``code_version``); a missing key reads "unknown"."""
+    """The :data:`SETTINGS` of a run as text: scale, horizon (manifest ``until``), model code
+    (``code_hash``, else the older ``code_version``) and posterior (the first 12 hex digits of
+    the sha256 of the posterior file of runs at draws, "none" for runs at the calibrated point:
+    runs are paired by (draw, seed), so draw ids of two posteriors must not meet); a missing key
+    reads "unknown"."""
     def known(key: str) -> str:
         v = manifest.get(key)
         return "unknown" if v is None or v == "" else str(v)
 
     code = (manifest.get("code_hash") and str(manifest["code_hash"])
             or manifest.get("code_version") and f"version {manifest['code_version']}" or "unknown")
-    return {"scale": known("scale"), "horizon": known("until"), "code": code}
+    posterior = manifest.get("posterior_sha256")
+    return {"scale": known("scale"), "horizon": known("until"), "code": code,
+            "posterior": str(posterior)[:12] if posterior else "none"}
 
 
 def check_alike(runs: dict[str, RunFolder], baseline: str, allow_mixed: bool = False) -> list[tuple[str, str]]:

@@ -9,7 +9,7 @@ Workers only compute and return tables; the calling process writes every file, s
 cluster needs no shared file system.  The one exception is :func:`draw_plots`: figures of run
 folders on this machine, drawn on local processes (never on Dask) when there are several, each
 worker writing only the PNG files of its folder.  Each run is independent and fully determined by
-(params, seed, scale, until, stepping), so results do not depend on where or in which order
+(params, seed, scale, until, stepping; and the draw id, which only labels the tables), so results do not depend on where or in which order
 runs were executed.
 """
 
@@ -46,10 +46,17 @@ class RunSpec:
 
     scenario: str  # scenario name, written into the tables' ``scenario`` column
     seed: int
-    params: Any  # model.Params
+    params: Any  # model.Params (the scenario's at ``draw`` for a run at a posterior draw)
     scale: float
     until: int
     stepping: str
+    draw: int | None = None  # posterior draw id, written into a ``draw`` column; None: the calibrated point
+
+    @property
+    def header(self) -> str:
+        """The first line of the traceback text of a failed run."""
+        at = "" if self.draw is None else f" draw={self.draw}"
+        return f"run scenario={self.scenario}{at} seed={self.seed} scale={self.scale} until={self.until}\n"
 
 
 @dataclass
@@ -79,10 +86,11 @@ def run_one(spec: RunSpec, simulate: Callable[..., Any] | None = None) -> RunOut
                           stepping=spec.stepping)
         regions = tables.regions.assign(scenario=spec.scenario, seed=spec.seed)
         flows = tables.flows.assign(scenario=spec.scenario, seed=spec.seed)
+        if spec.draw is not None:
+            regions, flows = regions.assign(draw=spec.draw), flows.assign(draw=spec.draw)
         return RunOutcome(spec, tidy_regions(regions), tidy_flows(flows))
     except Exception:  # noqa: BLE001 - any failure of one run is reported, the others go on
-        header = f"run scenario={spec.scenario} seed={spec.seed} scale={spec.scale} until={spec.until}\n"
-        return RunOutcome(spec, error=header + traceback.format_exc())
+        return RunOutcome(spec, error=spec.header + traceback.format_exc())
 
 
 def execute(
@@ -106,8 +114,7 @@ def execute(
         for i, result in executor.imap_unordered(task, specs, return_exceptions=True):
             if isinstance(result, BaseException):  # e.g. a killed worker process, KilledWorker
                 spec = specs[i]
-                header = f"run scenario={spec.scenario} seed={spec.seed} scale={spec.scale} until={spec.until}\n"
-                yield RunOutcome(spec, error=header + "".join(traceback.format_exception(result)))
+                yield RunOutcome(spec, error=spec.header + "".join(traceback.format_exception(result)))
             else:
                 yield result
 

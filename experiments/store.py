@@ -15,6 +15,8 @@ Layout::
                                          sha256 of both files; the run counts as done only when
                                          this record exists and both files match it
         runs/seed-0007.error.txt         traceback of a failed run (removed once it succeeds)
+        runs/draw-0012-seed-0007.*       the same for a run at posterior draw 12 (``--draws``):
+                                         its record also names the draw and the posterior's sha256
         timeseries.png, od_matrix_*.png  the figures (experiments.plots)
         plots.json                       what the figures were drawn from (the sha256 of the
                                          combined tables and of the plotting code) and their
@@ -28,7 +30,13 @@ scale: ``_bn`` columns in billion yuan, counts in firms/contracts.
 Compatibility: runs are mixed in one folder only when the :data:`COMPATIBILITY_KEYS` match,
 the model-code hash (:func:`model.version.code_hash`, which covers the numeric package versions)
 included; each per-seed record carries the code hash too, so seeds of two codes never share a
-folder's tables.
+folder's tables.  Runs at posterior draws (``bth run --draws K``) add two keys: the posterior
+file's sha256 and the draw ids used (absent, i.e. None, for runs at the calibrated point, whose
+folders and files are as they were before draws existed); each run's record carries the sha256
+too.
+
+Tables of runs at posterior draws have a ``draw`` column (int) after ``seed``, and are sorted by
+draw first; runs at the calibrated point have no ``draw`` column.
 
 Importing this module is cheap (no pandas, no model): ``bth --help`` and the other light paths
 import it; pandas and the model-code hash are imported when first used.
@@ -63,9 +71,12 @@ REGION_COLUMNS = ["scenario", "seed", "year", "region", "metric", "value"]
 FLOW_COLUMNS = ["scenario", "seed", "year", "origin", "destination", "contract_value_bn", "contracts"]
 REGION_ORDER = ["seed", "year", "region", "metric"]  # row order of regions tables
 FLOW_ORDER = ["seed", "year", "origin", "destination"]  # row order of flows tables
+DRAW = "draw"  # the column of the posterior draw, in tables of runs at draws (after "seed")
 
-# Settings that must match for runs to be mixed in one folder.
-COMPATIBILITY_KEYS = ("scenario_hash", "scale", "until", "stepping", "code_hash")
+# Settings that must match for runs to be mixed in one folder.  The last two are set only for runs
+# at posterior draws (None, i.e. absent from the manifest, at the calibrated point).
+COMPATIBILITY_KEYS = ("scenario_hash", "scale", "until", "stepping", "code_hash",
+                      "posterior_sha256", "draws")
 EXTRA_PACKAGES = ("pyarrow", "dask")  # recorded for information; they do not change numbers
 FRESH_ADVICE = "rerun with --fresh to recompute, or use another --out"
 
@@ -111,22 +122,36 @@ def numeric_versions() -> dict[str, str]:
 # ----------------------------------------------------------------- tidy tables
 
 
+def with_draw(columns: list[str]) -> list[str]:
+    """``columns`` with :data:`DRAW` after ``seed`` (the columns of tables of runs at draws)."""
+    i = columns.index("seed") + 1
+    return columns[:i] + [DRAW] + columns[i:]
+
+
 def tidy_regions(df: pd.DataFrame) -> pd.DataFrame:
-    """Columns in contract order, dtypes fixed, rows sorted by seed, year, region, metric."""
-    df = df[REGION_COLUMNS].astype(
-        {"scenario": str, "seed": "int64", "year": "int64", "region": str, "metric": str,
-         "value": "float64"}
-    )
-    return df.sort_values(REGION_ORDER, kind="mergesort").reset_index(drop=True)
+    """Columns in contract order, dtypes fixed, rows sorted by seed, year, region, metric (by
+    draw first, with a ``draw`` column after ``seed``, for runs at posterior draws)."""
+    drawn = DRAW in df.columns
+    dtypes = {"scenario": str, "seed": "int64", "year": "int64", "region": str, "metric": str,
+              "value": "float64"}
+    if drawn:
+        dtypes[DRAW] = "int64"
+    df = df[with_draw(REGION_COLUMNS) if drawn else REGION_COLUMNS].astype(dtypes)
+    order = [DRAW] + REGION_ORDER if drawn else REGION_ORDER
+    return df.sort_values(order, kind="mergesort").reset_index(drop=True)
 
 
 def tidy_flows(df: pd.DataFrame) -> pd.DataFrame:
-    """Columns in contract order, dtypes fixed, rows sorted by seed, year, origin, destination."""
-    df = df[FLOW_COLUMNS].astype(
-        {"scenario": str, "seed": "int64", "year": "int64", "origin": str, "destination": str,
-         "contract_value_bn": "float64", "contracts": "float64"}
-    )
-    return df.sort_values(FLOW_ORDER, kind="mergesort").reset_index(drop=True)
+    """Columns in contract order, dtypes fixed, rows sorted by seed, year, origin, destination
+    (by draw first, with a ``draw`` column after ``seed``, for runs at posterior draws)."""
+    drawn = DRAW in df.columns
+    dtypes = {"scenario": str, "seed": "int64", "year": "int64", "origin": str, "destination": str,
+              "contract_value_bn": "float64", "contracts": "float64"}
+    if drawn:
+        dtypes[DRAW] = "int64"
+    df = df[with_draw(FLOW_COLUMNS) if drawn else FLOW_COLUMNS].astype(dtypes)
+    order = [DRAW] + FLOW_ORDER if drawn else FLOW_ORDER
+    return df.sort_values(order, kind="mergesort").reset_index(drop=True)
 
 
 # ----------------------------------------------------------------- atomic writes
@@ -188,22 +213,37 @@ def describe_os_error(err: OSError) -> str:
 
 
 # ----------------------------------------------------------------- one run (scenario, seed)
+#
+# A run is identified by its seed, and for runs at a posterior draw by (draw, seed): every
+# function below takes ``draw=None`` (the calibrated point: ``seed-NNNN`` files, as before draws
+# existed) or the draw id (``draw-DDDD-seed-NNNN`` files).  ``posterior`` is the sha256 of the
+# posterior file of runs at draws: recorded with the run, and checked when it is read.
 
 
-def run_paths(run_dir: Path, seed: int) -> tuple[Path, Path]:
-    """(regions, flows) file paths of the run with ``seed``."""
-    stem = run_dir / RUNS / f"seed-{seed:04d}"
+def run_stem(seed: int, draw: int | None = None) -> str:
+    """The file stem of a run: ``seed-0007``, or ``draw-0012-seed-0007`` at posterior draw 12."""
+    return f"seed-{seed:04d}" if draw is None else f"draw-{draw:04d}-seed-{seed:04d}"
+
+
+def run_name(seed: int, draw: int | None = None) -> str:
+    """How messages name a run: ``seed 7``, or ``draw 12 seed 7``."""
+    return f"seed {seed}" if draw is None else f"draw {draw} seed {seed}"
+
+
+def run_paths(run_dir: Path, seed: int, draw: int | None = None) -> tuple[Path, Path]:
+    """(regions, flows) file paths of the run with ``seed`` (at ``draw``)."""
+    stem = run_dir / RUNS / run_stem(seed, draw)
     return stem.with_name(stem.name + ".regions.parquet"), stem.with_name(stem.name + ".flows.parquet")
 
 
-def record_path(run_dir: Path, seed: int) -> Path:
-    """The record of the run with ``seed``: code hash and sha256 of its two files."""
-    return run_dir / RUNS / f"seed-{seed:04d}.json"
+def record_path(run_dir: Path, seed: int, draw: int | None = None) -> Path:
+    """The record of the run with ``seed`` (at ``draw``): code hash and sha256 of its two files."""
+    return run_dir / RUNS / f"{run_stem(seed, draw)}.json"
 
 
-def error_path(run_dir: Path, seed: int) -> Path:
-    """Where the traceback of a failed run with ``seed`` is saved."""
-    return run_dir / RUNS / f"seed-{seed:04d}.error.txt"
+def error_path(run_dir: Path, seed: int, draw: int | None = None) -> Path:
+    """Where the traceback of a failed run with ``seed`` (at ``draw``) is saved."""
+    return run_dir / RUNS / f"{run_stem(seed, draw)}.error.txt"
 
 
 def _parquet_bytes(df: pd.DataFrame) -> bytes:
@@ -216,42 +256,52 @@ def _write_bytes(data: bytes, path: Path) -> None:
     _atomic(path, lambda tmp: tmp.write_bytes(data))
 
 
-def save_run(run_dir: Path, seed: int, regions: pd.DataFrame, flows: pd.DataFrame) -> None:
-    """Store one finished run: both files, then (last) the record with their sha256."""
-    paths = run_paths(run_dir, seed)
+def save_run(run_dir: Path, seed: int, regions: pd.DataFrame, flows: pd.DataFrame,
+             draw: int | None = None, posterior: str | None = None) -> None:
+    """Store one finished run: both files, then (last) the record with their sha256 (and, for a
+    run at ``draw``, the draw and the ``posterior`` file's sha256)."""
+    paths = run_paths(run_dir, seed, draw)
     paths[0].parent.mkdir(parents=True, exist_ok=True)
-    record_path(run_dir, seed).unlink(missing_ok=True)  # the old record no longer describes them
+    record = record_path(run_dir, seed, draw)
+    record.unlink(missing_ok=True)  # the old record no longer describes them
     files = {}
     for df, path in zip((tidy_regions(regions), tidy_flows(flows)), paths):
         data = _parquet_bytes(df)
         _write_bytes(data, path)
         files[path.name] = sha256(data)
-    write_json({"seed": seed, "code_hash": code_hash(), "files": files}, record_path(run_dir, seed))
-    error_path(run_dir, seed).unlink(missing_ok=True)
+    info: dict[str, Any] = {"seed": seed}
+    if draw is not None:
+        info.update(draw=draw, posterior_sha256=posterior)
+    write_json({**info, "code_hash": code_hash(), "files": files}, record)
+    error_path(run_dir, seed, draw).unlink(missing_ok=True)
 
 
-def save_error(run_dir: Path, seed: int, text: str) -> Path:
+def save_error(run_dir: Path, seed: int, text: str, draw: int | None = None) -> Path:
     """Store the traceback of a failed run; returns the file written."""
-    path = error_path(run_dir, seed)
+    path = error_path(run_dir, seed, draw)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text(text, path)
     return path
 
 
-def run_problem(run_dir: Path, seed: int) -> str | None:
-    """Why the stored run with ``seed`` cannot be used (None if it can).
+def run_problem(run_dir: Path, seed: int, draw: int | None = None,
+                posterior: str | None = None) -> str | None:
+    """Why the stored run with ``seed`` (at ``draw`` of the posterior of sha256 ``posterior``)
+    cannot be used (None if it can).
 
     "" if nothing of it is stored (it was never run, or it failed); otherwise a message naming the
-    file: missing, truncated or altered (checksum mismatch), no record, or another model code."""
-    return _read_run(run_dir, seed)[1]
+    file: missing, truncated or altered (checksum mismatch), no record, another model code, or
+    (at a draw) another posterior file."""
+    return _read_run(run_dir, seed, draw, posterior)[1]
 
 
-def _read_run(run_dir: Path, seed: int) -> tuple[list[bytes] | None, str | None]:
-    """``(bytes of the two files, None)`` of the stored run with ``seed`` if they match its
-    record, else ``(None, why not)`` (as :func:`run_problem` says it).  Each file is read once:
-    the bytes checked are the bytes returned."""
-    record = record_path(run_dir, seed)
-    paths = run_paths(run_dir, seed)
+def _read_run(run_dir: Path, seed: int, draw: int | None = None, posterior: str | None = None
+              ) -> tuple[list[bytes] | None, str | None]:
+    """``(bytes of the two files, None)`` of the stored run with ``seed`` (at ``draw``) if they
+    match its record, else ``(None, why not)`` (as :func:`run_problem` says it).  Each file is
+    read once: the bytes checked are the bytes returned."""
+    record = record_path(run_dir, seed, draw)
+    paths = run_paths(run_dir, seed, draw)
     rel = lambda p: f"{RUNS}/{p.name}"  # noqa: E731 - short name for messages
     if not record.exists():
         present = [p for p in paths if p.exists()]
@@ -263,6 +313,9 @@ def _read_run(run_dir: Path, seed: int) -> tuple[list[bytes] | None, str | None]
         return None, f"{rel(record)}: unreadable"
     if info.get("code_hash") != code_hash():
         return None, f"{rel(record)}: made by model code {info.get('code_hash')}, this is {code_hash()}"
+    if draw is not None and (info.get("draw") != draw or info.get("posterior_sha256") != posterior):
+        return None, (f"{rel(record)}: made from posterior {info.get('posterior_sha256')} draw "
+                      f"{info.get('draw')}, this is posterior {posterior} draw {draw}")
     contents = []
     for path in paths:
         try:
@@ -275,29 +328,33 @@ def _read_run(run_dir: Path, seed: int) -> tuple[list[bytes] | None, str | None]
     return contents, None
 
 
-def is_done(run_dir: Path, seed: int) -> bool:
-    """Whether the run with ``seed`` finished and both files match its record."""
-    return run_problem(run_dir, seed) is None
+def is_done(run_dir: Path, seed: int, draw: int | None = None, posterior: str | None = None) -> bool:
+    """Whether the run with ``seed`` (at ``draw``) finished and both files match its record."""
+    return run_problem(run_dir, seed, draw, posterior) is None
 
 
-def load_run(run_dir: Path, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def load_run(run_dir: Path, seed: int, draw: int | None = None, posterior: str | None = None
+             ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(regions, flows) of one stored run, parsed from the bytes verified against its record.
 
     Raises :class:`StoreError` naming the file if it is missing or does not match."""
-    contents, problem = _read_run(run_dir, seed)
+    contents, problem = _read_run(run_dir, seed, draw, posterior)
     if contents is None:
-        raise StoreError(f"{run_dir}/{problem or f'{RUNS}: seed {seed} not stored'}")
+        raise StoreError(f"{run_dir}/{problem or f'{RUNS}: {run_name(seed, draw)} not stored'}")
     import pandas as pd
 
     regions, flows = (pd.read_parquet(io.BytesIO(data)) for data in contents)
     return regions, flows
 
 
-def combine_runs(run_dir: Path, seeds: list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(regions, flows) of the stored, verified runs with ``seeds``, concatenated and sorted."""
+def combine_runs(run_dir: Path, seeds: list[int] | list[tuple[int, int]],
+                 posterior: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(regions, flows) of the stored, verified runs with ``seeds`` (or ``(draw, seed)`` pairs
+    of runs at draws of the posterior of sha256 ``posterior``), concatenated and sorted."""
     import pandas as pd
 
-    pairs = [load_run(run_dir, seed) for seed in seeds]
+    keys = [(None, s) if isinstance(s, int) else s for s in seeds]
+    pairs = [load_run(run_dir, seed, draw, posterior) for draw, seed in keys]
     regions = pd.concat([r for r, _ in pairs], ignore_index=True)
     flows = pd.concat([f for _, f in pairs], ignore_index=True)
     return tidy_regions(regions), tidy_flows(flows)
@@ -471,9 +528,9 @@ def check_compatible(run_dir: Path, settings: dict[str, Any]) -> None:
         first = (str(err).splitlines() or [type(err).__name__])[0]
         raise RunFolderConflict(f"{manifest_path}: unreadable ({first}); {FRESH_ADVICE}") from None
     differences = [
-        f"{key} {old.get(key)!r} there, {settings[key]!r} now"
+        f"{key} {_brief(old.get(key))} there, {_brief(settings.get(key))} now"
         for key in COMPATIBILITY_KEYS
-        if key != "code_hash" and old.get(key) != settings[key]
+        if key != "code_hash" and old.get(key) != settings.get(key)
     ]
     if old.get("code_hash") != settings["code_hash"]:
         also = f" (and {'; '.join(differences)})" if differences else ""
@@ -483,6 +540,13 @@ def check_compatible(run_dir: Path, settings: dict[str, Any]) -> None:
             f"{run_dir} holds runs made with other settings ({'; '.join(differences)}); "
             f"refusing to mix them; {FRESH_ADVICE}"
         )
+
+
+def _brief(value: Any) -> str:
+    """A setting as a message shows it: a long list of draw ids shortened."""
+    if isinstance(value, list) and len(value) > 6:
+        return f"[{', '.join(map(str, value[:5]))}, ... ({len(value)} in all)]"
+    return repr(value)
 
 
 def _code_difference(run_dir: Path, old: dict[str, Any], settings: dict[str, Any], also: str) -> str:

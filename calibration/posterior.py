@@ -1,0 +1,570 @@
+"""``bth posterior``: an ABC-SMC posterior of the free parameters (pyabc), with the calibration loss as distance.
+
+    bth posterior [--population 300] [--generations 6] [--scale 0.05] [--seeds 8] [--base-seed 0]
+                  [--alpha 0.5] [--sampler-seed 20251225] [--free a,b,...]
+                  [--workers 2 | --scheduler ADDRESS] [--db calibration/.cache/posterior.db] [--fresh]
+                  [--out calibration] [--cache calibration/.cache/evaluations.jsonl | --no-cache]
+                  [--no-progress]
+
+Approximate Bayesian computation by sequential Monte Carlo (pyabc.ABCSMC):
+
+* **prior**: each free parameter's unit-cube coordinate ``u_i ~ Uniform(0, 1)``, mapped onto its
+  search box by :class:`calibration.space.Space` (linear, log or cube): the search boxes in the
+  scale each parameter is searched on.  Parameters not free stay at the point estimate of
+  ``calibrated.toml``.
+* **simulator and distance**: a particle is simulated exactly as the calibration evaluates a
+  parameter vector (:class:`calibration.runner.Evaluator`: the ensemble mean over the calibration
+  seeds, common random numbers, the evaluation cache), and its distance to the data is the loss
+  the calibration minimises, ``calibration.loss.loss(targets, mean, mc)``, with the Monte Carlo
+  noise ``mc`` estimated once at the calibrated point (``Settings.noise_seeds`` extra runs) and
+  held fixed for the whole run.  pyabc sees a model returning ``{"loss": L}``, the distance
+  ``x["loss"]`` and the observation ``{"loss": 0}``.
+* **epsilon schedule**: generation 0 accepts the whole prior sample (epsilon = inf; it is the
+  calibration sample pyabc would otherwise draw and discard); each later generation's threshold
+  is the ``alpha``-quantile (default the median) of the previous generation's weighted distances
+  (``pyabc.QuantileEpsilon``); a fixed number of generations.
+* **sampler**: ``pyabc.sampler.SingleCoreSampler`` in this process, with each particle's seeds run
+  on the project's executor (``--workers`` local processes or the Dask cluster of ``--scheduler``,
+  :mod:`experiments.executor`).  So pyabc's control flow, its random numbers and its database
+  stay in one process, the evaluation cache has one writer, and local processes and Dask work as
+  for ``bth calibrate``; pyabc's own parallel samplers would fork or ship the whole evaluator per
+  particle and could not share the cache.  The cost: at most ``--seeds`` runs are in flight at a
+  time (8 by default), enough for two cores, not for a large cluster.
+* **resumable**: pyabc stores each finished generation in its sqlite database (``--db``); a rerun
+  with the same settings, targets and model code continues that run (a larger ``--generations``
+  extends it).  Each generation's random numbers are seeded by ``--sampler-seed`` + its index, so
+  a generation interrupted half-way retraces the same particles and reads them from the cache.
+  Other settings or model code: a one-line refusal naming ``--fresh``.
+
+Writes ``OUT/posterior.parquet`` (one row per particle of the final generation: ``draw`` 0..,
+``weight`` normalised to sum 1, one column per free parameter in value units) and
+``OUT/posterior.toml`` (the run record: settings, model code hash, wall time, generations,
+population sizes, acceptance rates, effective sample size, epsilons).  ``calibrated.toml`` (the
+point estimate) is not touched.
+
+Note on the method: with common random numbers the loss is a deterministic function of the
+parameters, so the ABC posterior after the last generation is the prior restricted to the set
+``{L <= epsilon_last}``; reading L as a -2 log-likelihood it is an approximation of the posterior
+``prior x exp(-L/2)`` that is wider than it wherever epsilon_last is above a few loss units.
+
+Exit codes: 0 done; 1 the model's code changed during the run; 2 bad input, I/O, a database of
+another run (use --fresh), an unreachable scheduler; 130 interrupted (rerun to resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import datetime as _dt
+import json
+import logging
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+CALIBRATION_DIR = Path(__file__).resolve().parent
+DEFAULT_DB = CALIBRATION_DIR / ".cache" / "posterior.db"  # calibration/.cache/ is ignored by git
+PARQUET_NAME = "posterior.parquet"
+RECORD_NAME = "posterior.toml"
+META_KEY = "bth_posterior"  # key of the settings in pyabc's meta_info (ABCSMC.json_parameters)
+# Acceptance rate assumed for the announcement's estimate (generations after the prior sample).
+# Median thresholds: measured 0.38-0.70 in generations 1-4 at population 40 (2026-12-02); fewer
+# later.  An assumption to revisit with the record of each full run ([generations] acceptance_rate).
+ASSUMED_ACCEPTANCE = 0.35
+# Wall time per particle over (its seeds x the time of one run alone / workers): measured 0.18-0.22 s
+# per particle in generations 1-4 (8 seeds, scale 0.05, 2 workers) against 8 x 0.023 s / 2 = 0.092 s
+# (small batches of 8 runs, pickling, pyabc's proposals and weights).
+PARTICLE_OVERHEAD = 2.0
+
+
+class PosteriorError(ValueError):
+    """Bad input or a database that belongs to another run; a one-line message."""
+
+
+@dataclass(frozen=True)
+class PosteriorSettings:
+    """Everything that determines the posterior (where the runs are made does not)."""
+
+    population: int = 300  # particles per generation
+    generations: int = 8  # generation 0 is the prior sample (~20 minutes on 2 cores, see PARTICLE_OVERHEAD)
+    scale: float = 0.05
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6, 7)  # calibration seeds (common random numbers)
+    noise_seeds: int = 24  # runs at the calibrated point that estimate the Monte Carlo noise
+    alpha: float = 0.5  # epsilon_t = alpha-quantile of generation t-1's distances
+    sampler_seed: int = 20251225  # numpy seed of generation t is sampler_seed + t
+    free: tuple[str, ...] = ()  # free parameters (names); () = all of calibration.space.FREE
+
+    def identity(self) -> dict[str, object]:
+        """The settings a resumed run must share (all but the number of generations, which may grow)."""
+        d = asdict(self)
+        d.pop("generations")
+        d["seeds"] = list(self.seeds)
+        d["free"] = list(self.free)
+        return d
+
+
+@dataclass
+class PosteriorResult:
+    settings: PosteriorSettings
+    names: list[str]
+    particles: "object"  # pandas DataFrame: draw, weight, one column per free parameter (values)
+    populations: "object"  # pandas DataFrame: t, particles, samples, epsilon, wall_time
+    ess: float
+    code: str
+    abc_id: int
+    db: Path
+    mc: dict[str, float] = field(default_factory=dict)
+    loss_at_calibrated: float = float("nan")
+    elapsed_s: float = 0.0  # this invocation
+    new_runs: int = 0
+    cached_runs: int = 0
+    resumed_from: int = 0  # generations found in the database at the start
+
+
+# ----------------------------------------------------------------------------- machinery
+
+
+def _resumable_quantile_epsilon(alpha: float):
+    """A ``pyabc.QuantileEpsilon`` whose generation 0 accepts everything (epsilon = inf) and whose
+    first generation after a (re)start takes the alpha-quantile of the last stored generation.
+
+    pyabc's own, with a numeric ``initial_epsilon``, would restart a loaded run at that number
+    (inf: accept everything again); here a resumed run gets the threshold an uninterrupted one
+    would have had."""
+    import pyabc
+
+    class ResumableQuantileEpsilon(pyabc.QuantileEpsilon):
+        def initialize(self, t, get_weighted_distances, get_all_records, max_nr_populations, acceptor_config):
+            if t > 0:
+                self._update(t, get_weighted_distances())
+            else:
+                self._look_up = {t: math.inf}
+
+    return ResumableQuantileEpsilon(initial_epsilon=math.inf, alpha=alpha)
+
+
+def make_abc(names: Sequence[str], loss_of_unit: Callable[[np.ndarray], float], population: int, alpha: float):
+    """The pyabc.ABCSMC object: uniform priors on the unit coordinates ``names``, a model returning
+    ``{"loss": loss_of_unit(u)}``, the distance ``x["loss"]``, median (alpha-quantile) epsilons with
+    generation 0 accepting every prior draw, and the single-core sampler."""
+    import pyabc
+    from pyabc.sampler import SingleCoreSampler
+
+    logging.getLogger("ABC").setLevel(logging.WARNING)  # its per-generation INFO lines: see run_generations
+    names = list(names)
+
+    def model(par) -> dict[str, float]:
+        return {"loss": float(loss_of_unit(np.array([par[n] for n in names], float)))}
+
+    def distance(x, x0) -> float:  # noqa: ARG001 - the observation is {"loss": 0}
+        return float(x["loss"])
+
+    prior = pyabc.Distribution(**{n: pyabc.RV("uniform", 0.0, 1.0) for n in names})
+    return pyabc.ABCSMC(model, prior, distance, population_size=population,
+                        eps=_resumable_quantile_epsilon(alpha),
+                        sampler=SingleCoreSampler())
+
+
+def open_run(abc, db: Path, meta: dict[str, object], fresh: bool = False) -> tuple[object, int]:
+    """Attach ``abc`` to the database: continue the run whose settings are ``meta``, or start one.
+
+    Returns (history, generations already stored).  A database holding a run with other settings
+    or model code raises :class:`PosteriorError` unless ``fresh`` (then the file is replaced)."""
+    from pyabc.storage import History
+
+    db = Path(db)
+    url = f"sqlite:///{db.resolve()}"
+    if fresh and db.exists():
+        db.unlink()
+    if db.exists():
+        try:
+            runs = History(url, create=False).all_runs()
+        except Exception as err:  # not a pyabc database, or one of another pyabc version
+            raise PosteriorError(f"--db {db}: not a readable pyabc database ({_one_line(str(err))}); "
+                                 "use --fresh to replace it") from None
+        stored = [(r.id, _stored_meta(r.json_parameters)) for r in runs]
+        stored = [(i, m) for i, m in stored if m is not None]
+        if stored:
+            abc_id, old = max(stored, key=lambda im: im[0])
+            diff = [k for k in sorted(set(old) | set(meta)) if old.get(k) != meta.get(k)]
+            if diff:
+                raise PosteriorError(f"--db {db} holds a posterior run with other {', '.join(diff)}; "
+                                     "use --fresh to discard it and start anew")
+            history = abc.load(url, abc_id)
+            return history, int(history.max_t) + 1
+    db.parent.mkdir(parents=True, exist_ok=True)
+    history = abc.new(url, {"loss": 0.0}, meta_info={META_KEY: json.dumps(meta, sort_keys=True)})
+    return history, 0
+
+
+def _digest(obj) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps(obj, default=repr).encode()).hexdigest()[:16]
+
+
+def _stored_meta(json_parameters: str | None) -> dict | None:
+    try:
+        options = ast.literal_eval(json_parameters or "")
+        return json.loads(options[META_KEY])
+    except (ValueError, SyntaxError, TypeError, KeyError):
+        return None
+
+
+def run_generations(abc, history, done: int, generations: int, sampler_seed: int,
+                    on_generation: Callable[[int], None] = lambda t: None,
+                    on_done: Callable[[dict], None] = lambda row: None) -> None:
+    """Run generations ``done`` .. ``generations - 1``, one ``abc.run`` each, numpy seeded per generation;
+    ``on_done`` gets each finished generation's row of :func:`population_table`."""
+    for t in range(done, generations):
+        on_generation(t)
+        np.random.seed((sampler_seed + t) % 2**32)
+        abc._initial_population = None  # pyabc caches the population it initialises from: use generation t-1
+        abc.run(max_nr_populations=1, minimum_epsilon=0.0)
+        on_done(population_table(history).iloc[-1].to_dict())
+
+
+def population_table(history):
+    """t, particles, samples, acceptance_rate, epsilon, wall_time of each stored generation."""
+    pops = history.get_all_populations()
+    pops = pops[pops.t >= 0].sort_values("t").reset_index(drop=True)
+    pops["particles"] = pops["particles"].astype(int)
+    pops["samples"] = pops["samples"].astype(int)
+    pops["acceptance_rate"] = pops["particles"] / pops["samples"].where(pops["samples"] > 0)
+    pops["ess"] = [_ess(history.get_distribution(m=0, t=int(t))[1]) for t in pops["t"]]
+    return pops[["t", "particles", "samples", "acceptance_rate", "ess", "epsilon", "wall_time"]]
+
+
+def _ess(w) -> float:
+    from pyabc.weighted_statistics import effective_sample_size
+
+    w = np.asarray(w, float)
+    return float(effective_sample_size(w / w.sum())) if w.size else math.nan
+
+
+def final_particles(history, space) -> tuple[object, float]:
+    """(DataFrame draw, weight, value columns in the space's order; effective sample size) of the last generation."""
+    import pandas as pd
+    from pyabc.weighted_statistics import effective_sample_size
+
+    pars, w = history.get_distribution(m=0, t=history.max_t)
+    w = np.asarray(w, float)
+    w = w / w.sum()
+    units = pars[space.names].to_numpy(float)
+    rows = [space.values(u) for u in units]
+    df = pd.DataFrame({"draw": np.arange(len(rows), dtype=np.int64), "weight": w})
+    for n in space.names:
+        df[n] = np.array([r[n] for r in rows], float)
+    return df, float(effective_sample_size(w))
+
+
+def posterior(settings: PosteriorSettings, targets=None, cache=None, executor=None, db: Path = DEFAULT_DB,
+              fresh: bool = False, progress: bool = True) -> PosteriorResult:
+    """Run (or continue) the ABC-SMC posterior; writes only the database and the evaluation cache."""
+    from tqdm import tqdm
+
+    from calibration.defaults import calibrated_params
+    from calibration.calibrate import NOISE_SEED_BASE
+    from calibration.runner import Cache, Evaluator, ModelChanged, current_code_hash
+    from calibration.space import FREE, Space
+    from calibration.targets import compared_targets, load_targets
+    from model import Params
+
+    t0 = time.perf_counter()
+    targets = list(load_targets() if targets is None else targets)
+    until = max(t.year for t in compared_targets(targets))
+    by_name = {fp.name: fp for fp in FREE}
+    names = list(settings.free) or list(by_name)
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise PosteriorError(f"not a free parameter: {', '.join(unknown)}")
+    settings = PosteriorSettings(**{**asdict(settings), "free": tuple(names), "seeds": tuple(settings.seeds)})
+    base = Params().replace(**calibrated_params())  # parameters not free: the point estimate
+    space = Space([by_name[n] for n in names], base=base)
+    cache = cache if cache is not None else Cache(None)
+    code = current_code_hash()
+    meta = {**settings.identity(), "code_version": code, "until": until,
+            "targets_sha256": _digest([(t.name, t.kind, getattr(t, "value", None), getattr(t, "upper", None),
+                                        t.tolerance, t.weight) for t in compared_targets(targets)]),
+            # the point the parameters not free are held at, and the noise is estimated at
+            "point_sha256": _digest(sorted(calibrated_params().items()))}
+    bar = tqdm(unit="run", disable=not progress, desc="posterior", dynamic_ncols=True, smoothing=0.05)
+    with Evaluator(targets, space, settings.seeds, settings.scale, until, cache, executor,
+                   on_run=lambda: bar.update(1)) as ev:
+        if ev.code != code:
+            raise ModelChanged(f"the model's code changed since it was imported (code hash {ev.code} -> {code})")
+        try:
+            bar.set_description("posterior: simulation noise at the calibrated point")
+            point = space.values(space.prior_unit())
+            noise_seeds = list(range(NOISE_SEED_BASE, NOISE_SEED_BASE + settings.noise_seeds))
+            ev.estimate_noise(point, noise_seeds)
+            loss_point = ev.evaluate([space.prior_unit()])[0].loss
+            abc = make_abc(names, lambda u: ev.evaluate([u])[0].loss, settings.population, settings.alpha)
+            history, done = open_run(abc, db, meta, fresh=fresh)
+            run_generations(abc, history, done, settings.generations, settings.sampler_seed,
+                            on_generation=lambda t: bar.set_description(
+                                f"posterior: generation {t + 1}/{settings.generations}"),
+                            on_done=lambda r: progress and bar.write(
+                                f"generation {int(r['t'])}: epsilon {r['epsilon']:.4g}, accepted "
+                                f"{int(r['particles'])}/{int(r['samples'])} ({r['acceptance_rate']:.3f}), "
+                                f"effective sample size {r['ess']:.1f}, "
+                                f"{r['wall_time']:.0f} s", file=sys.stderr))
+        finally:
+            bar.close()
+        particles, ess = final_particles(history, space)
+        result = PosteriorResult(
+            settings=settings, names=names, particles=particles, populations=population_table(history), ess=ess,
+            code=code, abc_id=int(history.id), db=Path(db), mc=dict(ev.mc), loss_at_calibrated=loss_point,
+            elapsed_s=time.perf_counter() - t0, new_runs=ev.new_runs, cached_runs=ev.cached_runs,
+            resumed_from=done)
+    now = current_code_hash()
+    if now != code:
+        raise ModelChanged(f"the model's code changed during the run (code hash {code} -> {now}); "
+                           "rerun with --fresh to sample the current model")
+    return result
+
+
+def write_outputs(result: PosteriorResult, out: Path) -> tuple[Path, Path]:
+    """OUT/posterior.parquet and OUT/posterior.toml."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    parquet, record = out / PARQUET_NAME, out / RECORD_NAME
+    result.particles.to_parquet(parquet, index=False)
+    record.write_text(record_toml(result), encoding="utf-8")
+    return parquet, record
+
+
+def record_toml(result: PosteriorResult) -> str:
+    import pyabc
+
+    s = result.settings
+    pops = result.populations
+    w = result.particles["weight"].to_numpy()
+    lines = [
+        "# The ABC-SMC posterior of `bth posterior` (calibration/posterior.py, docs/calibration.md).",
+        f"# Particles: {PARQUET_NAME} (draw, weight, one column per free parameter in value units).",
+        "# The point estimate stays in calibrated.toml.",
+        "",
+        "[run]",
+        f"date = {_toml(_dt.date.today().isoformat())}",
+        f"code_version = {_toml(result.code)}",
+        f"pyabc_version = {_toml(pyabc.__version__)}",
+        f"database = {_toml(_shown(result.db))}",
+        f"abc_id = {result.abc_id}",
+        f"wall_seconds_total = {_toml(round(float(pops['wall_time'].fillna(0).sum()), 1))}  # pyabc's generation times",
+        f"wall_seconds_this_invocation = {_toml(round(result.elapsed_s, 1))}",
+        f"generations_resumed_from = {result.resumed_from}",
+        f"runs_simulated = {result.new_runs}",
+        f"runs_from_cache = {result.cached_runs}",
+        "",
+        "[settings]",
+        f"population = {s.population}",
+        f"generations = {s.generations}",
+        f"scale = {_toml(s.scale)}",
+        f"seeds = {_toml(list(s.seeds))}",
+        f"noise_seeds = {s.noise_seeds}",
+        f"alpha = {_toml(s.alpha)}",
+        f"sampler_seed = {s.sampler_seed}",
+        f"prior = {_toml('u_i ~ Uniform(0, 1) per free parameter, mapped onto its search box (calibration/space.py)')}",
+        f"distance = {_toml('calibration.loss.loss(targets, ensemble mean, mc at the calibrated point)')}",
+        f"epsilon = {_toml(f'generation 0: inf (the prior sample); then the {s.alpha:g}-quantile of the previous distances')}",
+        f"sampler = {_toml('pyabc SingleCoreSampler; each particle seeds on the executor')}",
+        f"free = {_toml(list(result.names))}",
+        "",
+        "[summary]",
+        f"generations = {len(pops)}",
+        f"particles = {len(result.particles)}",
+        f"effective_sample_size = {_toml(round(result.ess, 3))}",
+        f"weight_sum = {_toml(round(float(w.sum()), 12))}",
+        f"final_epsilon = {_toml(float(pops['epsilon'].iloc[-1]) if len(pops) else math.nan)}",
+        f"loss_at_calibrated_point = {_toml(round(result.loss_at_calibrated, 6))}",
+        "",
+        "[generations]  # one entry per generation, t = 0 first",
+        f"population_size = {_toml([int(v) for v in pops['particles']])}",
+        f"samples = {_toml([int(v) for v in pops['samples']])}",
+        f"acceptance_rate = {_toml([round(float(v), 6) for v in pops['acceptance_rate']])}",
+        f"effective_sample_size = {_toml([round(float(v), 3) for v in pops['ess']])}",
+        f"epsilon = {_toml([float(v) for v in pops['epsilon']])}",
+        f"wall_seconds = {_toml([round(float(v), 1) if v == v else math.nan for v in pops['wall_time']])}",
+        "",
+        "[mc]  # relative Monte Carlo error of the ensemble mean per target, held fixed (calibration/loss.py)",
+    ]
+    lines += [f"{_toml(k)} = {_toml(round(float(v), 6))}" for k, v in sorted(result.mc.items())]
+    return "\n".join(lines) + "\n"
+
+
+def _toml(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml(x) for x in v) + "]"
+    raise TypeError(f"cannot write {type(v).__name__} to TOML")
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split()) or "(no message)"
+
+
+# ----------------------------------------------------------------------------- cost
+
+
+def planned(settings: PosteriorSettings, acceptance: float = ASSUMED_ACCEPTANCE) -> tuple[int, int]:
+    """(particles simulated, model runs) the run plans: the prior generation, then ``population /
+    acceptance`` per later generation, plus the noise runs (cached runs are not repeated)."""
+    particles = settings.population * (1 + max(0, settings.generations - 1) / acceptance)
+    particles = int(math.ceil(particles))
+    return particles, particles * len(settings.seeds) + settings.noise_seeds
+
+
+def announcement(settings: PosteriorSettings, workers: int, on_dask: bool, out: Path, db: Path,
+                 per_run_s: float, done: int = 0) -> str:
+    from calibration.calibrate import STARTUP_S, format_duration
+
+    particles, runs = planned(settings)
+    seconds = (STARTUP_S if workers > 1 else 0.0) + runs * per_run_s * PARTICLE_OVERHEAD / max(1, min(workers, len(settings.seeds)))
+    where = f"{'a Dask cluster, ' if on_dask else ''}{workers} worker{'s' if workers != 1 else ''}"
+    return (f"posterior: {settings.generations} generations of {settings.population} particles, "
+            f"~{particles:,} particles (~{runs:,} model runs at {per_run_s:.3f} s, assuming an acceptance "
+            f"rate of {ASSUMED_ACCEPTANCE:g} after the prior generation), {format_duration(seconds)} on {where}; "
+            f"database {_shown(db)}; it writes {_shown(Path(out) / PARQUET_NAME)} and {_shown(Path(out) / RECORD_NAME)}")
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from calibration.cli import _fraction, _non_negative_int, _positive_int
+    from calibration.runner import DEFAULT_CACHE, default_workers
+    from calibration.targets import TARGETS_FILE
+
+    d = PosteriorSettings()
+    p = argparse.ArgumentParser(prog="bth posterior", description=(
+        "ABC-SMC posterior (pyabc) of the free parameters (calibration/space.py): uniform priors on the "
+        "search boxes in their search scale, the calibration loss as distance (Monte Carlo noise fixed at "
+        "the calibrated point), median epsilons. Writes posterior.parquet and posterior.toml into --out; "
+        "resumable through pyabc's database (--db). calibrated.toml is not touched. See docs/calibration.md."))
+    p.add_argument("--population", type=_positive_int, default=d.population,
+                   help=f"particles per generation (default {d.population})")
+    p.add_argument("--generations", type=_positive_int, default=d.generations,
+                   help=f"generations, the prior sample included (default {d.generations}); a rerun with more "
+                        "extends the run in --db")
+    p.add_argument("--scale", type=_fraction, default=d.scale, help=f"fraction of real firms simulated (default {d.scale})")
+    p.add_argument("--seeds", type=_positive_int, default=len(d.seeds),
+                   help=f"model seeds per particle (default {len(d.seeds)})")
+    p.add_argument("--base-seed", type=_non_negative_int, default=d.seeds[0], help=f"first model seed (default {d.seeds[0]})")
+    p.add_argument("--noise-seeds", type=_positive_int, default=d.noise_seeds,
+                   help=f"runs at the calibrated point that estimate the Monte Carlo noise (default {d.noise_seeds})")
+    p.add_argument("--alpha", type=_fraction, default=d.alpha,
+                   help=f"epsilon = this quantile of the previous generation's distances (default {d.alpha})")
+    p.add_argument("--sampler-seed", type=_non_negative_int, default=d.sampler_seed,
+                   help=f"numpy seed of generation 0 (generation t: + t) (default {d.sampler_seed})")
+    p.add_argument("--free", default=None, metavar="NAME,NAME",
+                   help="sample only these free parameters (the rest stay at calibrated.toml's point estimate)")
+    p.add_argument("--workers", type=_positive_int, default=default_workers(),
+                   help=f"local processes (default {default_workers()}; 1 = in this process)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run on the Dask cluster at this scheduler address instead of local processes")
+    p.add_argument("--db", type=Path, default=DEFAULT_DB,
+                   help="pyabc's sqlite database, for resuming (default calibration/.cache/posterior.db)")
+    p.add_argument("--fresh", action="store_true", help="discard the run in --db and start anew")
+    p.add_argument("--out", type=Path, default=CALIBRATION_DIR, metavar="DIR",
+                   help=f"folder for {PARQUET_NAME} and {RECORD_NAME} (default: the calibration folder)")
+    p.add_argument("--targets", type=Path, default=TARGETS_FILE, help="targets file (default calibration/targets.toml)")
+    p.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="evaluation cache shared with bth calibrate")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the evaluation cache")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    from calibration.calibrate import seconds_per_run
+    from calibration.cli import _free, open_executor
+    from calibration.runner import Cache, ModelChanged
+    from calibration.targets import TargetError, compared_targets, load_targets
+
+    try:
+        targets = load_targets(args.targets)
+        free = _free(args.free)
+    except (TargetError, OSError, ValueError) as err:
+        return _bad_input(str(err))
+    out = args.out
+    if out.suffix in (".toml", ".parquet") or out.is_file():
+        return _bad_input(f"--out {out}: expected a folder (it receives {PARQUET_NAME} and {RECORD_NAME})")
+    if args.db.is_dir():
+        return _bad_input(f"--db {args.db}: a folder, expected a database file")
+    settings = PosteriorSettings(
+        population=args.population, generations=args.generations, scale=args.scale,
+        seeds=tuple(range(args.base_seed, args.base_seed + args.seeds)), noise_seeds=args.noise_seeds,
+        alpha=args.alpha, sampler_seed=args.sampler_seed, free=tuple(fp.name for fp in free))
+    executor, code = open_executor(args, out)
+    if executor is None:
+        return code
+    cache = Cache(None if args.no_cache else args.cache)
+    try:
+        until = max(t.year for t in compared_targets(targets))
+        per_run = seconds_per_run(settings.scale, until)
+        print(announcement(settings, executor.workers, bool(args.scheduler), out, args.db, per_run), flush=True)
+        result = posterior(settings, targets, cache=cache, executor=executor, db=args.db, fresh=args.fresh,
+                           progress=not args.no_progress)
+    except KeyboardInterrupt:
+        cache.close()
+        print(f"interrupted; finished generations are kept in {args.db} and finished runs in "
+              f"{'no cache (--no-cache)' if args.no_cache else args.cache}; rerun the same command to resume",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except PosteriorError as err:
+        return _bad_input(str(err))
+    except ModelChanged as err:
+        print(f"error: {_one_line(str(err))}", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as err:
+        return _bad_input(f"{err.filename or ''}{': ' if err.filename else ''}{err.strerror or err}")
+    finally:
+        executor.close()
+        cache.close()
+    try:
+        parquet, record = write_outputs(result, out)
+    except OSError as err:
+        return _bad_input(f"cannot write the posterior's files into {out}: {err.strerror or err}")
+    pops = result.populations
+    print(f"{len(pops)} generations; final epsilon {float(pops['epsilon'].iloc[-1]):.4g}; "
+          f"{len(result.particles)} particles, effective sample size {result.ess:.1f}; "
+          f"{result.new_runs} new runs in {result.elapsed_s:.0f} s")
+    print(parquet)
+    print(record)
+    return EXIT_OK
+
+
+def _bad_input(message: str) -> int:
+    print(f"error: {_one_line(message)}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())
