@@ -91,6 +91,10 @@ def _dispatch(argv: list[str]) -> int:
         from experiments.fit_check import main as fit_main
 
         return fit_main(argv[1:])
+    if argv and argv[0] == "sensitivity":
+        from experiments.sensitivity import main as sensitivity_main
+
+        return sensitivity_main(argv[1:])
     if argv and argv[0] == "bench":
         from experiments.bench import main as bench_main
 
@@ -159,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("calibrate", help="calibrate the model (see 'bth calibrate --help')")
     commands.add_parser("posterior", help="ABC-SMC posterior of the free parameters (see 'bth posterior --help')")
+    commands.add_parser("sensitivity", help="Sobol sensitivity of headline outcomes and scenario effects (see 'bth sensitivity --help')")
     commands.add_parser("backtest", help="forecast test: calibrate up to a cutoff year (see 'bth backtest --help')")
     commands.add_parser("fit", help="check a run folder against the calibration targets (see 'bth fit --help')")
     commands.add_parser("bench", help="benchmark the model (see 'bth bench --help')")
