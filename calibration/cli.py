@@ -89,13 +89,10 @@ def open_executor(args: argparse.Namespace, out: Path):
 def add_search_arguments(p: argparse.ArgumentParser) -> None:
     """The options ``bth calibrate`` and ``bth backtest`` share: the ensemble (scale, seeds), the
     search's budget and seed, the free parameters and where the runs go (defaults from Settings)."""
-    from calibration.runner import default_workers
     from calibration.search import Settings
 
     d = Settings()
-    p.add_argument("--scale", type=_fraction, default=d.scale, help=f"fraction of real firms simulated (default {d.scale})")
-    p.add_argument("--seeds", type=_positive_int, default=len(d.seeds), help=f"model seeds per evaluation (default {len(d.seeds)})")
-    p.add_argument("--base-seed", type=_non_negative_int, default=d.seeds[0], help=f"first model seed (default {d.seeds[0]})")
+    add_ensemble_arguments(p, d.scale, d.seeds)
     p.add_argument("--search-seed", type=_non_negative_int, default=d.search_seed,
                    help=f"seed of the Sobol sampler / DE (default {d.search_seed})")
     p.add_argument("--sobol", type=_positive_int, default=d.n_sobol, help=f"Sobol points (default {d.n_sobol})")
@@ -107,13 +104,27 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"runs in the fit report, calibration seeds included (default {d.report_seeds})")
     p.add_argument("--profile-grid", type=_positive_int, default=d.profile_grid,
                    help=f"evenly spaced profile points per parameter (default {d.profile_grid})")
+    add_executor_arguments(p)
+    p.add_argument("--free", default=None, metavar="NAME,NAME",
+                   help="calibrate only these of the default free parameters (the rest stay at their priors)")
+
+
+def add_ensemble_arguments(p: argparse.ArgumentParser, scale: float, seeds: tuple[int, ...]) -> None:
+    """The ensemble every evaluation runs: --scale (fraction of real firms), --seeds, --base-seed."""
+    p.add_argument("--scale", type=_fraction, default=scale, help=f"fraction of real firms simulated (default {scale})")
+    p.add_argument("--seeds", type=_positive_int, default=len(seeds), help=f"model seeds per evaluation (default {len(seeds)})")
+    p.add_argument("--base-seed", type=_non_negative_int, default=seeds[0], help=f"first model seed (default {seeds[0]})")
+
+
+def add_executor_arguments(p: argparse.ArgumentParser) -> None:
+    """Where the model runs go: --workers local processes or a Dask --scheduler."""
+    from calibration.runner import default_workers
+
     p.add_argument("--workers", type=_positive_int, default=default_workers(),
                    help=f"local processes (default {default_workers()}; 1 = in this process)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="run on the Dask cluster at this scheduler address (e.g. tcp://127.0.0.1:8786) "
                         "instead of local processes")
-    p.add_argument("--free", default=None, metavar="NAME,NAME",
-                   help="calibrate only these of the default free parameters (the rest stay at their priors)")
 
 
 def main(argv: list[str] | None = None) -> int:

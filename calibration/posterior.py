@@ -457,8 +457,9 @@ def announcement(settings: PosteriorSettings, workers: int, on_dask: bool, out: 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from calibration.cli import _fraction, _non_negative_int, _positive_int
-    from calibration.runner import DEFAULT_CACHE, default_workers
+    from calibration.cli import (_fraction, _non_negative_int, _positive_int, add_ensemble_arguments,
+                                 add_executor_arguments)
+    from calibration.runner import DEFAULT_CACHE
     from calibration.targets import TARGETS_FILE
 
     d = PosteriorSettings()
@@ -472,10 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--generations", type=_positive_int, default=d.generations,
                    help=f"generations, the prior sample included (default {d.generations}); a rerun with more "
                         "extends the run in --db")
-    p.add_argument("--scale", type=_fraction, default=d.scale, help=f"fraction of real firms simulated (default {d.scale})")
-    p.add_argument("--seeds", type=_positive_int, default=len(d.seeds),
-                   help=f"model seeds per particle (default {len(d.seeds)})")
-    p.add_argument("--base-seed", type=_non_negative_int, default=d.seeds[0], help=f"first model seed (default {d.seeds[0]})")
+    add_ensemble_arguments(p, d.scale, d.seeds)
     p.add_argument("--noise-seeds", type=_positive_int, default=d.noise_seeds,
                    help=f"runs at the calibrated point that estimate the Monte Carlo noise (default {d.noise_seeds})")
     p.add_argument("--alpha", type=_fraction, default=d.alpha,
@@ -484,10 +482,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"numpy seed of generation 0 (generation t: + t) (default {d.sampler_seed})")
     p.add_argument("--free", default=None, metavar="NAME,NAME",
                    help="sample only these free parameters (the rest stay at calibrated.toml's point estimate)")
-    p.add_argument("--workers", type=_positive_int, default=default_workers(),
-                   help=f"local processes (default {default_workers()}; 1 = in this process)")
-    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                   help="run on the Dask cluster at this scheduler address instead of local processes")
+    add_executor_arguments(p)
     p.add_argument("--db", type=Path, default=DEFAULT_DB,
                    help="pyabc's sqlite database, for resuming (default calibration/.cache/posterior.db)")
     p.add_argument("--fresh", action="store_true", help="discard the run in --db and start anew")

@@ -173,7 +173,7 @@ def pretty(t: Target) -> str:
         where = f"{o.origin}→{o.destination}" if o.is_flow else " + ".join(o.regions)
         return f"{where} {METRIC_LABELS.get(o.metric, o.metric)} {o.year}"
     if t.kind == "greater":
-        return f"{out(t.left)} > {t.right.origin}→{t.right.destination}"
+        return f"{out(t.left)} > {out(t.right)}"
     value = f"{t.value:,.2f}".rstrip("0").rstrip(".")
     if t.kind == "band":
         hi = f"{t.upper:,.2f}".rstrip("0").rstrip(".")

@@ -292,6 +292,8 @@ def summary_md(table, boxes: Sequence[Box], box_source: str, settings: str) -> s
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from calibration.cli import add_ensemble_arguments, add_executor_arguments
+
     p = argparse.ArgumentParser(
         prog="bth sensitivity",
         description="Global Sobol sensitivity (SALib, Saltelli design, no second order) of the baseline's headline "
@@ -301,17 +303,14 @@ def build_parser() -> argparse.ArgumentParser:
                     "parameters sampled uniformly in log(value). Writes sensitivity.csv, sensitivity.png and "
                     "sensitivity.md into --out.")
     p.add_argument("--n", type=int, default=16, help="base samples N, a power of 2 (N*(D+2) parameter vectors; default 16)")
-    p.add_argument("--seeds", type=int, default=2, help="seeds per parameter vector and scenario (default 2)")
-    p.add_argument("--base-seed", type=int, default=0, help="first seed (default 0)")
-    p.add_argument("--scale", type=float, default=0.02, help="fraction of real firms simulated (default 0.02)")
+    add_ensemble_arguments(p, 0.02, (0, 1))  # --scale, --seeds (per parameter vector and scenario), --base-seed
     p.add_argument("--years", default="2030,2035", metavar="Y,Y", help="outcome years (default 2030,2035)")
     p.add_argument("--free", default=None, metavar="NAME,NAME", help="vary only these free parameters (default all)")
     p.add_argument("--scenario", default="baseline", help="scenario of the headline outcomes (default baseline)")
     p.add_argument("--effect-of", default="no-coordination",
                    help="scenario whose effect (it minus --scenario) is analysed (default no-coordination)")
     p.add_argument("--sample-seed", type=int, default=20251225, help="seed of the scrambled Sobol design and bootstrap")
-    p.add_argument("--workers", type=int, default=2, help="local worker processes (default 2; 1 = in this process)")
-    p.add_argument("--scheduler", default=None, metavar="ADDRESS", help="run on this Dask scheduler instead")
+    add_executor_arguments(p)
     p.add_argument("--out", type=Path, default=Path("results/sensitivity"), help="output folder (default results/sensitivity)")
     return p
 
@@ -331,12 +330,7 @@ def _years(text: str) -> list[int]:
 def _check(args) -> None:
     if args.n < 2 or args.n & (args.n - 1):
         raise SensitivityError(f"--n {args.n}: expected a power of 2 (2, 4, 8, 16, ...)")
-    if args.seeds < 1:
-        raise SensitivityError(f"--seeds {args.seeds}: expected at least 1")
-    if not 0 < args.scale <= 1:
-        raise SensitivityError(f"--scale {args.scale}: expected a fraction in (0, 1]")
-    if args.workers < 1:
-        raise SensitivityError(f"--workers {args.workers}: expected at least 1")
+    # (--seeds, --scale, --workers are checked by their argparse types: calibration.cli)
 
 
 def _prepare_out(out: Path) -> None:

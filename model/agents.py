@@ -25,7 +25,7 @@ from model.compiled import kernels
 from model.initial import FIRM_FIELDS, draw_firms
 from model.inputs import value
 from model.economy import excess_fade, gdp_log_growth, national_market_index
-from model.market import FIRM, LAB, N_CELLS, N_KINDS, N_SECTORS, Bids, Offer, TechnologyMarket, boundary_friction, supplier_factor
+from model.market import LAB, N_CELLS, N_KINDS, N_SECTORS, Bids, Offer, TechnologyMarket, boundary_friction, supplier_factor
 from model.recognition import hte_rule
 from model.regions import BJ, FLOW_REGIONS, HB, ICV, RC, REGIONS
 from model.years import FIRST_YEAR
@@ -99,8 +99,7 @@ class FirmPopulation(mesa.Agent):
 
     def output_columns(self) -> dict[str, np.ndarray]:
         """The columns the output tables read (``model.outputs.annual_rows``); weight 0 if exited."""
-        cols = {name: self.view(name) for name in ("region", "rd", "hte", "sales", "birth_year", "prod_region",
-                                                    "output", "park")}
+        cols = {name: self.view(name) for name in ("region", "rd", "hte", "sales", "birth_year", "output", "park")}
         cols["weight"] = self.view("weight") * self.view("alive")
         cols["branch"] = self.branch_mask()
         return cols
@@ -223,18 +222,17 @@ class FirmPopulation(mesa.Agent):
         want = deals["value"] * deals["maturity"] * y * sector_yield
         demand = self.view("demand")
         demand_bn = kernels.demand(deals["buyer"], want, self.view("last_ip_year"), year, demand,
-                                   self.view("prod_region"), self.view("weight"))
+                                   self.view("region"), self.view("weight"))
         own_share = p.at("own_tech_share", year)
         if own_share > 0:  # expected technologies this year x mean value x mean maturity x yield
             mean_value = market.value_terms(range(year, year + 1))[0][0]
             own_yield = np.where(self.view("sector") == ICV, supplier_factor(p, year), 1.0)
-            own = (own_share * mean_value * value("firm_maturity") * y * own_yield
-                   * self.expected_technologies(year) * self.view("alive"))
+            own = own_share * mean_value * value("firm_maturity") * y * own_yield * self.expected_technologies(year)
             demand += own
-            demand_bn = demand_bn + np.bincount(self.view("prod_region"), weights=own * self.view("weight"),
+            demand_bn = demand_bn + np.bincount(self.view("region"), weights=own * self.view("weight"),
                                                 minlength=3) / 1000
         met = self.model.capacity.ration(p, year, demand_bn)
-        kernels.output(self.view("demand"), self.view("prod_region"), met, self.view("output"))
+        kernels.output(self.view("demand"), self.view("region"), met, self.view("output"))
 
     # ------------------------------------------------------------------ 7. branches
     def transfer_within(self, year: int, market: TechnologyMarket) -> dict[str, np.ndarray]:
@@ -262,13 +260,11 @@ class FirmPopulation(mesa.Agent):
         buyer = np.repeat(rows, n)
         seller = self.parent[buyer]
         k = len(buyer)
-        mean, _, s2 = (a[0] for a in market.value_terms(range(year, year + 1)))
-        value_m = np.exp(np.log(mean) - s2 / 2 + np.sqrt(s2) * m.rng.standard_normal(k))
-        a, b = market.maturity_shape(FIRM)
+        value_m, maturity = market.fresh_firm_terms(year, k)
         return dict(buyer=buyer, buyer_region=self.region[buyer].astype(np.int64),
                     seller_region=self.region[seller].astype(np.int64), seller=seller,
                     seller_kind=np.zeros(k, np.int8), sector=self.sector[seller].astype(np.int64),
-                    value=value_m, maturity=m.rng.beta(a, b, k) if k else np.zeros(0),
+                    value=value_m, maturity=maturity,
                     weight=np.full(k, 1.0 / m.scale), intra=np.ones(k, bool))
 
     def open_branches(self, year: int) -> None:

@@ -34,7 +34,6 @@ FIRM_FIELDS: dict[str, type] = {
     "hte": np.bool_,  # recognised national high-tech enterprise
     "hte_until": np.int16,  # year in which the recognition is reviewed
     "last_ip_year": np.int16,  # last year the firm produced or bought a technology
-    "prod_region": np.int8,  # where it transforms technology: its own region (a branch is a firm of its own)
     "park": np.bool_,  # it is a branch in the Xiong'an Zhongguancun Science Park
     "parent": np.int64,  # row of its parent firm if it is a branch or subsidiary, else -1
     "hte_criteria": np.bool_,  # meets the HTE criteria the model has no data for (staff, high-tech revenue)
@@ -107,7 +106,6 @@ def draw_firms(rng: np.random.Generator, region: int, n: int, year: int, scale: 
         rd_intensity=np.minimum(intensity * rd_scale, value("rd_intensity_cap")),
         weight=np.full(n, 1.0 / scale),
         alive=np.ones(n, bool),
-        prod_region=np.full(n, region),
         hte_until=np.full(n, year),
         last_ip_year=np.full(n, year - NO_IP),
         birth_year=np.full(n, year),

@@ -283,10 +283,10 @@ def settle(object rng, const int64_t[::1] cells, const int64_t[::1] tech, int n_
 # ----------------------------------------------------------------------------- 6. transformation
 
 def demand(const int64_t[::1] buyer, const double[::1] want, int16_t[::1] last_ip_year, int year,
-           double[::1] demand_m, const int8_t[::1] prod_region, const double[::1] weight):
+           double[::1] demand_m, const int8_t[::1] region, const double[::1] weight):
     """Each buying row's demand (m yuan, the sum of its deals' ``want``, in deal order; buyer -1 is
-    not a firm), its last_ip_year = ``year``; returns demand (bn yuan, real firms) by production
-    region."""
+    not a firm), its last_ip_year = ``year``; returns demand (bn yuan, real firms) by the region the
+    row transforms in (its own: a branch is a firm of its region)."""
     cdef Py_ssize_t d, i, n = demand_m.shape[0]
     cdef int64_t b
     by_region = np.zeros(3)
@@ -300,18 +300,18 @@ def demand(const int64_t[::1] buyer, const double[::1] want, int16_t[::1] last_i
                 demand_m[b] += want[d]
                 last_ip_year[b] = year
         for i in range(n):
-            out[prod_region[i]] += demand_m[i] * weight[i]
+            out[region[i]] += demand_m[i] * weight[i]
         for i in range(3):
             out[i] /= 1000
     return by_region
 
 
-def output(const double[::1] demand_m, const int8_t[::1] prod_region, const double[::1] met, double[::1] output_m):
-    """output = demand x the share met in the row's production region (m yuan)."""
+def output(const double[::1] demand_m, const int8_t[::1] region, const double[::1] met, double[::1] output_m):
+    """output = demand x the share met in the row's region (m yuan)."""
     cdef Py_ssize_t i
     with nogil:
         for i in range(demand_m.shape[0]):
-            output_m[i] = demand_m[i] * met[prod_region[i]]
+            output_m[i] = demand_m[i] * met[region[i]]
 
 
 # ----------------------------------------------------------------------------- 8. HTE recognition
@@ -372,21 +372,20 @@ def region_shares(const double[::1] weight, const boolean[::1] alive, const bool
     return np.array([act[r] / (real[r] if real[r] > 1e-9 else 1e-9) for r in range(3)])
 
 
-def region_sums(const double[::1] weight, const int8_t[::1] region, const int8_t[::1] prod_region,
+def region_sums(const double[::1] weight, const int8_t[::1] region, const boolean[::1] branch,
                 const double[::1] rd, const boolean[::1] hte, const double[::1] sales, const double[::1] output_m,
                 const boolean[::1] park, const int16_t[::1] birth_year, double sme_max_sales_m, int year,
                 int unicorn_max_age, double unicorn_sales_m, double valuation_sigma):
     """Per region (rows of a 9 x 3 array, real firms = weight; weight 0 for exited rows): R&D
     (m yuan), high-tech enterprises, sci-tech SMEs (sales <= sme_max_sales_m), firms, revenue
-    (m yuan), by home region; transformed output (m yuan) and branches (production away from
-    home), by production region; the Xiong'an park's firms (in column 0); and unicorns, by home
-    region: for each firm at most unicorn_max_age years old, the expected share of the real firms
+    (m yuan), transformed output (m yuan) and branches of other regions' firms (``branch``), by
+    region; the Xiong'an park's firms (in column 0); and unicorns, by region: for each firm at most unicorn_max_age years old, the expected share of the real firms
     it stands for that are valued at 1 bn USD or more, with valuations lognormal(log sd
     valuation_sigma) about valuation_multiple x sales, i.e. sales at unicorn_sales_m:
     Phi(log(sales / unicorn_sales_m) / valuation_sigma)."""
     cdef Py_ssize_t i, n = weight.shape[0]
     cdef double w, log_threshold = log(unicorn_sales_m), inv = 1.0 / (valuation_sigma * sqrt(2.0))
-    cdef int r, q
+    cdef int r
     sums = np.zeros((9, 3))
     cdef double[:, ::1] s = sums
     with nogil:
@@ -395,7 +394,6 @@ def region_sums(const double[::1] weight, const int8_t[::1] region, const int8_t
             if w == 0.0:
                 continue
             r = region[i]
-            q = prod_region[i]
             s[0, r] += rd[i] * w
             if hte[i]:
                 s[1, r] += w
@@ -403,9 +401,9 @@ def region_sums(const double[::1] weight, const int8_t[::1] region, const int8_t
                 s[2, r] += w
             s[3, r] += w
             s[4, r] += sales[i] * w
-            s[5, q] += output_m[i] * w
-            if q != r:
-                s[6, q] += w
+            s[5, r] += output_m[i] * w
+            if branch[i]:
+                s[6, r] += w
             if park[i]:
                 s[7, 0] += w
             if year - birth_year[i] <= unicorn_max_age:  # Phi(z) = erfc(-z / sqrt 2) / 2

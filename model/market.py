@@ -289,9 +289,15 @@ class TechnologyMarket:
                     seller_kind=kind, sector=sector, value=value_m, maturity=maturity,
                     weight=np.full(len(cells), weight_ref), intra=np.zeros(len(cells), bool))
 
-    def maturity_shape(self, kind: int) -> tuple[float, float]:
-        """The Beta(a, b) of a technology's maturity by seller kind (FIRM, LAB)."""
-        return self._maturity[kind]
+    def fresh_firm_terms(self, year: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """``k`` fresh contracts for firm technologies of ``year`` (intra-firm transfers): each value
+        (m yuan) the mean of 1/scale real contract values, drawn from the lognormal with their mean
+        and log-variance (:meth:`value_terms`, as ``kernels.settle`` draws a fresh value), and a
+        maturity Beta as a firm technology's."""
+        mean, _, s2 = (a[0] for a in self.value_terms(range(year, year + 1)))
+        values = np.exp(np.log(mean) - s2 / 2 + np.sqrt(s2) * self.rng.standard_normal(k))
+        a, b = self._maturity[FIRM]
+        return values, (self.rng.beta(a, b, k) if k else np.zeros(0))
 
     def pick_techs(self, cells: np.ndarray, supply: np.ndarray) -> np.ndarray:
         """One technology (a row of the shelf buffers) per chosen cell, drawn in proportion to weight.

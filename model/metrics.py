@@ -37,10 +37,10 @@ REGION_METRICS: tuple[Metric, ...] = (
            short="contracts absorbed"),
     Metric("reported_outflow_tianjin_hebei_bn", "Beijing \u2192 Tianjin + Hebei, Beijing's statistic",
            "bn yuan", "contracts registered in Beijing, Beijing as seller, with a buyer in Tianjin or Hebei "
-           "(region Beijing only)", short="BJ outflow to TJ+HB (reported)"),
+           "(region Beijing only)", short="outflow to Tianjin + Hebei (reported)"),
     Metric("reported_outflow_tianjin_hebei_contracts", "Beijing \u2192 Tianjin + Hebei contracts, Beijing's statistic",
            "contracts", "number of the contracts of reported_outflow_tianjin_hebei_bn (region Beijing only)",
-           short="BJ contracts to TJ+HB (reported)"),
+           short="contracts to Tianjin + Hebei (reported)"),
     Metric("reported_absorbed_from_beijing_bn", "Absorbed from Beijing, own statistic",
            "bn yuan", "contracts with a Beijing seller and a buyer in the region, wherever registered (intra-firm "
            "contracts of Beijing parents included; regions Tianjin and Hebei only)", short="absorbed from Beijing (reported)"),

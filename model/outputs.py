@@ -59,11 +59,11 @@ def _bth_metrics(year: int, params: Params, firms: dict[str, np.ndarray], lab_re
     market_val, market_cnt = val - intra_val, cnt - intra_cnt
     w, region = np.ascontiguousarray(firms["weight"], np.float64), np.ascontiguousarray(firms["region"], np.int8)
     col = {name: np.ascontiguousarray(firms[name], dtype) for name, dtype in
-           (("prod_region", np.int8), ("rd", np.float64), ("hte", np.bool_), ("sales", np.float64),
+           (("branch", np.bool_), ("rd", np.float64), ("hte", np.bool_), ("sales", np.float64),
             ("output", np.float64), ("park", np.bool_), ("birth_year", np.int16))}
     # unicorns: valuation = valuation_multiple x sales x lognormal(0, valuation_sigma) across the
     # real firms a model firm stands for; the expected share valued at 1 bn USD or more (kernel)
-    sums = kernels.region_sums(w, region, col["prod_region"], col["rd"], col["hte"], col["sales"], col["output"],
+    sums = kernels.region_sums(w, region, col["branch"], col["rd"], col["hte"], col["sales"], col["output"],
                                col["park"], col["birth_year"], value("sme_max_sales_m"), year,
                                int(value("unicorn_max_age")),
                                1000 * value("usd_cny") / params.at("valuation_multiple", year), value("valuation_sigma"))
@@ -82,7 +82,7 @@ def _bth_metrics(year: int, params: Params, firms: dict[str, np.ndarray], lab_re
         "firms": sums[3],
         "transformed_output_bn": sums[5] / 1000,
         "firm_revenue_bn": sums[4] / 1000,
-        "branches_in": np.bincount(region[firms["branch"]], weights=w[firms["branch"]], minlength=3),
+        "branches_in": sums[6],
         PARK_METRIC: sums[7, 0],
     }
 
@@ -94,7 +94,7 @@ def annual_rows(year: int, params: Params, firms: dict[str, np.ndarray], lab_reg
     region, metric, value)], "flows": [(year, origin, destination, contract_value_bn, contracts)]}.
 
     ``firms``: columns region, weight (real firms; 0 for firms that have exited), rd, hte, sales,
-    birth_year, prod_region, output, park, branch (a branch of another region's firm).  ``deals``:
+    birth_year, output, park, branch (a branch of another region's firm).  ``deals``:
     columns seller_region, buyer_region, value (m yuan), weight (real deals; one entry per model
     deal), intra (an intra-firm contract).  ``beijing_branches_established``: real branches
     established in each region by Beijing firms so far (the 2020 stock and every one opened since)."""

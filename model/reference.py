@@ -209,7 +209,7 @@ class ReferenceFirm(mesa.Agent):
         self.output = 0.0
 
     def produce_output(self, met: np.ndarray) -> None:
-        self.output = self.demand * met[self.prod_region]
+        self.output = self.demand * met[self.region]
 
     # -- 6. branches
     def consider_branch(self, year: int) -> None:
@@ -480,7 +480,7 @@ class ReferenceModel(mesa.Model):
         firms.do("want_output", year)
         demand_bn = np.zeros(3)
         for firm in firms:
-            demand_bn[firm.prod_region] += firm.demand * firm.weight / 1000
+            demand_bn[firm.region] += firm.demand * firm.weight / 1000
         firms.do("produce_output", self.capacity.ration(self.params, year, demand_bn))
 
     # -- outputs
@@ -489,7 +489,6 @@ class ReferenceModel(mesa.Model):
         cols = {name: np.array([getattr(f, name) for f in firms], dtype=float)
                 for name in ("weight", "rd", "hte", "sales", "birth_year", "output", "park")}
         cols["region"] = np.array([f.region for f in firms], dtype=np.int64)
-        cols["prod_region"] = np.array([f.prod_region for f in firms], dtype=np.int64)
         cols["branch"] = np.array([f.is_branch_in() for f in firms], dtype=bool)
         labs = list(self.lab_set)
         deals = {"seller_region": np.array([d.seller_region for d in self.deals], dtype=np.int64),

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.store import open_run
+from experiments.store import RunFolderError, open_run
 from model.economy import gdp_log_growth
 from model.regions import REGIONS
 
@@ -37,7 +37,11 @@ def gdp_bn(region: str, year: int) -> float:
 
 
 def main(argv: list[str]) -> int:
-    run = open_run(Path(argv[0]) if argv else Path("results/baseline"))
+    try:
+        run = open_run(Path(argv[0]) if argv else Path("results/baseline"))
+    except RunFolderError as err:  # one line naming the folder, no traceback
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     reg = run.regions
     mean = reg[reg["year"].isin(YEARS)].groupby(["region", "metric", "year"])["value"].mean()
     head = ["region", "year", "GDP (bn yuan)"] + [label for _, label in METRICS] + ["turnover / GDP", "R&D / GDP"]

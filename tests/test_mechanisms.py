@@ -108,7 +108,7 @@ def test_unicorn_count_is_the_expected_share_of_real_firms_over_1bn_usd():
     firms = dict(region=np.array([0, 0, 2, 2]), weight=np.array([20.0, 20.0, 20.0, 0.0]), rd=np.zeros(4),
                  hte=np.zeros(4, bool), sales=sales,
                  birth_year=np.array([year - 1, year - 1, year - 30, year - 1]),  # firm 2 too old
-                 prod_region=np.array([0, 0, 2, 2]), output=np.zeros(4), park=np.zeros(4, bool),
+                 output=np.zeros(4), park=np.zeros(4, bool),
                  branch=np.zeros(4, bool))
     deals = dict(seller_region=np.zeros(0, int), buyer_region=np.zeros(0, int), value=np.zeros(0), weight=np.zeros(0),
                  intra=np.zeros(0, bool))
@@ -122,7 +122,7 @@ def test_branches_in_counts_the_living_branches_of_other_regions_firms():
     year = 2024
     firms = dict(region=np.array([0, 0, 2, 2, 1]), weight=np.array([20.0, 20.0, 20.0, 0.0, 20.0]), rd=np.zeros(5),
                  hte=np.zeros(5, bool), sales=np.ones(5), birth_year=np.full(5, year - 1),
-                 prod_region=np.array([0, 0, 2, 2, 1]), output=np.zeros(5), park=np.zeros(5, bool),
+                 output=np.zeros(5), park=np.zeros(5, bool),
                  branch=np.array([False, True, True, True, False]))
     deals = dict(seller_region=np.zeros(0, int), buyer_region=np.zeros(0, int), value=np.zeros(0), weight=np.zeros(0),
                  intra=np.zeros(0, bool))
