@@ -77,7 +77,7 @@ def _bth_metrics(year: int, params: Params, firms: dict[str, np.ndarray], lab_re
         "reported_absorbed_from_beijing_bn": val[BJ, :3],
         "intra_firm_bn": intra_val.sum(axis=0)[:3],
         "high_tech_enterprises": sums[1],
-        "sci_tech_smes": sums[2],
+        "sci_tech_smes": sums[2] * params.regional("sme_registration", year),  # registered share (measurement)
         "unicorns": sums[8],
         "firms": sums[3],
         "transformed_output_bn": sums[5] / 1000,

@@ -273,6 +273,17 @@ DECLARED: tuple[Param, ...] = (
     uncertain("hte_criteria_share", 0.6, (0.05, 1.0), "share of firms",
               "share of firms meeting the HTE criteria the model has no data for (S&T staff >= 10% of employees, high-tech products >= 60% of revenue), drawn once per firm",
               free(16, "linear", "HTE counts: Beijing 2023, Tianjin 2024, Hebei 2025 (with the R&D-share and IP criteria of the 2016 Measures)")),
+    # The sci-tech SME registry (docs/model.md, 3.3 "Measurement"): a firm eligible by size is counted
+    # only if it registers in the national evaluation system, which is voluntary and renewed every year.
+    *regional("sme_registration", UNCERTAIN_ROLE, "share of eligible firms",
+              "share of the firms eligible as sci-tech SMEs (sales <= 200 m yuan) that are registered in the national sci-tech SME evaluation system",
+              defaults={"Beijing": 1.0, "Tianjin": 1.0, "Hebei": 1.0},
+              ranges=(0.2, 1.0),
+              calibration={
+                  "Beijing": fixed("No target counts Beijing's sci-tech SMEs. Kept at 1 (every small technology firm registered); it changes no other output."),
+                  "Tianjin": free(21, "linear", "Tianjin's sci-tech SMEs against its HTEs in 2024 (over 12,000 each): registration in the evaluation system is voluntary and renewed every year (Evaluation Measures for Sci-tech SMEs, 2017), and with every small firm counted the model could not have as many HTEs as SMEs in Tianjin (the calibration without it put entry_rate_tianjin and hte_criteria_share at their box edges)"),
+                  "Hebei": fixed("Kept at 1 by construction: Hebei's count is of its own provincial-level registry (seed 1: 'more than 127,000 provincial-level sci-tech SMEs'), and Hebei's firm population (model/data/inputs.toml firms_2020) is back-cast from its SME count itself, so a registration share below 1 would only be offset by more firms; the two are not separately identified."),
+              }),
     uncertain("lab_budget_growth", 0.05, (-0.02, 0.2), "per year",
               "growth of the labs' (public research) budgets",
               free(17, "linear", "the public-research part of R&D: Beijing R&D 2024 against Beijing firm revenue")),
