@@ -1,7 +1,7 @@
 """``bth posterior``: an ABC-SMC posterior of the free parameters (pyabc), with the calibration loss as distance.
 
     bth posterior [--population 300] [--generations 6] [--scale 0.05] [--seeds 8] [--base-seed 0]
-                  [--alpha 0.5] [--sampler-seed 20251225] [--free a,b,...]
+                  [--target-rate 0.3] [--sampler-seed 20251225] [--free a,b,...]
                   [--workers 2 | --scheduler ADDRESS] [--db calibration/.cache/posterior.db] [--fresh]
                   [--out calibration] [--cache calibration/.cache/evaluations.jsonl | --no-cache]
                   [--no-progress]
@@ -19,10 +19,15 @@ Approximate Bayesian computation by sequential Monte Carlo (pyabc.ABCSMC):
   noise ``mc`` estimated once at the calibrated point (``Settings.noise_seeds`` extra runs) and
   held fixed for the whole run.  pyabc sees a model returning ``{"loss": L}``, the distance
   ``x["loss"]`` and the observation ``{"loss": 0}``.
-* **epsilon schedule**: generation 0 accepts the whole prior sample (epsilon = inf; it is the
-  calibration sample pyabc would otherwise draw and discard); each later generation's threshold
-  is the ``alpha``-quantile (default the median) of the previous generation's weighted distances
-  (``pyabc.QuantileEpsilon``); a fixed number of generations.
+* **likelihood and temperatures** (pyabc's "exact inference" mode, Wilkinson 2013; the pyabc
+  documentation's StochasticAcceptor): the loss is a sum of squared residuals in units of each
+  target's tolerance (Monte Carlo noise included), so ``exp(-L/2)`` is a Gaussian likelihood with
+  the tolerances as the standard errors.  pyabc's ``StochasticAcceptor`` accepts a particle of
+  generation t with probability ``min(1, exp(-(L - L_ref) / 2 T_t))`` (``L_ref`` the loss at the
+  calibrated point) and weights it by the excess; the temperatures ``T_t`` (``pyabc.Temperature``)
+  are the lower of the acceptance-rate scheme's (``--target-rate``) and an exponential decay that
+  reaches 1 in the last generation, which is forced to 1.  So the last generation is a weighted
+  sample of the posterior ``prior x exp(-L/2)`` itself, not of a prior cut at a threshold.
 * **sampler**: ``pyabc.sampler.SingleCoreSampler`` in this process, with each particle's seeds run
   on the project's executor (``--workers`` local processes or the Dask cluster of ``--scheduler``,
   :mod:`experiments.executor`).  So pyabc's control flow, its random numbers and its database
@@ -31,9 +36,9 @@ Approximate Bayesian computation by sequential Monte Carlo (pyabc.ABCSMC):
   particle and could not share the cache.  The cost: at most ``--seeds`` runs are in flight at a
   time (8 by default), enough for two cores, not for a large cluster.
 * **resumable**: pyabc stores each finished generation in its sqlite database (``--db``); a rerun
-  with the same settings, targets and model code continues that run (a larger ``--generations``
-  extends it).  Each generation's random numbers are seeded by ``--sampler-seed`` + its index, so
-  a generation interrupted half-way retraces the same particles and reads them from the cache.
+  with the same settings, targets and model code continues that run (a run is not extended by a
+  larger ``--generations``: the temperatures depend on it).  Each generation's random numbers are
+  seeded by ``--sampler-seed`` + its index, so a generation interrupted half-way retraces the same particles and reads them from the cache.
   Other settings or model code: a one-line refusal naming ``--fresh``.
 
 Writes ``OUT/posterior.parquet`` (one row per particle of the final generation: ``draw`` 0..,
@@ -43,9 +48,10 @@ population sizes, acceptance rates, effective sample size, epsilons).  ``calibra
 point estimate) is not touched.
 
 Note on the method: with common random numbers the loss is a deterministic function of the
-parameters, so the ABC posterior after the last generation is the prior restricted to the set
-``{L <= epsilon_last}``; reading L as a -2 log-likelihood it is an approximation of the posterior
-``prior x exp(-L/2)`` that is wider than it wherever epsilon_last is above a few loss units.
+parameters, so the posterior is conditional on the calibration's seeds; their Monte Carlo noise
+enters through the tolerances (``mc``).  The first version of this command (a threshold on the loss,
+median epsilons) stalled at a threshold of 1,302 loss units after 8 generations with an effective
+sample size of 1.3 (docs/calibration.md); the tempered likelihood replaced it.
 
 Exit codes: 0 done; 1 the model's code changed during the run; 2 bad input, I/O, a database of
 another run (use --fresh), an unreachable scheduler; 130 interrupted (rerun to resume).
@@ -97,14 +103,14 @@ class PosteriorSettings:
     scale: float = 0.05
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6, 7)  # calibration seeds (common random numbers)
     noise_seeds: int = 24  # runs at the calibrated point that estimate the Monte Carlo noise
-    alpha: float = 0.5  # epsilon_t = alpha-quantile of generation t-1's distances
+    target_rate: float = 0.3  # acceptance rate the temperature scheme aims at (pyabc.AcceptanceRateScheme)
     sampler_seed: int = 20251225  # numpy seed of generation t is sampler_seed + t
     free: tuple[str, ...] = ()  # free parameters (names); () = all of calibration.space.FREE
 
     def identity(self) -> dict[str, object]:
-        """The settings a resumed run must share (all but the number of generations, which may grow)."""
+        """The settings a resumed run must share: all of them (the temperature schedule depends on
+        the number of generations, so a run is not extended by a larger one)."""
         d = asdict(self)
-        d.pop("generations")
         d["seeds"] = list(self.seeds)
         d["free"] = list(self.free)
         return d
@@ -131,29 +137,52 @@ class PosteriorResult:
 # ----------------------------------------------------------------------------- machinery
 
 
-def _resumable_quantile_epsilon(alpha: float):
-    """A ``pyabc.QuantileEpsilon`` whose generation 0 accepts everything (epsilon = inf) and whose
-    first generation after a (re)start takes the alpha-quantile of the last stored generation.
+def loss_kernel(loss_ref: float):
+    """The likelihood pyabc's StochasticAcceptor weighs particles by: log density ``-L/2`` of a
+    particle whose model output ``{"loss": L}`` is the calibration loss (a sum of squared residuals in
+    units of each target's tolerance, Monte Carlo noise included: a Gaussian log-likelihood up to a
+    constant).  ``pdf_max = -loss_ref/2``: the density at the calibrated point, the best found."""
+    from pyabc.distance import StochasticKernel
+    from pyabc.distance.kernel import SCALE_LOG
 
-    pyabc's own, with a numeric ``initial_epsilon``, would restart a loaded run at that number
-    (inf: accept everything again); here a resumed run gets the threshold an uninterrupted one
-    would have had."""
+    class LossKernel(StochasticKernel):
+        def __init__(self) -> None:
+            super().__init__(ret_scale=SCALE_LOG, keys=["loss"], pdf_max=-0.5 * float(loss_ref))
+
+        def __call__(self, x, x_0, t=None, par=None) -> float:  # noqa: ARG002 - x_0 is {"loss": 0}
+            return -0.5 * float(x["loss"])
+
+    return LossKernel()
+
+
+def resumable_temperature(generations: int, target_rate: float, stored: Callable[[], dict[int, float]]):
+    """pyabc's ``Temperature``, told the run's total number of generations: each generation's
+    temperature is the lower of the acceptance-rate scheme's (``target_rate``) and an exponential
+    decay that reaches 1 in generation ``generations - 1``, which is forced to 1 (exact inference).
+
+    Generations are run one ``abc.run`` at a time (so a run resumed from the database takes the path
+    an uninterrupted one takes): ``stored()`` gives the temperatures already in the database, and the
+    absolute generation count replaces the ``max_nr_populations`` of one ``abc.run``."""
     import pyabc
 
-    class ResumableQuantileEpsilon(pyabc.QuantileEpsilon):
+    class ResumableTemperature(pyabc.Temperature):
         def initialize(self, t, get_weighted_distances, get_all_records, max_nr_populations, acceptor_config):
-            if t > 0:
-                self._update(t, get_weighted_distances())
-            else:
-                self._look_up = {t: math.inf}
+            self.temperatures.update({k: v for k, v in stored().items() if k < t})
+            super().initialize(t, get_weighted_distances, get_all_records, generations, acceptor_config)
 
-    return ResumableQuantileEpsilon(initial_epsilon=math.inf, alpha=alpha)
+    return ResumableTemperature(schemes=[pyabc.AcceptanceRateScheme(target_rate=target_rate),
+                                         pyabc.ExpDecayFixedIterScheme()],
+                                enforce_exact_final_temperature=True)
 
 
-def make_abc(names: Sequence[str], loss_of_unit: Callable[[np.ndarray], float], population: int, alpha: float):
+def make_abc(names: Sequence[str], loss_of_unit: Callable[[np.ndarray], float], population: int,
+             generations: int, loss_ref: float, target_rate: float = 0.3):
     """The pyabc.ABCSMC object: uniform priors on the unit coordinates ``names``, a model returning
-    ``{"loss": loss_of_unit(u)}``, the distance ``x["loss"]``, median (alpha-quantile) epsilons with
-    generation 0 accepting every prior draw, and the single-core sampler."""
+    ``{"loss": loss_of_unit(u)}``, the likelihood ``exp(-L/2)`` (:func:`loss_kernel`) through
+    pyabc's StochasticAcceptor, temperatures falling to 1 in the last of ``generations``
+    (:func:`resumable_temperature`), and the single-core sampler.  At temperature T a particle is
+    accepted with probability ``min(1, exp(-(L - loss_ref) / 2T))`` and weighted by the excess, so
+    the last generation (T = 1) is a weighted sample of ``prior x exp(-L/2)``."""
     import pyabc
     from pyabc.sampler import SingleCoreSampler
 
@@ -163,13 +192,22 @@ def make_abc(names: Sequence[str], loss_of_unit: Callable[[np.ndarray], float], 
     def model(par) -> dict[str, float]:
         return {"loss": float(loss_of_unit(np.array([par[n] for n in names], float)))}
 
-    def distance(x, x0) -> float:  # noqa: ARG001 - the observation is {"loss": 0}
-        return float(x["loss"])
+    holder: dict[str, object] = {}
+
+    def stored() -> dict[int, float]:
+        history = holder["abc"].history
+        if history is None or history.max_t < 0:
+            return {}
+        pops = history.get_all_populations()
+        return {int(t): float(e) for t, e in zip(pops.t, pops.epsilon) if t >= 0}
 
     prior = pyabc.Distribution(**{n: pyabc.RV("uniform", 0.0, 1.0) for n in names})
-    return pyabc.ABCSMC(model, prior, distance, population_size=population,
-                        eps=_resumable_quantile_epsilon(alpha),
-                        sampler=SingleCoreSampler())
+    abc = pyabc.ABCSMC(model, prior, loss_kernel(loss_ref), population_size=population,
+                       eps=resumable_temperature(generations, target_rate, stored),
+                       acceptor=pyabc.StochasticAcceptor(pdf_norm_method=pyabc.pdf_norm_from_kernel),
+                       sampler=SingleCoreSampler())
+    holder["abc"] = abc
+    return abc
 
 
 def open_run(abc, db: Path, meta: dict[str, object], fresh: bool = False) -> tuple[object, int]:
@@ -227,7 +265,7 @@ def run_generations(abc, history, done: int, generations: int, sampler_seed: int
         on_generation(t)
         np.random.seed((sampler_seed + t) % 2**32)
         abc._initial_population = None  # pyabc caches the population it initialises from: use generation t-1
-        abc.run(max_nr_populations=1, minimum_epsilon=0.0)
+        abc.run(max_nr_populations=1, minimum_epsilon=1.0)
         on_done(population_table(history).iloc[-1].to_dict())
 
 
@@ -306,13 +344,14 @@ def posterior(settings: PosteriorSettings, targets=None, cache=None, executor=No
             noise_seeds = list(range(NOISE_SEED_BASE, NOISE_SEED_BASE + settings.noise_seeds))
             ev.estimate_noise(point, noise_seeds)
             loss_point = ev.evaluate([space.prior_unit()])[0].loss
-            abc = make_abc(names, lambda u: ev.evaluate([u])[0].loss, settings.population, settings.alpha)
+            abc = make_abc(names, lambda u: ev.evaluate([u])[0].loss, settings.population, settings.generations,
+                           loss_point, settings.target_rate)
             history, done = open_run(abc, db, meta, fresh=fresh)
             run_generations(abc, history, done, settings.generations, settings.sampler_seed,
                             on_generation=lambda t: bar.set_description(
                                 f"posterior: generation {t + 1}/{settings.generations}"),
                             on_done=lambda r: progress and bar.write(
-                                f"generation {int(r['t'])}: epsilon {r['epsilon']:.4g}, accepted "
+                                f"generation {int(r['t'])}: temperature {r['epsilon']:.4g}, accepted "
                                 f"{int(r['particles'])}/{int(r['samples'])} ({r['acceptance_rate']:.3f}), "
                                 f"effective sample size {r['ess']:.1f}, "
                                 f"{r['wall_time']:.0f} s", file=sys.stderr))
@@ -370,11 +409,12 @@ def record_toml(result: PosteriorResult) -> str:
         f"scale = {_toml(s.scale)}",
         f"seeds = {_toml(list(s.seeds))}",
         f"noise_seeds = {s.noise_seeds}",
-        f"alpha = {_toml(s.alpha)}",
+        f"target_rate = {_toml(s.target_rate)}",
         f"sampler_seed = {s.sampler_seed}",
         f"prior = {_toml('u_i ~ Uniform(0, 1) per free parameter, mapped onto its search box (calibration/space.py)')}",
-        f"distance = {_toml('calibration.loss.loss(targets, ensemble mean, mc at the calibrated point)')}",
-        f"epsilon = {_toml(f'generation 0: inf (the prior sample); then the {s.alpha:g}-quantile of the previous distances')}",
+        f"likelihood = {_toml('exp(-L/2), L = calibration.loss.loss(targets, ensemble mean, mc at the calibrated point)')}",
+        f"acceptor = {_toml('pyabc StochasticAcceptor, pdf_norm = -L(calibrated point)/2')}",
+        f"temperature = {_toml(f'min(acceptance-rate scheme at {s.target_rate:g}, exponential decay to 1 in the last generation); last forced to 1')}",
         f"sampler = {_toml('pyabc SingleCoreSampler; each particle seeds on the executor')}",
         f"free = {_toml(list(result.names))}",
         "",
@@ -383,7 +423,7 @@ def record_toml(result: PosteriorResult) -> str:
         f"particles = {len(result.particles)}",
         f"effective_sample_size = {_toml(round(result.ess, 3))}",
         f"weight_sum = {_toml(round(float(w.sum()), 12))}",
-        f"final_epsilon = {_toml(float(pops['epsilon'].iloc[-1]) if len(pops) else math.nan)}",
+        f"final_temperature = {_toml(float(pops['epsilon'].iloc[-1]) if len(pops) else math.nan)}",
         f"loss_at_calibrated_point = {_toml(round(result.loss_at_calibrated, 6))}",
         "",
         "[generations]  # one entry per generation, t = 0 first",
@@ -391,7 +431,7 @@ def record_toml(result: PosteriorResult) -> str:
         f"samples = {_toml([int(v) for v in pops['samples']])}",
         f"acceptance_rate = {_toml([round(float(v), 6) for v in pops['acceptance_rate']])}",
         f"effective_sample_size = {_toml([round(float(v), 3) for v in pops['ess']])}",
-        f"epsilon = {_toml([float(v) for v in pops['epsilon']])}",
+        f"temperature = {_toml([float(v) for v in pops['epsilon']])}",
         f"wall_seconds = {_toml([round(float(v), 1) if v == v else math.nan for v in pops['wall_time']])}",
         "",
         "[mc]  # relative Monte Carlo error of the ensemble mean per target, held fixed (calibration/loss.py)",
@@ -466,18 +506,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bth posterior", description=(
         "ABC-SMC posterior (pyabc) of the free parameters (calibration/space.py): uniform priors on the "
         "search boxes in their search scale, the calibration loss as distance (Monte Carlo noise fixed at "
-        "the calibrated point), median epsilons. Writes posterior.parquet and posterior.toml into --out; "
+        "the calibrated point) as a Gaussian log-likelihood -L/2, tempered to 1 over the generations (pyabc's "
+        "StochasticAcceptor and Temperature). Writes posterior.parquet and posterior.toml into --out; "
         "resumable through pyabc's database (--db). calibrated.toml is not touched. See docs/calibration.md."))
     p.add_argument("--population", type=_positive_int, default=d.population,
                    help=f"particles per generation (default {d.population})")
     p.add_argument("--generations", type=_positive_int, default=d.generations,
-                   help=f"generations, the prior sample included (default {d.generations}); a rerun with more "
-                        "extends the run in --db")
+                   help=f"generations; the temperature reaches 1 in the last (default {d.generations})")
     add_ensemble_arguments(p, d.scale, d.seeds)
     p.add_argument("--noise-seeds", type=_positive_int, default=d.noise_seeds,
                    help=f"runs at the calibrated point that estimate the Monte Carlo noise (default {d.noise_seeds})")
-    p.add_argument("--alpha", type=_fraction, default=d.alpha,
-                   help=f"epsilon = this quantile of the previous generation's distances (default {d.alpha})")
+    p.add_argument("--target-rate", type=_fraction, default=d.target_rate,
+                   help=f"acceptance rate the temperature scheme aims at (default {d.target_rate})")
     p.add_argument("--sampler-seed", type=_non_negative_int, default=d.sampler_seed,
                    help=f"numpy seed of generation 0 (generation t: + t) (default {d.sampler_seed})")
     p.add_argument("--free", default=None, metavar="NAME,NAME",
@@ -516,7 +556,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = PosteriorSettings(
         population=args.population, generations=args.generations, scale=args.scale,
         seeds=tuple(range(args.base_seed, args.base_seed + args.seeds)), noise_seeds=args.noise_seeds,
-        alpha=args.alpha, sampler_seed=args.sampler_seed, free=tuple(fp.name for fp in free))
+        target_rate=args.target_rate, sampler_seed=args.sampler_seed, free=tuple(fp.name for fp in free))
     executor, code = open_executor(args, out)
     if executor is None:
         return code
@@ -548,7 +588,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as err:
         return _bad_input(f"cannot write the posterior's files into {out}: {err.strerror or err}")
     pops = result.populations
-    print(f"{len(pops)} generations; final epsilon {float(pops['epsilon'].iloc[-1]):.4g}; "
+    print(f"{len(pops)} generations; final temperature {float(pops['epsilon'].iloc[-1]):.4g}; "
           f"{len(result.particles)} particles, effective sample size {result.ess:.1f}; "
           f"{result.new_runs} new runs in {result.elapsed_s:.0f} s")
     print(parquet)

@@ -146,9 +146,10 @@ class FirmPopulation(mesa.Agent):
         inflow (not a share of today's firms), at entrant_size_ratio of the 2020 firms' size."""
         m = self.model
         entry = m.params.regional("entry_rate", year)
+        firms_2020 = m.params.regional("firms_2020", FIRST_YEAR)
         parts = []
         for r, name in enumerate(REGIONS):
-            n = m.rng.poisson(entry[r] * value("firms_2020", name) * m.scale)
+            n = m.rng.poisson(entry[r] * firms_2020[r] * m.scale)
             if n:
                 cols, _ = draw_firms(m.rng, r, n, year, m.scale, m.params.at("hte_criteria_share", year),
                                      rd_scale=self.rd_scale[r], size_ratio=value("entrant_size_ratio"))  # rd_stock 0

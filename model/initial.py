@@ -118,7 +118,7 @@ def draw_firms(rng: np.random.Generator, region: int, n: int, year: int, scale: 
 def initial_firms(rng: np.random.Generator, params: Params, scale: float) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """The firms of 2020 (all FIRM_FIELDS) and each region's R&D-intensity scale.
 
-    Per region: Poisson(firms_2020 x scale) firms, ages uniform 0..firm_age_max_2020, a share
+    Per region: Poisson(firms_2020_<region> x scale) firms, ages uniform 0..firm_age_max_2020, a share
     ``participation_<region>`` active in the market.  Then for all: R&D = intensity x sales, the
     steady-state R&D stock, and core IP held from the ``initial_ip_years`` before 2020.  Last, the
     branches of 2020 (:func:`initial_branches`): some Tianjin and Hebei firms are branches or
@@ -126,10 +126,11 @@ def initial_firms(rng: np.random.Generator, params: Params, scale: float) -> tup
     rd_scale = np.zeros(len(REGIONS))
     age_max = int(value("firm_age_max_2020"))
     participation = params.regional("participation", FIRST_YEAR)
+    firms_2020 = params.regional("firms_2020", FIRST_YEAR)
     criteria = params.at("hte_criteria_share", FIRST_YEAR)
     parts = []
     for r, name in enumerate(REGIONS):
-        n = rng.poisson(value("firms_2020", name) * scale)
+        n = rng.poisson(firms_2020[r] * scale)
         cols, rd_scale[r] = draw_firms(rng, r, n, FIRST_YEAR, scale, criteria)
         cols["birth_year"] = (FIRST_YEAR - rng.integers(0, age_max + 1, size=n)).astype(np.int16)
         cols["active"] = rng.random(n) < participation[r]

@@ -264,6 +264,17 @@ DECLARED: tuple[Param, ...] = (
                   "Tianjin": free(14, "linear", "Tianjin HTEs and SMEs 2024 (over 12,000 each)"),
                   "Hebei": free(15, "linear", "Hebei sci-tech SMEs 2025 (over 127,000) and HTEs"),
               }),
+    # Firm counts at the end of 2020 (the initial condition; entrants are a share of them too).  The
+    # sources give counts only for 2023-2025 (HTEs, SMEs): each is an assumption or a fit, with its reason.
+    *regional("firms_2020", UNCERTAIN_ROLE, "firms",
+              "technology firms (HTEs and sci-tech SMEs, real count) at the end of 2020",
+              defaults={"Beijing": 46000.0, "Tianjin": 16000.0, "Hebei": 77000.0},
+              ranges={"Beijing": (30000.0, 70000.0), "Tianjin": (10000.0, 30000.0), "Hebei": (55000.0, 130000.0)},
+              calibration={
+                  "Beijing": fixed("No count of Beijing's technology firms is in the sources. Chosen from Beijing's 28,300 national high-tech enterprises in 2023 (public figure 'national high-tech enterprises | Beijing | 2023 | 28,300'): with the model's R&D-intensity spread and the 2016 HTE thresholds 55-60% of Beijing's technology firms qualify, so Beijing needs ~50,000 firms in 2023, i.e. ~46,000 in 2020 at the model's ~3%/yr net growth (entry 8% less exit 5%). The first value, 31,000 (HTEs plus as many SMEs again), gave 20,300 HTEs in 2023 even with every eligible firm applying."),
+                  "Tianjin": fixed("Back-cast: about 20,000 technology firms at end 2024 (public figure 'national high-tech enterprises; sci-tech SMEs | Tianjin | end 2024 | over 12,000 each', with an assumed two-thirds overlap) divided by Tianjin's R&D growth 2020-2024 (48.50 bn to ~60 bn, derived in calibration/targets.toml). entry_rate_tianjin is free, so the count's path after 2020 is fitted."),
+                  "Hebei": free(22, "log", "the ratio of Hebei's two 2025 counts (over 15,000 HTEs, over 127,000 SMEs) and its R&D 2024: with Hebei's business R&D shared by more firms fewer clear the HTE thresholds. The prior 77,000 is the back-cast of about 130,000 firms in 2025 (seed 1, most HTEs also SMEs) by Hebei's R&D growth factor 2020-2025 (~1.69); held there, the calibrated model missed both counts in opposite directions (17,340 HTEs > 16,500, 118,870 SMEs < 127,000) and Hebei's R&D 2024 by -6%"),
+              }),
     uncertain("exit_rate", 0.05, (0.01, 0.15), "share of firms per year",
               "firms exiting per year (smallest more likely)",
               fixed("Only net entry (entry - exit) changes firm numbers, and the three regional entry rates are free. Kept at the prior.")),
@@ -282,7 +293,7 @@ DECLARED: tuple[Param, ...] = (
               calibration={
                   "Beijing": fixed("No target counts Beijing's sci-tech SMEs. Kept at 1 (every small technology firm registered); it changes no other output."),
                   "Tianjin": free(21, "linear", "Tianjin's sci-tech SMEs against its HTEs in 2024 (over 12,000 each): registration in the evaluation system is voluntary and renewed every year (Evaluation Measures for Sci-tech SMEs, 2017), and with every small firm counted the model could not have as many HTEs as SMEs in Tianjin (the calibration without it put entry_rate_tianjin and hte_criteria_share at their box edges)"),
-                  "Hebei": fixed("Kept at 1 by construction: Hebei's count is of its own provincial-level registry (seed 1: 'more than 127,000 provincial-level sci-tech SMEs'), and Hebei's firm population (model/data/inputs.toml firms_2020) is back-cast from its SME count itself, so a registration share below 1 would only be offset by more firms; the two are not separately identified."),
+                  "Hebei": fixed("Kept at 1 by construction: Hebei's count is of its own provincial-level registry (seed 1: 'more than 127,000 provincial-level sci-tech SMEs'), and Hebei's firm count (firms_2020_hebei) is fitted to its SME and HTE counts, so a registration share below 1 would only be offset by more firms; the two are not separately identified."),
               }),
     uncertain("lab_budget_growth", 0.05, (-0.02, 0.2), "per year",
               "growth of the labs' (public research) budgets",

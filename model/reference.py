@@ -355,8 +355,9 @@ class ReferenceModel(mesa.Model):
         if year > FIRST_YEAR:
             firms.shuffle_do("grow_and_exit", year)
             entry = self.params.regional("entry_rate", year)
+            firms_2020 = self.params.regional("firms_2020", FIRST_YEAR)
             for r, name in enumerate(REGIONS):
-                for _ in range(self.rng.poisson(entry[r] * value("firms_2020", name) * self.scale)):
+                for _ in range(self.rng.poisson(entry[r] * firms_2020[r] * self.scale)):
                     ReferenceFirm.newborn(self, r, year)
             firms = self.firm_set
             firms.shuffle_do("consider_market", year, self._active_shares())

@@ -90,7 +90,7 @@ def test_entry_is_a_constant_inflow_not_a_share_of_todays_firms():
         counts[year] = int(np.sum(born & entrant))
         branches[year] = int(np.sum(born & ~entrant))
         hebei[year] = int(np.sum(alive & (region == HB)))
-    expected = 0.2 * value("firms_2020", "Hebei") * scale  # ~308 a year
+    expected = 0.2 * Params().firms_2020_hebei * scale  # ~308 a year
     early = np.mean([counts[y] for y in range(2021, 2026)])
     late = np.mean([counts[y] for y in range(2031, 2036)])
     se = np.sqrt(expected / 5)
