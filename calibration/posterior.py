@@ -150,7 +150,8 @@ def loss_kernel(loss_ref: float):
             super().__init__(ret_scale=SCALE_LOG, keys=["loss"], pdf_max=-0.5 * float(loss_ref))
 
         def __call__(self, x, x_0, t=None, par=None) -> float:  # noqa: ARG002 - x_0 is {"loss": 0}
-            return -0.5 * float(x["loss"])
+            loss = float(x["loss"])
+            return -0.5 * loss if math.isfinite(loss) else -math.inf  # a failed loss: never accepted
 
     return LossKernel()
 
