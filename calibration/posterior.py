@@ -98,8 +98,13 @@ class PosteriorError(ValueError):
 class PosteriorSettings:
     """Everything that determines the posterior (where the runs are made does not)."""
 
-    population: int = 300  # particles per generation
-    generations: int = 8  # generation 0 is the prior sample (~20 minutes on 2 cores, see PARTICLE_OVERHEAD)
+    method: str = "mcmc"  # "mcmc" (emcee, calibration/mcmc.py) or "abc-smc" (pyabc, tempered likelihood)
+    walkers: int = 46  # mcmc: walkers (2 per free parameter)
+    steps: int = 400  # mcmc: steps of every walker
+    burn: int = 150  # mcmc: steps discarded at the start
+    thin: int = 10  # mcmc: every thin-th later step is a draw
+    population: int = 300  # abc-smc: particles per generation
+    generations: int = 8  # abc-smc: generations
     scale: float = 0.05
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6, 7)  # calibration seeds (common random numbers)
     noise_seeds: int = 24  # runs at the calibrated point that estimate the Monte Carlo noise
@@ -132,6 +137,9 @@ class PosteriorResult:
     new_runs: int = 0
     cached_runs: int = 0
     resumed_from: int = 0  # generations found in the database at the start
+    chain: "object" = None  # mcmc: calibration.mcmc.ChainResult
+    check: "object" = None  # the posterior predictive check (calibration.mcmc.predictive_check)
+    loss_of_draws: "object" = None  # loss of each draw, in the particles' order
 
 
 # ----------------------------------------------------------------------------- machinery
@@ -345,6 +353,14 @@ def posterior(settings: PosteriorSettings, targets=None, cache=None, executor=No
             noise_seeds = list(range(NOISE_SEED_BASE, NOISE_SEED_BASE + settings.noise_seeds))
             ev.estimate_noise(point, noise_seeds)
             loss_point = ev.evaluate([space.prior_unit()])[0].loss
+            if settings.method == "mcmc":
+                result = _posterior_mcmc(settings, names, space, ev, bar, code, db, loss_point, progress)
+                result.elapsed_s = time.perf_counter() - t0
+                bar.close()
+                now = current_code_hash()
+                if now != code:
+                    raise ModelChanged(f"the model's code changed during the run (code hash {code} -> {now})")
+                return result
             abc = make_abc(names, lambda u: ev.evaluate([u])[0].loss, settings.population, settings.generations,
                            loss_point, settings.target_rate)
             history, done = open_run(abc, db, meta, fresh=fresh)
@@ -359,11 +375,15 @@ def posterior(settings: PosteriorSettings, targets=None, cache=None, executor=No
         finally:
             bar.close()
         particles, ess = final_particles(history, space)
+        from calibration.mcmc import predictive_check
+
+        draw_evals = ev.evaluate([space.unit(row) for row in particles[names].to_dict("records")])
         result = PosteriorResult(
             settings=settings, names=names, particles=particles, populations=population_table(history), ess=ess,
             code=code, abc_id=int(history.id), db=Path(db), mc=dict(ev.mc), loss_at_calibrated=loss_point,
             elapsed_s=time.perf_counter() - t0, new_runs=ev.new_runs, cached_runs=ev.cached_runs,
-            resumed_from=done)
+            resumed_from=done, check=predictive_check(ev.targets, draw_evals, ev.mc),
+            loss_of_draws=np.array([e.loss for e in draw_evals]))
     now = current_code_hash()
     if now != code:
         raise ModelChanged(f"the model's code changed during the run (code hash {code} -> {now}); "
@@ -371,14 +391,182 @@ def posterior(settings: PosteriorSettings, targets=None, cache=None, executor=No
     return result
 
 
+def _posterior_mcmc(settings: PosteriorSettings, names, space, ev, bar, code: str, db: Path, loss_point: float,
+                    progress: bool) -> PosteriorResult:
+    """The emcee posterior (calibration/mcmc.py) on the evaluator ``ev``."""
+    import pandas as pd
+
+    from calibration.mcmc import predictive_check, sample
+
+    def log_prob(us: np.ndarray) -> np.ndarray:
+        return np.array([-0.5 * e.loss if math.isfinite(e.loss) else -math.inf for e in ev.evaluate(list(us))])
+
+    def on_step(i: int) -> None:
+        bar.set_description(f"posterior: step {i + 1}/{settings.steps}")
+
+    chain = sample(log_prob, space.prior_unit(), settings.walkers, settings.steps, settings.burn, settings.thin,
+                   settings.sampler_seed, on_step=on_step)
+    draw_evals = ev.evaluate(list(chain.draws))
+    n = len(chain.draws)
+    particles = pd.DataFrame({"draw": np.arange(n, dtype=np.int64), "weight": np.full(n, 1.0 / n)})
+    for k, name in enumerate(names):
+        particles[name] = np.array([e.values[name] for e in draw_evals], float)
+    return PosteriorResult(settings=settings, names=list(names), particles=particles, populations=None,
+                           ess=float(np.nanmin(chain.ess)), code=code, abc_id=-1, db=Path(db), mc=dict(ev.mc),
+                           loss_at_calibrated=loss_point, new_runs=ev.new_runs, cached_runs=ev.cached_runs,
+                           chain=chain, check=predictive_check(ev.targets, draw_evals, ev.mc),
+                           loss_of_draws=np.array([e.loss for e in draw_evals]))
+
+
+CHECK_NAME = "posterior_check.csv"
+PLOT_NAME = "posterior.png"
+
+
 def write_outputs(result: PosteriorResult, out: Path) -> tuple[Path, Path]:
-    """OUT/posterior.parquet and OUT/posterior.toml."""
+    """OUT/posterior.parquet, OUT/posterior.toml, OUT/posterior_check.csv (the predictive check) and
+    OUT/posterior.png (marginal posteriors against the priors); each written whole, then renamed."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     parquet, record = out / PARQUET_NAME, out / RECORD_NAME
-    result.particles.to_parquet(parquet, index=False)
-    record.write_text(record_toml(result), encoding="utf-8")
+    tmp = out / (PARQUET_NAME + ".tmp")
+    result.particles.to_parquet(tmp, index=False)
+    tmp.replace(parquet)
+    text = record_mcmc_toml(result) if result.settings.method == "mcmc" else record_toml(result)
+    if result.check is not None:
+        result.check.to_csv(out / CHECK_NAME, index=False)
+        covered = int(result.check["covered"].sum())
+        text += (f"\n[predictive_check]  # {CHECK_NAME}: 90% posterior predictive interval of each compared target\n"
+                 f"covered = {covered}\ntargets = {len(result.check)}\n"
+                 f"share = {_toml(round(covered / max(1, len(result.check)), 4))}\n"
+                 f"not_covered = {_toml(list(result.check.loc[~result.check['covered'], 'target']))}\n")
+    record.write_text(text, encoding="utf-8")
+    plot_marginals(result, out / PLOT_NAME)
     return parquet, record
+
+
+def marginal_table(result: PosteriorResult):
+    """Per free parameter: prior box, calibrated point, posterior 5/50/95% (weighted) and how much the
+    data taught: the posterior's 90% width as a share of the prior's, in the search scale."""
+    import pandas as pd
+
+    from calibration.coverage import weighted_quantile
+    from calibration.defaults import calibrated_params
+    from calibration.space import FREE
+
+    by = {fp.name: fp for fp in FREE}
+    point = calibrated_params()
+    w = result.particles["weight"].to_numpy()
+    rows = []
+    for n in result.names:
+        fp = by[n]
+        x = result.particles[n].to_numpy()
+        u = np.array([fp.unit(v) for v in x])
+        q = [weighted_quantile(x, w, a) for a in (0.05, 0.5, 0.95)]
+        uq = [weighted_quantile(u, w, a) for a in (0.05, 0.95)]
+        rows.append(dict(parameter=n, box_lo=fp.box[0], box_hi=fp.box[1], scale=fp.scale, calibrated=point.get(n, math.nan),
+                         p05=q[0], median=q[1], p95=q[2], width_share_of_prior=(uq[1] - uq[0]) / 0.9))
+    return pd.DataFrame(rows)
+
+
+def plot_marginals(result: PosteriorResult, path: Path) -> Path:
+    """Histograms of each free parameter's posterior against its uniform prior, on the search box in
+    the parameter's search scale (linear, log or cube), with the calibrated point."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from calibration.defaults import calibrated_params
+    from calibration.space import FREE
+
+    by = {fp.name: fp for fp in FREE}
+    point = calibrated_params()
+    names = result.names
+    cols = 4
+    rows = int(math.ceil(len(names) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.3 * rows + 0.9), squeeze=False)
+    w = result.particles["weight"].to_numpy()
+    for ax, n in zip(axes.flat, names):
+        fp = by[n]
+        u = np.array([fp.unit(v) for v in result.particles[n].to_numpy()])
+        ax.hist(u, bins=20, range=(0, 1), weights=w, density=True, color="#4c72b0", alpha=0.8, label="posterior")
+        ax.axhline(1.0, color="black", lw=1.2, ls="--", label="prior (uniform on the box)")
+        if n in point:
+            ax.axvline(fp.unit(point[n]), color="#c44e52", lw=1.6, label="calibrated point")
+        ax.set_xlim(0, 1)
+        ticks = [0, 0.5, 1]
+        ax.set_xticks(ticks, [f"{fp.value(t):.3g}" for t in ticks], fontsize=8)
+        ax.set_yticks([])
+        ax.set_title(n + ("" if fp.scale == "linear" else f" ({fp.scale})"), fontsize=9)
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    what = ("emcee, " + f"{len(result.particles)} draws" if result.settings.method == "mcmc"
+            else f"ABC-SMC, {len(result.particles)} particles")
+    fig.suptitle(f"Posterior of the {len(names)} free parameters against their priors ({what}; "
+                 f"effective sample size {result.ess:.0f})", fontsize=11)
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.05, 1, 0.96))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def record_mcmc_toml(result: PosteriorResult) -> str:
+    import emcee
+
+    s, c = result.settings, result.chain
+    lines = [
+        "# The posterior of `bth posterior` by ensemble MCMC (calibration/mcmc.py, docs/calibration.md).",
+        f"# Draws: {PARQUET_NAME} (draw, weight = 1/draws, one column per free parameter in value units).",
+        "# The point estimate stays in calibrated.toml.",
+        "",
+        "[run]",
+        f"date = {_toml(_dt.date.today().isoformat())}",
+        f"code_version = {_toml(result.code)}",
+        f"emcee_version = {_toml(emcee.__version__)}",
+        f"wall_seconds_this_invocation = {_toml(round(result.elapsed_s, 1))}",
+        f"runs_simulated = {result.new_runs}",
+        f"runs_from_cache = {result.cached_runs}",
+        "",
+        "[settings]",
+        "method = \"mcmc\"",
+        f"walkers = {s.walkers}",
+        f"steps = {s.steps}",
+        f"burn = {s.burn}",
+        f"thin = {s.thin}",
+        f"scale = {_toml(s.scale)}",
+        f"seeds = {_toml(list(s.seeds))}",
+        f"noise_seeds = {s.noise_seeds}",
+        f"sampler_seed = {s.sampler_seed}",
+        f"prior = {_toml('u_i ~ Uniform(0, 1) per free parameter, mapped onto its search box (calibration/space.py)')}",
+        f"likelihood = {_toml('exp(-L/2), L = calibration.loss.loss(targets, ensemble mean, mc at the calibrated point)')}",
+        f"moves = {_toml('emcee DEMove 0.8, DESnookerMove 0.2; start: ball of sd 0.01 (unit cube) around the calibrated point')}",
+        f"free = {_toml(list(result.names))}",
+        "",
+        "[summary]",
+        f"evaluations = {s.walkers * s.steps}",
+        f"draws = {len(result.particles)}",
+        f"acceptance_fraction_mean = {_toml(round(float(np.mean(c.acceptance)), 4))}",
+        f"acceptance_fraction_min = {_toml(round(float(np.min(c.acceptance)), 4))}",
+        f"acceptance_fraction_max = {_toml(round(float(np.max(c.acceptance)), 4))}",
+        f"effective_sample_size_min = {_toml(round(float(np.nanmin(c.ess)), 1))}",
+        f"effective_sample_size_median = {_toml(round(float(np.nanmedian(c.ess)), 1))}",
+        f"autocorrelation_steps_max = {_toml(round(float(np.nanmax(c.tau)), 1))}",
+        f"chain_over_tau_min = {_toml(round(float((s.steps - s.burn) / np.nanmax(c.tau)), 2))}  # emcee advises > 50 for a reliable tau",
+        f"loss_at_calibrated_point = {_toml(round(result.loss_at_calibrated, 6))}",
+        f"loss_of_draws_median = {_toml(round(float(np.median(result.loss_of_draws)), 4))}",
+        f"loss_of_draws_min = {_toml(round(float(np.min(result.loss_of_draws)), 4))}",
+        "",
+        "[autocorrelation_steps]  # emcee's integrated autocorrelation time per parameter, after burn-in",
+    ]
+    lines += [f"{n} = {_toml(round(float(t), 2))}" for n, t in zip(result.names, c.tau)]
+    lines += ["", "[mean_log_prob_by_step]  # the ensemble's mean log density every 25 steps (burn-in check)",
+              f"steps = {_toml(list(range(0, s.steps, 25)))}",
+              f"mean_log_prob = {_toml([round(float(np.mean(c.log_prob[i])), 3) for i in range(0, s.steps, 25)])}",
+              "", "[mc]  # relative Monte Carlo error of the ensemble mean per target, held fixed (calibration/loss.py)"]
+    lines += [f"{_toml(k)} = {_toml(round(float(v), 6))}" for k, v in sorted(result.mc.items())]
+    return "\n".join(lines) + "\n"
 
 
 def record_toml(result: PosteriorResult) -> str:
@@ -476,6 +664,9 @@ def _one_line(message: str) -> str:
 def planned(settings: PosteriorSettings, acceptance: float = ASSUMED_ACCEPTANCE) -> tuple[int, int]:
     """(particles simulated, model runs) the run plans: the prior generation, then ``population /
     acceptance`` per later generation, plus the noise runs (cached runs are not repeated)."""
+    if settings.method == "mcmc":
+        particles = settings.walkers * settings.steps
+        return particles, particles * len(settings.seeds) + settings.noise_seeds
     particles = settings.population * (1 + max(0, settings.generations - 1) / acceptance)
     particles = int(math.ceil(particles))
     return particles, particles * len(settings.seeds) + settings.noise_seeds
@@ -488,6 +679,11 @@ def announcement(settings: PosteriorSettings, workers: int, on_dask: bool, out: 
     particles, runs = planned(settings)
     seconds = (STARTUP_S if workers > 1 else 0.0) + runs * per_run_s * PARTICLE_OVERHEAD / max(1, min(workers, len(settings.seeds)))
     where = f"{'a Dask cluster, ' if on_dask else ''}{workers} worker{'s' if workers != 1 else ''}"
+    if settings.method == "mcmc":
+        return (f"posterior (emcee): {settings.walkers} walkers x {settings.steps} steps = {particles:,} evaluations "
+                f"(~{runs:,} model runs at {per_run_s:.3f} s), {format_duration(seconds)} on {where}; "
+                f"it writes {_shown(Path(out) / PARQUET_NAME)}, {_shown(Path(out) / RECORD_NAME)}, "
+                f"{CHECK_NAME} and {PLOT_NAME}")
     return (f"posterior: {settings.generations} generations of {settings.population} particles, "
             f"~{particles:,} particles (~{runs:,} model runs at {per_run_s:.3f} s, assuming an acceptance "
             f"rate of {ASSUMED_ACCEPTANCE:g} after the prior generation), {format_duration(seconds)} on {where}; "
@@ -510,8 +706,16 @@ def build_parser() -> argparse.ArgumentParser:
         "the calibrated point) as a Gaussian log-likelihood -L/2, tempered to 1 over the generations (pyabc's "
         "StochasticAcceptor and Temperature). Writes posterior.parquet and posterior.toml into --out; "
         "resumable through pyabc's database (--db). calibrated.toml is not touched. See docs/calibration.md."))
+    p.add_argument("--method", choices=("mcmc", "abc-smc"), default=d.method,
+                   help="ensemble MCMC on the likelihood exp(-L/2) (emcee, default) or ABC-SMC with pyabc's "
+                        "tempered likelihood")
+    p.add_argument("--walkers", type=_positive_int, default=d.walkers, help=f"mcmc: walkers (default {d.walkers})")
+    p.add_argument("--steps", type=_positive_int, default=d.steps, help=f"mcmc: steps (default {d.steps})")
+    p.add_argument("--burn", type=_non_negative_int, default=d.burn,
+                   help=f"mcmc: steps discarded at the start (default {d.burn})")
+    p.add_argument("--thin", type=_positive_int, default=d.thin, help=f"mcmc: keep every n-th step (default {d.thin})")
     p.add_argument("--population", type=_positive_int, default=d.population,
-                   help=f"particles per generation (default {d.population})")
+                   help=f"abc-smc: particles per generation (default {d.population})")
     p.add_argument("--generations", type=_positive_int, default=d.generations,
                    help=f"generations; the temperature reaches 1 in the last (default {d.generations})")
     add_ensemble_arguments(p, d.scale, d.seeds)
@@ -554,7 +758,12 @@ def main(argv: list[str] | None = None) -> int:
         return _bad_input(f"--out {out}: expected a folder (it receives {PARQUET_NAME} and {RECORD_NAME})")
     if args.db.is_dir():
         return _bad_input(f"--db {args.db}: a folder, expected a database file")
+    if args.burn >= args.steps:
+        return _bad_input(f"--burn {args.burn}: must be below --steps {args.steps}")
+    if args.walkers < 4 or args.walkers % 2:
+        return _bad_input(f"--walkers {args.walkers}: an even number of at least 4")
     settings = PosteriorSettings(
+        method=args.method, walkers=args.walkers, steps=args.steps, burn=args.burn, thin=args.thin,
         population=args.population, generations=args.generations, scale=args.scale,
         seeds=tuple(range(args.base_seed, args.base_seed + args.seeds)), noise_seeds=args.noise_seeds,
         target_rate=args.target_rate, sampler_seed=args.sampler_seed, free=tuple(fp.name for fp in free))
@@ -589,6 +798,14 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as err:
         return _bad_input(f"cannot write the posterior's files into {out}: {err.strerror or err}")
     pops = result.populations
+    if pops is None:
+        c = result.chain
+        print(f"{args.walkers} walkers x {args.steps} steps; acceptance fraction {float(np.mean(c.acceptance)):.3f}; "
+              f"{len(result.particles)} draws, effective sample size {result.ess:.1f} (smallest over parameters); "
+              f"{result.new_runs} new runs in {result.elapsed_s:.0f} s")
+        print(parquet)
+        print(record)
+        return EXIT_OK
     print(f"{len(pops)} generations; final temperature {float(pops['epsilon'].iloc[-1]):.4g}; "
           f"{len(result.particles)} particles, effective sample size {result.ess:.1f}; "
           f"{result.new_runs} new runs in {result.elapsed_s:.0f} s")

@@ -5,7 +5,9 @@ real-world scale (money in bn yuan per year, counts in firms).  Runs are compare
 were made alike (same scale, horizon and model code); the work itself is done by
 
 * :mod:`experiments.outcomes`: what is compared (outcomes, years);
-* :mod:`experiments.effects`: paired differences to the baseline, ranges across seeds;
+* :mod:`experiments.effects`: paired differences to the baseline (with their predictive
+  intervals, parameter share and multiple-comparison-corrected verdicts), ranges across seeds,
+  the ranking of the scenarios on the headline outcomes;
 * :mod:`experiments.figures`: the PNG figures;
 * :mod:`experiments.report`: the HTML pages, rendered from ``experiments/templates/``.
 
@@ -26,6 +28,7 @@ import pandas as pd
 
 from experiments.effects import (
     baseline_crossings, check_baseline, flow_cell_differences, outcome_table, paired_differences,
+    ranking_table,
 )
 from experiments.figures import draw_comparison
 from experiments.outcomes import (
@@ -63,7 +66,10 @@ def compare(run_dirs: list[Path], out: Path, baseline: str = "baseline", allow_m
     ``fan_<metric>.png`` per key metric, ``od_baseline.png`` and ``od_differences.png`` (flow
     matrices, bn yuan), ``overview.csv`` (scenario x key outcome), ``paired_differences.csv``
     (effects with 90% intervals and their size relative to the baseline),
-    ``od_differences.csv``, ``outcomes.csv``/``.html`` (median and 90% range across seeds),
+    ``od_differences.csv``, ``ranking.csv`` (the scenarios ranked by their median effect on the
+    headline outcomes, :data:`~experiments.effects.RANKING_OUTCOMES`, in each compared year, with
+    the probability that each step of the ranking holds and of being the best),
+    ``outcomes.csv``/``.html`` (median and 90% range across seeds),
     ``comparison.json`` (what was compared and written) and ``report.html`` embedding them.
     Years missing from the results are replaced by the last simulated year.
 
@@ -93,6 +99,7 @@ def compare(run_dirs: list[Path], out: Path, baseline: str = "baseline", allow_m
     table = outcome_table(values, years, outcomes)
     diffs = paired_differences(regions, flows, baseline, years=years, outcomes=outcomes)
     cells = flow_cell_differences(flows, baseline, years)
+    ranking = ranking_table(regions, flows, baseline, years=years, outcomes=outcomes)
     lists = {s: effect_list(diffs, s, keys[s], outcomes) for s in scenarios if s != baseline}
     charted = charted_outcomes(diffs, keys, outcomes)
     seeds = regions.groupby("scenario")["seed"].nunique().to_dict()
@@ -109,13 +116,15 @@ def compare(run_dirs: list[Path], out: Path, baseline: str = "baseline", allow_m
         table.to_csv(work / "outcomes.csv", index=False)
         diffs.to_csv(work / "paired_differences.csv", index=False)
         cells.to_csv(work / "od_differences.csv", index=False)
+        ranking.to_csv(work / "ranking.csv", index=False)
         data = ReportData(
             baseline=baseline, runs=[ScenarioRun(s, runs[s].manifest, int(seeds.get(s, 0))) for s in scenarios],
             outcomes=table, effects=diffs, charted=charted, notes=notes, mixed=mixed,
             figures=draw_comparison(values, regions, flows, diffs, cells, lists, keys, baseline, scenarios,
                                     years, work),
             keys=keys, lists=lists, values=values,
-            crossings=baseline_crossings(regions, baseline, KEY_METRICS), has_draws="draw" in regions.columns)
+            crossings=baseline_crossings(regions, baseline, KEY_METRICS), has_draws="draw" in regions.columns,
+            ranking=ranking)
         data.overview().to_csv(work / "overview.csv", index=False)
         write_outcomes_page(data, work, templates)
         write_report(data, work, templates)

@@ -54,6 +54,17 @@ class Figure(NamedTuple):
     alt: str
 
 
+
+def _pct_of_base(row, column: str) -> float:
+    """``row[column]`` (an effect in the outcome's unit) in percent of the baseline's mean; falls back
+    to the mean effect's columns for tables written before the predictive columns existed."""
+    if column not in row:
+        column = {"lo90": "lo", "hi90": "hi", "median": "mean_diff"}[column]
+    base = row["baseline_mean"]
+    if not np.isfinite(row[column]) or not np.isfinite(base) or base == 0:
+        return float("nan")
+    return float(100 * row[column] / abs(base))
+
 def scenario_colours(scenarios: list[str], baseline: str) -> dict[str, str]:
     """Colour of each scenario: the baseline grey, the others from :data:`PALETTE` in order."""
     alternatives = [s for s in scenarios if s != baseline]
@@ -292,12 +303,13 @@ def plot_scenario_effects(diffs: pd.DataFrame, scenario: str, outcomes: list[Out
                 continue
             r = r.iloc[0]
             yy = ypos + offsets[y]
-            if np.isfinite(r["rel_lo_pct"]):
-                ax.plot([r["rel_lo_pct"], r["rel_hi_pct"]], [yy, yy], color=colour, lw=2.2 if y == last else 1.2,
+            lo_pct, hi_pct, mid_pct = (_pct_of_base(r, "lo90"), _pct_of_base(r, "hi90"), _pct_of_base(r, "median"))
+            if np.isfinite(lo_pct) and hi_pct > lo_pct:
+                ax.plot([lo_pct, hi_pct], [yy, yy], color=colour, lw=2.2 if y == last else 1.2,
                         alpha=1 if y == last else 0.55)
-                lim += [r["rel_lo_pct"], r["rel_hi_pct"]]
-            lim.append(r["rel_diff_pct"])
-            ax.plot(r["rel_diff_pct"], yy, marker=markers[y], color=colour, ms=8 if y == last else 6,
+                lim += [lo_pct, hi_pct]
+            lim.append(mid_pct)
+            ax.plot(mid_pct, yy, marker=markers[y], color=colour, ms=8 if y == last else 6,
                     mfc=colour if r["clear"] else "white", mew=1.6, alpha=1 if y == last else 0.55)
     v = np.array([x for x in lim if np.isfinite(x)] or [0.0])
     lo, hi = min(float(v.min()), -MATERIAL_PCT), max(float(v.max()), MATERIAL_PCT)
@@ -311,7 +323,7 @@ def plot_scenario_effects(diffs: pd.DataFrame, scenario: str, outcomes: list[Out
         if r.empty:
             continue
         r = r.iloc[0]
-        ax.text(1.01, (n - 1 - k + 0.5) / n, f"{effect_text(r['mean_diff'], oc.unit)} {oc.unit}",
+        ax.text(1.01, (n - 1 - k + 0.5) / n, f"{effect_text(r['median'] if 'median' in r else r['mean_diff'], oc.unit)} {oc.unit}",
                 transform=ax.transAxes, va="center", ha="left", fontsize=10,
                 fontweight="bold" if r["clear"] else None, color="black" if r["clear"] else "#777777")
     labels = [("\u2605 " if oc.name in key else "") + textwrap.shorten(oc.label, 52, placeholder="\u2026")
@@ -328,12 +340,13 @@ def plot_scenario_effects(diffs: pd.DataFrame, scenario: str, outcomes: list[Out
     handles = [Line2D([], [], marker=markers[y], color=colour, ls="none", ms=8 if y == last else 6,
                       alpha=1 if y == last else 0.55, label=str(y)) for y in years]
     handles += [Line2D([], [], marker="o", color=colour, mfc="white", ls="none", ms=8,
-                       label=f"hollow = not clear (interval includes 0, or under {MATERIAL_PCT:g}%)"),
+                       label=f"hollow = not clear (not told apart from 0 at a 10% false-discovery rate, or under {MATERIAL_PCT:g}%)"),
                 Patch(color="#fff4d6", label="\u2605 key outcome"),
                 Patch(color="#dddddd", label=f"under {MATERIAL_PCT:g}% of {baseline}: not material")]
     finish(fig, f"\u201c{scenario}\u201d: effects against {baseline} (key outcomes first, then the largest)",
-           f"Bar = {LEVEL:.0%} paired-t confidence interval; right column: the {last} effect in its unit "
-           f"(bn yuan per year, or firms).", handles, ncol=3)
+           f"Dot = median effect; bar = the range of {LEVEL:.0%} of paired runs (same seed"
+           f"{' and parameter draw' if 'n_draws' in d and d['n_draws'].max() > 1 else ''}); right column: the {last} "
+           f"median effect in its unit (bn yuan per year, or firms).", handles, ncol=3)
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return path

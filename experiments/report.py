@@ -11,8 +11,13 @@ numbers (bn yuan per year, or firms), scenario descriptions read from the run ma
 overview (scenario x key outcome, ranked by size relative to the baseline), the headline of each
 scenario (its key outcomes, then its largest effects by size), and the "reading the baseline" box
 (computed from the tables: trend continuation after the calibration years, regions overtaking
-each other, steep growth).  An effect is called clear only if its interval excludes 0 and it is
-at least :data:`~experiments.effects.MATERIAL_PCT` percent of the baseline.
+each other, steep growth), and the ranking of the scenarios on the headline outcomes.  Effects are
+shown by their median and 90% predictive interval over the runs (draws x seeds), with the
+probability that the effect is positive and, for runs over parameter draws, the share of its
+variance due to the parameters.  An effect is called clear only if it is told apart from 0 after
+the Benjamini-Hochberg correction over every effect of the comparison (false discovery rate
+:data:`~experiments.effects.FDR`) and it is at least :data:`~experiments.effects.MATERIAL_PCT`
+percent of the baseline.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from experiments.effects import LEVEL, MATERIAL_PCT, baseline_growth, verdict
+from experiments.effects import FDR, LEVEL, MATERIAL_PCT, baseline_growth, verdict
 from experiments.figures import Figure, effect_text, per_year, scenario_colours
 from experiments.outcomes import KEY_METRICS, TABLE_OUTCOMES, Outcome
 from experiments.plots import fmt_bn
@@ -63,7 +68,8 @@ class ReportData:
     lists: dict[str, list[Outcome]] = field(default_factory=dict)  # scenario -> its effect chart's outcomes
     values: pd.DataFrame | None = None  # experiments.outcomes.outcome_values, all years
     crossings: list[dict] = field(default_factory=list)  # experiments.effects.baseline_crossings
-    has_draws: bool = False  # the results carry parameter draws: P(effect > 0) is shown
+    has_draws: bool = False  # the results carry parameter draws: the share due to parameters is shown
+    ranking: pd.DataFrame | None = None  # experiments.effects.ranking_table
 
     @property
     def scenarios(self) -> list[str]:
@@ -76,7 +82,9 @@ class ReportData:
     def overview(self) -> pd.DataFrame:
         """Scenario x key outcome in the last compared year, ranked by |effect| relative to the
         baseline: scenario, outcome, label, unit, year, baseline_mean, mean_diff, lo, hi,
-        rel_diff_pct, rel_lo_pct, rel_hi_pct, verdict, p_positive, and the first year's effect."""
+        rel_diff_pct, rel_lo_pct, rel_hi_pct, p_positive, median, lo90, hi90, param_share,
+        q_value (those of :func:`~experiments.effects.paired_differences` that it has), verdict,
+        and the first year's effect."""
         rows = []
         d = self.effects
         first = int(d["year"].min()) if len(d) else None
@@ -91,7 +99,8 @@ class ReportData:
                 row = {"scenario": s, "outcome": oc.name, "label": oc.label, "unit": oc.unit,
                        "year": self.last_year, **{k: z[k] for k in (
                            "baseline_mean", "mean_diff", "lo", "hi", "rel_diff_pct", "rel_lo_pct", "rel_hi_pct",
-                           "p_positive")}, "verdict": verdict(z)}
+                           "p_positive", "median", "lo90", "hi90", "param_share", "q_value") if k in z},
+                       "verdict": verdict(z)}
                 if first is not None and first != self.last_year and first in r.index:
                     row |= {"first_year": first, "first_mean_diff": r.at[first, "mean_diff"],
                             "first_rel_diff_pct": r.at[first, "rel_diff_pct"]}
@@ -121,8 +130,9 @@ def write_report(data: ReportData, out: Path, templates: Path = TEMPLATES) -> Pa
         scenarios=[scenario_card(data, r, colours[r.name]) for r in data.runs],
         figures={k: [_embedded(f) for f in v] for k, v in data.figures.items()},
         overview=overview_rows(data), has_draws=data.has_draws, last_year=data.last_year,
-        reading=reading_the_baseline(data),
-        effect_tables=effect_tables(data.effects, data.charted),
+        reading=reading_the_baseline(data), testing=multiple_testing(data.effects),
+        ranking=ranking_tables(data), n_draws=n_draws(data.effects),
+        effect_tables=effect_tables(data.effects, data.charted, data.has_draws),
         outcome_tables=outcome_tables(data.outcomes, data.scenarios))
     path = Path(out) / "report.html"
     path.write_text(page, encoding="utf-8")
@@ -216,10 +226,16 @@ def lever_summary(manifest: dict, baseline_manifest: dict) -> str:
 
 
 def effect_phrase(r: pd.Series, oc: Outcome, interval: bool = True) -> str:
-    """"Beijing output from transferred technology +113 bn yuan (+47.0%, 90% CI +112 to +114; clear)"."""
+    """"Beijing output from transferred technology +113 bn yuan (+47.0%, 90% of runs +98 to +127;
+    clear)": the mean effect, its size relative to the baseline, the range of 90% of the runs
+    (``lo90``-``hi90``; the mean's seed-only interval ``lo``-``hi`` for a table without them)."""
     rel = f"{r['rel_diff_pct']:+.1f}%" if np.isfinite(r["rel_diff_pct"]) else "baseline 0"
-    ci = (f", {LEVEL:.0%} CI {effect_text(r['lo'], oc.unit)} to {effect_text(r['hi'], oc.unit)}"
-          if interval and np.isfinite(r["lo"]) else "")
+    if "lo90" in r:
+        lo, hi, what = r["lo90"], r["hi90"], "90% of runs"
+    else:
+        lo, hi, what = r["lo"], r["hi"], f"{LEVEL:.0%} CI"
+    ci = (f", {what} {effect_text(lo, oc.unit)} to {effect_text(hi, oc.unit)}"
+          if interval and np.isfinite(lo) else "")
     return f"{oc.label} {effect_text(r['mean_diff'], oc.unit)} {oc.unit} ({rel}{ci}; {verdict(r)})"
 
 
@@ -267,16 +283,39 @@ def baseline_headline(data: ReportData) -> str:
 
 # ----------------------------------------------------------------------------- overview
 
+def _rel(v: float, base: float) -> float:
+    """``v`` in percent of abs(``base``) (NaN for a zero or missing base)."""
+    return 100 * v / abs(base) if np.isfinite(base) and base != 0 and np.isfinite(v) else np.nan
+
+
+def _prob(p) -> str:
+    """A probability as a percentage: "62%"; ">99%" and "<1%" near (not at) 1 and 0."""
+    if p is None or not np.isfinite(p):
+        return "n/a"
+    if 0.995 <= p < 1:
+        return ">99%"
+    if 0 < p < 0.005:
+        return "<1%"
+    return f"{p:.0%}"
+
+
+def _share(p) -> str:
+    return f"{p:.0%}" if p is not None and np.isfinite(p) else "n/a"
+
+
 def overview_rows(data: ReportData) -> list[dict]:
-    """The ranking table's rows, formatted: rank, scenario (and its anchor), outcome, baseline,
-    effect [interval], relative size [interval], verdict, P(effect > 0), the first year's effect."""
+    """The overview table's rows, formatted: rank, scenario (and its anchor), outcome, baseline,
+    typical effect (median) [90% predictive interval], relative size [interval], verdict,
+    P(effect > 0), share due to the parameters, the first year's (mean) effect."""
     t = data.overview()
     rows = []
     for i, r in enumerate(t.to_dict("records"), start=1):
         u = r["unit"]
-        rel = (f"{r['rel_diff_pct']:+.1f}%" if np.isfinite(r["rel_diff_pct"]) else "n/a",
-               f"[{r['rel_lo_pct']:+.1f} – {r['rel_hi_pct']:+.1f}]"
-               if np.isfinite(r["rel_diff_pct"]) and np.isfinite(r["rel_lo_pct"]) else "")
+        b = r["baseline_mean"]
+        med, lo, hi = r.get("median", r["mean_diff"]), r.get("lo90", r["lo"]), r.get("hi90", r["hi"])
+        rel = (f"{_rel(med, b):+.1f}%" if np.isfinite(_rel(med, b)) else "n/a",
+               f"[{_rel(lo, b):+.1f} – {_rel(hi, b):+.1f}]"
+               if np.isfinite(_rel(med, b)) and np.isfinite(_rel(lo, b)) else "")
         first = ""
         if "first_year" in r and pd.notna(r.get("first_year")):
             fr = r["first_rel_diff_pct"]
@@ -284,12 +323,50 @@ def overview_rows(data: ReportData) -> list[dict]:
         rows.append({
             "rank": i, "scenario": r["scenario"], "anchor": anchor(r["scenario"]), "outcome": r["label"],
             "unit": per_year(u), "baseline": fmt_value(r["baseline_mean"], u),
-            "effect": (effect_text(r["mean_diff"], u),
-                       f"[{effect_text(r['lo'], u)} – {effect_text(r['hi'], u)}]" if np.isfinite(r["lo"]) else ""),
+            "effect": (effect_text(med, u),
+                       f"[{effect_text(lo, u)} – {effect_text(hi, u)}]" if np.isfinite(lo) else ""),
             "relative": rel, "verdict": r["verdict"], "first": first,
             "first_year": int(r["first_year"]) if pd.notna(r.get("first_year")) else None,
-            "p_positive": f"{r['p_positive']:.2f}" if np.isfinite(r["p_positive"]) else "n/a"})
+            "p_positive": _prob(r["p_positive"]), "param_share": _share(r.get("param_share"))})
     return rows
+
+
+def multiple_testing(diffs: pd.DataFrame) -> dict:
+    """How the effects were tested, for the report's sentence: ``n_tests`` (the effects with a
+    p-value: every scenario x outcome x year of the comparison), ``n_clear`` (how many are clear),
+    ``fdr`` ("10%")."""
+    p = diffs["p_value"] if "p_value" in diffs else pd.Series(dtype=float)
+    return {"n_tests": int(np.isfinite(p.to_numpy(dtype=float)).sum()),
+            "n_clear": int(diffs["clear"].sum()) if "clear" in diffs else 0, "fdr": f"{FDR:.0%}"}
+
+
+def n_draws(diffs: pd.DataFrame) -> int:
+    """The number of parameter draws the effects are taken over (0: none)."""
+    return int(diffs["n_draws"].max()) if "n_draws" in diffs and len(diffs) else 0
+
+
+def ranking_tables(data: ReportData) -> list[dict]:
+    """One table per headline outcome and year of :attr:`ReportData.ranking`: ``title`` (label,
+    year), ``unit``, ``n_pairs``, ``rows`` of rank, scenario, anchor, median effect, 90% range,
+    P(best), the next scenario and P(ranked above it)."""
+    t = data.ranking
+    if t is None or t.empty:
+        return []
+    info = {oc.name: oc for oc in [*TABLE_OUTCOMES, *data.charted]}
+    tables = []
+    for (name, year), g in t.groupby(["outcome", "year"], sort=False):
+        oc = info.get(name)
+        u = oc.unit if oc else str(g["unit"].iloc[0])
+        rows = [{"rank": int(r["rank"]), "scenario": r["scenario"], "anchor": anchor(r["scenario"]),
+                 "median": effect_text(r["median"], u),
+                 "range": f"{effect_text(r['lo90'], u)} – {effect_text(r['hi90'], u)}",
+                 "p_best": _prob(r["p_best"]),
+                 "next": r["next_scenario"] if isinstance(r["next_scenario"], str) else "",
+                 "p_above_next": _prob(r["p_above_next"])}
+                for r in g.sort_values("rank").to_dict("records")]
+        tables.append({"title": f"{oc.label if oc else name}, {int(year)}", "unit": per_year(u),
+                       "n_pairs": int(g["n_pairs"].iloc[0]), "rows": rows})
+    return tables
 
 
 def reading_the_baseline(data: ReportData) -> dict:
@@ -354,12 +431,14 @@ def outcome_tables(table: pd.DataFrame, scenarios: list[str]) -> list[dict]:
     return tables
 
 
-def effect_tables(diffs: pd.DataFrame, outcomes: list[Outcome]) -> list[dict]:
+def effect_tables(diffs: pd.DataFrame, outcomes: list[Outcome], has_draws: bool = False) -> list[dict]:
     """Paired differences of ``outcomes``, one table per year: ``year``, ``columns`` (scenarios),
-    ``rows`` of ``label`` and ``cells``; a cell has ``text`` ("effect [CI] (% of baseline)") and
-    ``excludes_zero`` (True: the interval excludes 0; False: it includes 0; None: no value) and
-    ``verdict`` ("clear": excludes 0 and material; "small": excludes 0, under the materiality
-    threshold; "within noise"; None: no value)."""
+    ``rows`` of ``label`` and ``cells``; a cell has ``text`` ("median [5% – 95%] (median in % of
+    baseline)"), ``detail`` ("above 0 in 97% of runs" and, if ``has_draws``, "60% of spread from
+    parameters": the share of the effect's variance due to the parameters), ``excludes_zero`` (True: the mean's seed-only
+    interval excludes 0; False: it includes 0; None: no value) and ``verdict`` ("clear": told
+    apart from 0 after the multiple-comparison correction and material; "small": told apart,
+    under the materiality threshold; "within noise"; None: no value)."""
     info = {oc.name: oc for oc in outcomes}
     d = diffs[diffs["outcome"].isin(info)]
     scenarios = list(dict.fromkeys(d["scenario"]))
@@ -367,15 +446,26 @@ def effect_tables(diffs: pd.DataFrame, outcomes: list[Outcome]) -> list[dict]:
     for y in sorted(d["year"].unique()):
         dy = d[d["year"] == y].set_index(["outcome", "scenario"])
         rows = [{"label": f"{oc.label} ({oc.unit})",
-                 "cells": [_effect_cell(dy.loc[(oc.name, s)], oc) if (oc.name, s) in dy.index
-                           else {"text": "n/a", "excludes_zero": None, "verdict": None} for s in scenarios]}
+                 "cells": [_effect_cell(dy.loc[(oc.name, s)], oc, has_draws) if (oc.name, s) in dy.index
+                           else {"text": "n/a", "detail": "", "excludes_zero": None, "verdict": None}
+                           for s in scenarios]}
                 for oc in outcomes]
         tables.append({"year": int(y), "columns": scenarios, "rows": rows})
     return tables
 
 
-def _effect_cell(r: pd.Series, oc: Outcome) -> dict:
-    pct = f" ({r['rel_diff_pct']:+.1f}%)" if np.isfinite(r["rel_diff_pct"]) else ""
-    mean = fmt_bn(r["mean_diff"], True) if oc.unit != "firms" else _signed_int(r["mean_diff"])
-    text = f"{mean} [{fmt_value(r['lo'], oc.unit)} \u2013 {fmt_value(r['hi'], oc.unit)}]{pct}"
-    return {"text": text, "excludes_zero": not bool(r["straddles_zero"]), "verdict": verdict(r)}
+def _signed(v: float, unit: str) -> str:
+    return fmt_bn(v, True) if unit != "firms" else _signed_int(v)
+
+
+def _effect_cell(r: pd.Series, oc: Outcome, has_draws: bool = False) -> dict:
+    med, lo, hi = (r.get("median", r["mean_diff"]), r.get("lo90", r["seed_p05"]),
+                   r.get("hi90", r["seed_p95"]))
+    rel = _rel(med, r["baseline_mean"])
+    pct = f" ({rel:+.1f}%)" if np.isfinite(rel) else ""
+    text = f"{_signed(med, oc.unit)} [{_signed(lo, oc.unit)} \u2013 {_signed(hi, oc.unit)}]{pct}"
+    detail = (f"above 0 in {_prob(r['p_positive'])} of runs" if not (lo == 0 and hi == 0)
+              else "unchanged in at least 90% of runs")
+    if has_draws and "param_share" in r:
+        detail += f"; {_share(r['param_share'])} of spread from parameters"
+    return {"text": text, "detail": detail, "excludes_zero": not bool(r["straddles_zero"]), "verdict": verdict(r)}

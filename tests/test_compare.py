@@ -298,10 +298,11 @@ def test_report_is_rendered_from_the_template(pair, tmp_path, no_figures):
     assert "So liest man diesen Bericht." in html and "How to read this report." not in html
     assert "body{color:#123456}" in html
     assert "Friction &lt;b&gt;halved&lt;/b&gt; &amp; more." in html
-    # the effect table carries the numbers of paired_differences.csv
+    # the effect table carries the numbers of paired_differences.csv: median [90% predictive interval]
     d = pd.read_csv(out / "paired_differences.csv")
     r = d[(d["outcome"] == "flow Beijing->Hebei") & (d["year"] == 2035)].iloc[0]
-    assert f"<td class=\"clear\">+{r['mean_diff']:.1f} [{r['lo']:.1f} \u2013 {r['hi']:.1f}]" in html
+    assert f"<td class=\"clear\">+{r['median']:.1f} [+{r['lo90']:.1f} \u2013 +{r['hi90']:.1f}]" in html
+    assert "Seed noise only: intervals carry simulation uncertainty only." in html  # no parameter draws
 
 
 # ----------------------------------------------------------------------------- key outcomes, verdicts, the report
@@ -316,8 +317,20 @@ def test_compare_leads_with_key_outcomes(result_set, tmp_path, no_figures):
     assert set(zip(overview["scenario"], overview["outcome"])) == {
         ("lower_friction", "flow Beijing->Hebei"), ("hebei_rd_push", "Hebei sci_tech_smes"),
         ("hebei_rd_push", "Xiong'an park_firms")}
-    assert "p_positive" in overview.columns and overview["p_positive"].isna().all()  # the slot exists ...
-    assert "P(effect &gt; 0)" not in html  # ... but is shown only with parameter draws
+    # P(effect > 0) is computed over the seeds too; the share due to parameters only with draws
+    assert "p_positive" in overview.columns and overview["p_positive"].notna().all()
+    assert "share of runs with effect &gt; 0" in html
+    assert overview["param_share"].isna().all() and "share of spread from parameters" not in html
+    assert "Seed noise only" in html and "Benjamini" in html
+    # the ranking of the headline outcomes, as a table and in the report
+    ranking = pd.read_csv(out / "ranking.csv")
+    assert set(ranking["outcome"]) == {"flow Beijing->Hebei", "Beijing reported_outflow_tianjin_hebei_bn",
+                                       "Hebei contract_turnover_bn"}
+    assert set(ranking["year"]) == {2030, 2035}
+    top = ranking[(ranking["outcome"] == "flow Beijing->Hebei") & (ranking["year"] == 2035)].set_index("rank")
+    assert top.at[1, "scenario"] == "lower_friction" and top.at[1, "p_best"] == 1.0
+    assert top.at[1, "p_above_next"] == 1.0  # +40% in every seed against exactly 0
+    assert 'id="ranking"' in html and "chance it beats the next one" in html
     # ranked by size relative to the baseline
     rel = overview["rel_diff_pct"].abs().fillna(-1).tolist()
     assert rel == sorted(rel, reverse=True)
@@ -327,7 +340,7 @@ def test_compare_leads_with_key_outcomes(result_set, tmp_path, no_figures):
     card = html.split('id="s-lower_friction"')[1].split("</div>")[0]
     lead = card.split('<p class="headline"><b>')[1].split("</b>")[0]
     assert lead.startswith("In 2035, against the baseline: Contracts Beijing \u2192 Hebei +")
-    assert "(+40.0%, 90% CI" in lead and "clear)" in lead
+    assert "(+40.0%, 90% of runs +" in lead and "clear)" in lead
     # Xiong'an park firms is not among the default outcomes but is compared as a key outcome
     d = pd.read_csv(out / "paired_differences.csv")
     assert "Xiong'an park_firms" in set(d["outcome"])
@@ -366,7 +379,8 @@ def test_clear_needs_a_material_size():
         assert r["rel_diff_pct"] == pytest.approx(100 * r["mean_diff"] / r["baseline_mean"])
         assert r["rel_lo_pct"] < r["rel_diff_pct"] < r["rel_hi_pct"]
         assert bool(r["clear"]) == (expected == "clear") and verdict(r) == expected
-        assert np.isnan(r["p_positive"])  # no draws: no P(effect > 0)
+        assert r["p_positive"] == 1.0 and np.isnan(r["param_share"])  # no draws: seeds only
+        assert r["q_value"] <= r["p_value"] * len(d) and r["q_value"] < 0.10
 
 
 def test_p_positive_with_parameter_draws():
