@@ -22,7 +22,7 @@ import mesa
 import numpy as np
 
 from model.compiled import kernels
-from model.initial import FIRM_FIELDS, draw_firms
+from model.initial import FIRM_FIELDS, NO_IP, draw_attributes
 from model.inputs import value
 from model.economy import excess_fade, gdp_log_growth, national_market_index
 from model.market import LAB, N_CELLS, N_KINDS, N_SECTORS, Bids, Offer, TechnologyMarket, boundary_friction, supplier_factor
@@ -31,7 +31,7 @@ from model.regions import BJ, FLOW_REGIONS, HB, ICV, RC, REGIONS
 from model.years import FIRST_YEAR
 
 NO_BIDS = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
-GROUP_REGION = np.arange(4 * N_SECTORS) // N_SECTORS  # buyer (region x sector) group -> region (a lookup)
+FIRMS_2020 = tuple(value("firms_2020", name) for name in REGIONS)  # real firms per region, 2020
 
 
 class FirmPopulation(mesa.Agent):
@@ -72,11 +72,13 @@ class FirmPopulation(mesa.Agent):
         """The number of living firm rows (agents; each stands for ``weight`` real firms)."""
         return int(np.count_nonzero(self.view("alive")))
 
-    def append(self, columns: dict[str, np.ndarray]) -> np.ndarray:
-        """Add rows (all FIRM_FIELDS not given are zero) and return their row indices.
+    def append(self, columns: dict[str, np.ndarray], k: int | None = None) -> np.ndarray:
+        """Add ``k`` rows (all FIRM_FIELDS not given are zero; a scalar is every row's value) and
+        return their row indices.  ``k`` None: the length of the first column given.
 
         Free rows (of firms that have exited) are used first, then new rows at the end."""
-        k = len(next(iter(columns.values())))
+        if k is None:
+            k = len(next(iter(columns.values())))
         free = np.flatnonzero(~self.view("alive"))[:k]
         n_new = k - len(free)
         if self.n + n_new > self.capacity:
@@ -86,12 +88,32 @@ class FirmPopulation(mesa.Agent):
                 grown = np.zeros(new_cap, dtype=old.dtype)
                 grown[: self.n] = old[: self.n]
                 setattr(self, name, grown)
-        rows = np.concatenate([free, np.arange(self.n, self.n + n_new)])
-        for name in FIRM_FIELDS:
-            column = getattr(self, name)
-            column[rows] = columns[name] if name in columns else 0
+        if len(free):
+            rows = np.concatenate([free, np.arange(self.n, self.n + n_new)])
+            for name in FIRM_FIELDS:
+                getattr(self, name)[rows] = columns.get(name, 0)
+        else:  # new rows only: a slice
+            rows = np.arange(self.n, self.n + n_new)
+            for name in FIRM_FIELDS:
+                getattr(self, name)[self.n:self.n + n_new] = columns.get(name, 0)
         self.n += n_new
         return rows
+
+    def add_new_firms(self, year: int, parts: list[tuple], **links: np.ndarray) -> np.ndarray:
+        """Append new firms born in ``year`` (:func:`model.initial.draw_firms`'s columns) from
+        ``parts``, one per region: (region, sales, R&D intensity, sector, HTE-criteria flag) as
+        :func:`model.initial.draw_attributes` draws them; ``links``: further columns (parent,
+        sector, park) for all of them.  Returns their rows."""
+        def joined(i):
+            return parts[0][i] if len(parts) == 1 else np.concatenate([q[i] for q in parts])
+        k = sum(len(q[1]) for q in parts)
+        region = (np.full(k, parts[0][0], np.int8) if len(parts) == 1 else
+                  np.concatenate([np.full(len(q[1]), q[0], np.int8) for q in parts]))
+        columns = dict(region=region, sales=joined(1), rd_intensity=joined(2), sector=joined(3),
+                       hte_criteria=joined(4), weight=1.0 / self.model.scale, alive=True, hte_until=year,
+                       last_ip_year=year - NO_IP, birth_year=year, parent=-1)
+        columns.update(links)
+        return self.append(columns, k)
 
     def active_share(self) -> np.ndarray:
         """Share of each region's firms (real firms, alive) active in the registered market."""
@@ -146,15 +168,14 @@ class FirmPopulation(mesa.Agent):
         inflow (not a share of today's firms), at entrant_size_ratio of the 2020 firms' size."""
         m = self.model
         entry = m.params.regional("entry_rate", year)
+        criteria, size_ratio = m.params.at("hte_criteria_share", year), value("entrant_size_ratio")
         parts = []
-        for r, name in enumerate(REGIONS):
-            n = m.rng.poisson(entry[r] * value("firms_2020", name) * m.scale)
-            if n:
-                cols, _ = draw_firms(m.rng, r, n, year, m.scale, m.params.at("hte_criteria_share", year),
-                                     rd_scale=self.rd_scale[r], size_ratio=value("entrant_size_ratio"))  # rd_stock 0
-                parts.append(cols)
+        for r, firms_2020 in enumerate(FIRMS_2020):
+            n = m.rng.poisson(entry[r] * firms_2020 * m.scale)
+            if n:  # rd_stock 0
+                parts.append((r,) + draw_attributes(m.rng, r, n, m.scale, criteria, self.rd_scale[r], size_ratio)[:4])
         if parts:  # one append: rows as if appended region by region
-            self.append(parts[0] if len(parts) == 1 else {k: np.concatenate([c[k] for c in parts]) for k in parts[0]})
+            self.add_new_firms(year, parts)
 
     # ------------------------------------------------------------------ 2. participation
     def join_market(self, year: int) -> None:
@@ -203,11 +224,10 @@ class FirmPopulation(mesa.Agent):
         last = N_CELLS - 1 - np.argmax(probs[:, N_CELLS - 1::-1] > 0, axis=1)  # last cell that can be picked
         cdf[np.arange(N_CELLS) >= last[:, None]] = 1.0
         region, sector = self.view("region"), self.view("sector")
-        group = region.astype(np.int64) * N_SECTORS + sector
-        lam = (p.at("search_rate", year) * p_cell)[group] * -np.expm1(-self.view("rd_stock") / p.at("absorptive_stock_m", year))
-        cells, rows, groups = kernels.search(self.model.rng, self.view("alive"), region, sector, lam, np.exp(-lam),
-                                             cdf, last, N_SECTORS)
-        return Bids(cells, rows, GROUP_REGION[groups])
+        lam = kernels.search_rates(region, sector, p.at("search_rate", year) * p_cell,
+                                   -np.expm1(-self.view("rd_stock") / p.at("absorptive_stock_m", year)), N_SECTORS)
+        return Bids(*kernels.search(self.model.rng, self.view("alive"), region, sector, lam, np.exp(-lam),
+                                    cdf, last, N_SECTORS))
 
     # ------------------------------------------------------------------ 6. transformation
     def transform(self, year: int, deals: dict[str, np.ndarray], market: TechnologyMarket) -> None:
@@ -276,39 +296,35 @@ class FirmPopulation(mesa.Agent):
         receives its parent's technologies (:meth:`transfer_within`), transforms, grows and can
         exit as any firm."""
         m, p = self.model, self.model.params
-        unmet = 1 - m.capacity.congestion
-        alive, parent = self.view("alive"), self.view("parent")
-        has_branch = np.zeros(self.n, bool)
-        has_branch[parent[alive & (parent >= 0)]] = True
-        candidates = np.flatnonzero(alive & (self.view("demand") > 0) & (parent < 0) & ~has_branch)
-        if not len(candidates):
-            return
-        prob = p.at("branch_propensity", year) * p.at("branch_relocation", year) * unmet[self.region[candidates]]
-        movers = candidates[m.rng.random(len(candidates)) < np.clip(prob, 0, 1)]
+        prob = p.at("branch_propensity", year) * p.at("branch_relocation", year) * (1 - m.capacity.congestion)
+        movers = kernels.branch_movers(m.rng, self.view("alive"), self.view("parent"), self.view("demand"),
+                                       self.view("region"), np.clip(prob, 0, 1))
         if not len(movers):
             return
+        alive = self.view("alive")
         park_now = np.sum(self.view("weight")[self.view("park") & alive])
         movers, choice = self._branch_choice(year, movers, park_now)
         # the park admits branches up to its capacity, in random order
         to_park = m.rng.permutation(movers[choice == 3])
         slots = p.at("park_capacity_firms", year) - park_now
         admitted = to_park[np.cumsum(self.weight[to_park]) <= slots]  # the rest open none this year
-        parents = np.concatenate([movers[choice < 3], admitted])
-        where = np.concatenate([choice[choice < 3], np.full(len(admitted), HB)])
-        in_park = np.concatenate([np.zeros((choice < 3).sum(), bool), np.ones(len(admitted), bool)])
-        parts = []
+        outside = choice < 3
+        parents = np.concatenate([movers[outside], admitted])
+        where = np.concatenate([choice[outside], np.full(len(admitted), HB)])
+        in_park = np.concatenate([np.zeros(np.count_nonzero(outside), bool), np.ones(len(admitted), bool)])
+        criteria, size_ratio = p.at("hte_criteria_share", year), value("entrant_size_ratio")
+        parts, order = [], []
         for r in range(3):
-            sel = where == r
-            if sel.any():
-                cols, _ = draw_firms(m.rng, r, int(sel.sum()), year, m.scale, p.at("hte_criteria_share", year),
-                                     rd_scale=self.rd_scale[r], size_ratio=value("entrant_size_ratio"))
-                cols["parent"] = parents[sel]
-                cols["sector"] = self.sector[parents[sel]]
-                cols["park"] = in_park[sel]
-                parts.append(cols)
+            sel = np.flatnonzero(where == r)
+            if len(sel):
+                parts.append((r,) + draw_attributes(m.rng, r, len(sel), m.scale, criteria, self.rd_scale[r],
+                                                    size_ratio)[:4])
+                order.append(sel)
         if parts:
-            rows = self.append({k: np.concatenate([c[k] for c in parts]) for k in parts[0]})
-            rows = rows[self.region[self.parent[rows]] == BJ]
+            sel = order[0] if len(order) == 1 else np.concatenate(order)
+            par = parents[sel]
+            rows = self.add_new_firms(year, parts, parent=par, sector=self.sector[par], park=in_park[sel])
+            rows = rows[self.region[par] == BJ]
             self.beijing_branches_established += np.bincount(self.region[rows], weights=self.weight[rows], minlength=3)
 
     def _branch_choice(self, year: int, movers: np.ndarray, park_now: float) -> tuple[np.ndarray, np.ndarray]:
@@ -318,8 +334,9 @@ class FirmPopulation(mesa.Agent):
         spare = m.capacity.spare_bn
         d0 = p.at("distance_decay_km", year)
         friction = boundary_friction(p, year)
-        home = self.region[movers].astype(np.int64)
-        opt_w = np.zeros((len(movers), 4))
+        # the options' weights depend on the home region only: one row per home region
+        home = np.arange(3)
+        opt_w = np.zeros((3, 4))
         for dest in range(3):
             cost = np.where(home == dest, np.inf, m.distance_km[home, dest] / d0 + friction)
             opt_w[:, dest] = spare[dest] * np.exp(-cost)
@@ -329,8 +346,11 @@ class FirmPopulation(mesa.Agent):
             opt_w[:, 3] = 0.0
         total = opt_w.sum(axis=1)
         ok = total > 0
-        movers, opt_w = movers[ok], opt_w[ok] / total[ok, None]
-        choice = (m.rng.random(len(movers))[:, None] > np.cumsum(opt_w, axis=1)).sum(axis=1)
+        cum = np.cumsum(opt_w / np.where(ok, total, 1.0)[:, None], axis=1)
+        home = self.region[movers]
+        movers = movers[ok[home]]
+        home = self.region[movers]
+        choice = (m.rng.random(len(movers))[:, None] > cum[home]).sum(axis=1)
         return movers, np.minimum(choice, 3)
 
     # ------------------------------------------------------------------ 8. HTE recognition

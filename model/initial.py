@@ -10,6 +10,8 @@ Units: money in million yuan (m yuan) per year; ``weight`` = real firms an agent
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from model.inputs import value
@@ -79,6 +81,33 @@ def initial_labs(rng: np.random.Generator) -> dict[str, np.ndarray]:
                 budget=np.concatenate(budgets).astype(np.float64))
 
 
+@lru_cache(maxsize=None)
+def firm_terms(region: int) -> tuple[float, float, float, float, float, float]:
+    """The inputs of a new firm of ``region`` (read once): sales_sigma, median_sales_m,
+    rd_intensity_size_elasticity, rd_intensity_sigma, rd_intensity_cap, and the region's 2020
+    business R&D (m yuan)."""
+    name = REGIONS[region]
+    return (value("sales_sigma", name), value("median_sales_m", name), value("rd_intensity_size_elasticity"),
+            value("rd_intensity_sigma"), value("rd_intensity_cap"),
+            value("rd_spending_2020", name) * 1000 * value("business_rd_share", name))
+
+
+def draw_attributes(rng: np.random.Generator, region: int, n: int, scale: float, criteria_share: float,
+                    rd_scale: float | None = None, size_ratio: float = 1.0
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+    """The drawn attributes of ``n`` new firms of ``region`` (:func:`draw_firms`): sales, R&D
+    intensity, sector, HTE-criteria flag, and the R&D-intensity scale."""
+    sigma, median, elasticity, rd_sigma, cap, target_m = firm_terms(region)
+    sales = size_ratio * median * np.exp(sigma * rng.standard_normal(n))
+    rel = (sales / median) ** elasticity
+    intensity = rel * np.exp(rd_sigma * rng.standard_normal(n))
+    if rd_scale is None:
+        rd_scale = target_m / (np.sum(intensity * sales) / scale)
+    sector = draw_sectors(rng, region, n)
+    criteria = rng.random(n) < criteria_share
+    return sales, np.minimum(intensity * rd_scale, cap), sector, criteria, rd_scale
+
+
 def draw_firms(rng: np.random.Generator, region: int, n: int, year: int, scale: float, criteria_share: float,
                rd_scale: float | None = None, size_ratio: float = 1.0) -> tuple[dict[str, np.ndarray], float]:
     """Attributes of ``n`` new firms of ``region`` born in ``year``, and the R&D-intensity scale.
@@ -89,21 +118,13 @@ def draw_firms(rng: np.random.Generator, region: int, n: int, year: int, scale: 
     their size).  ``rd_scale`` None (the initial population): intensities are scaled so that the
     firms' R&D equals the region's 2020 business R&D, and that scale is returned for the
     region's later entrants."""
-    name = REGIONS[region]
-    sigma = value("sales_sigma", name)
-    sales = size_ratio * value("median_sales_m", name) * np.exp(sigma * rng.standard_normal(n))
-    rel = (sales / value("median_sales_m", name)) ** value("rd_intensity_size_elasticity")
-    intensity = rel * np.exp(value("rd_intensity_sigma") * rng.standard_normal(n))
-    if rd_scale is None:
-        target_m = value("rd_spending_2020", name) * 1000 * value("business_rd_share", name)
-        rd_scale = target_m / (np.sum(intensity * sales) / scale)
-    sector = draw_sectors(rng, region, n)
-    criteria = rng.random(n) < criteria_share
+    sales, intensity, sector, criteria, rd_scale = draw_attributes(rng, region, n, scale, criteria_share,
+                                                                   rd_scale, size_ratio)
     columns = dict(
         region=np.full(n, region),
         sector=sector,
         sales=sales,
-        rd_intensity=np.minimum(intensity * rd_scale, value("rd_intensity_cap")),
+        rd_intensity=intensity,
         weight=np.full(n, 1.0 / scale),
         alive=np.ones(n, bool),
         hte_until=np.full(n, year),

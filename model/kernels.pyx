@@ -150,12 +150,24 @@ def invent(object rng, const boolean[::1] alive, const boolean[::1] active, cons
 
 # ----------------------------------------------------------------------------- 5. the market
 
+def search_rates(const int8_t[::1] region, const int8_t[::1] sector, const double[::1] rate,
+                 const double[::1] capacity, int n_sectors):
+    """Each row's rate of searches that end in a deal: rate[g] x capacity, g = region x n_sectors + sector."""
+    cdef Py_ssize_t i, n = region.shape[0]
+    out = np.empty(n)
+    cdef double[::1] o = out
+    with nogil:
+        for i in range(n):
+            o[i] = rate[region[i] * n_sectors + sector[i]] * capacity[i]
+    return out
+
+
 def search(object rng, const boolean[::1] alive, const int8_t[::1] region, const int8_t[::1] sector,
            const double[::1] lam, const double[::1] p0, const double[:, ::1] cdf, const int64_t[::1] last,
            int n_sectors):
     """Searches that end in a deal: each living row makes Poisson(lam) of them (p0 = exp(-lam)),
     and each picks the first cell c with cdf[g, c] > u (at most last[g]; g = region x n_sectors +
-    sector).  Returns (cells, buyer rows, groups), in row order."""
+    sector).  Returns (cells, buyer rows, buyer regions), in row order."""
     cdef bitgen_t* bg = _bitgen(rng)
     cdef Py_ssize_t i, j, h = 0, n = alive.shape[0], lo, hi, mid
     cdef int64_t g, total = 0
@@ -169,8 +181,8 @@ def search(object rng, const boolean[::1] alive, const int8_t[::1] region, const
                 total += c[i]
     cells = np.empty(total, np.int64)
     rows = np.empty(total, np.int64)
-    groups = np.empty(total, np.int64)
-    cdef int64_t[::1] oc = cells, orow = rows, og = groups
+    regions = np.empty(total, np.int64)
+    cdef int64_t[::1] oc = cells, orow = rows, oreg = regions
     cdef Py_ssize_t width = cdf.shape[1]
     with rng.bit_generator.lock, nogil:
         for i in range(n):
@@ -189,17 +201,19 @@ def search(object rng, const boolean[::1] alive, const int8_t[::1] region, const
                         lo = mid + 1
                 oc[h] = lo if lo < last[g] else last[g]
                 orow[h] = i
-                og[h] = g
+                oreg[h] = region[i]
                 h += 1
-    return cells, rows, groups
+    return cells, rows, regions
 
 
 def pick_in_blocks(object rng, const int64_t[::1] cells, const int64_t[::1] start,
-                   const int64_t[:, ::1] first, const int64_t[:, ::1] count, const int64_t[:, ::1] cum):
+                   const int64_t[:, ::1] first, const int64_t[:, ::1] count, const int64_t[:, ::1] cum,
+                   const int64_t[::1] cell_region, int rc):
     """One shelf row per chosen cell, uniform over the cell's technologies (all of one weight):
     k = floor(u x total) counted over the vintage blocks oldest first, where block b holds
     count[b, c] of cell c from row start[b] + first[b, c] and cum is count summed over blocks
-    0..b.  One uniform per deal, in deal order."""
+    0..b.  One uniform per deal, in deal order; a cell of region ``rc`` (cell_region[c], the Rest
+    of China, not on the shelf) gets -1 and no draw."""
     cdef bitgen_t* bg = _bitgen(rng)
     cdef Py_ssize_t d, b, n = cells.shape[0], last_block = cum.shape[0] - 1
     cdef int64_t c, k, total
@@ -208,6 +222,9 @@ def pick_in_blocks(object rng, const int64_t[::1] cells, const int64_t[::1] star
     with rng.bit_generator.lock, nogil:
         for d in range(n):
             c = cells[d]
+            if cell_region[c] == rc:
+                o[d] = -1
+                continue
             total = cum[last_block, c]
             k = <int64_t> floor(random_standard_uniform(bg) * total)
             if k > total - 1:
@@ -226,7 +243,8 @@ cdef inline double mean_of_values(bitgen_t* bg, double mean, double s2) noexcept
     return mean * exp(-s2 / 2 + sqrt(s2) * random_standard_normal(bg))
 
 
-def settle(object rng, const int64_t[::1] cells, const int64_t[::1] tech, int n_sectors, int n_kinds, int rc,
+def settle(object rng, const int64_t[::1] cells, const int64_t[::1] tech, const int64_t[::1] cell_region,
+           const int64_t[::1] cell_sector, const int64_t[::1] cell_kind,
            const int8_t[::1] kind, const int16_t[::1] vintage, const double[::1] weight, double[::1] value_m,
            double[::1] maturity, const int64_t[::1] owner, int first_vintage, const double[::1] mean_by_vintage,
            const double[::1] sigma2_by_vintage, const double[::1] s2_ref_by_vintage, double weight_ref,
@@ -242,7 +260,7 @@ def settle(object rng, const int64_t[::1] cells, const int64_t[::1] tech, int n_
     cdef bitgen_t* bg = _bitgen(rng)
     cdef Py_ssize_t d, n = cells.shape[0]
     cdef int64_t c, r
-    cdef int v, cell_kind, per_region = n_sectors * n_kinds
+    cdef int v, kind_d
     cdef double s2
     out_region = np.empty(n, np.int64)
     out_sector = np.empty(n, np.int64)
@@ -255,10 +273,10 @@ def settle(object rng, const int64_t[::1] cells, const int64_t[::1] tech, int n_
     with rng.bit_generator.lock, nogil:
         for d in range(n):
             c = cells[d]
-            cell_kind = c % n_kinds
-            o_region[d] = c // per_region
-            o_sector[d] = (c // n_kinds) % n_sectors
-            o_kind[d] = cell_kind
+            kind_d = cell_kind[c]
+            o_region[d] = cell_region[c]
+            o_sector[d] = cell_sector[c]
+            o_kind[d] = kind_d
             r = tech[d]
             if r < 0:  # the Rest of China's offer
                 o_seller[d] = -1
@@ -276,7 +294,7 @@ def settle(object rng, const int64_t[::1] cells, const int64_t[::1] tech, int n_
                     maturity[r] = random_beta(bg, lab_a, lab_b)
             o_seller[d] = owner[r]
             o_maturity[d] = maturity[r]
-            o_value[d] = value_m[r] if cell_kind == 0 else mean_of_values(bg, fresh_mean, fresh_s2)
+            o_value[d] = value_m[r] if kind_d == 0 else mean_of_values(bg, fresh_mean, fresh_s2)
     return out_region, out_sector, out_kind, out_seller, out_value, out_maturity
 
 
@@ -312,6 +330,31 @@ def output(const double[::1] demand_m, const int8_t[::1] region, const double[::
     with nogil:
         for i in range(demand_m.shape[0]):
             output_m[i] = demand_m[i] * met[region[i]]
+
+
+# ----------------------------------------------------------------------------- 7. branches
+
+def branch_movers(object rng, const boolean[::1] alive, const int64_t[::1] parent, const double[::1] demand_m,
+                  const int8_t[::1] region, const double[::1] prob):
+    """The rows that open a branch: each candidate (living, with demand, not a branch, with no branch
+    yet) draws one uniform, in row order, and moves with probability prob[region]."""
+    cdef bitgen_t* bg = _bitgen(rng)
+    cdef Py_ssize_t i, h = 0, n = alive.shape[0]
+    has = np.zeros(n, np.uint8)
+    out = np.empty(n, np.int64)
+    cdef uint8_t[::1] has_branch = has
+    cdef int64_t[::1] o = out
+    with nogil:
+        for i in range(n):
+            if alive[i] and parent[i] >= 0:
+                has_branch[parent[i]] = 1
+    with rng.bit_generator.lock, nogil:
+        for i in range(n):
+            if alive[i] and demand_m[i] > 0 and parent[i] < 0 and not has_branch[i]:
+                if random_standard_uniform(bg) < prob[region[i]]:
+                    o[h] = i
+                    h += 1
+    return out[:h]
 
 
 # ----------------------------------------------------------------------------- 8. HTE recognition
@@ -370,6 +413,28 @@ def region_shares(const double[::1] weight, const boolean[::1] alive, const bool
                 if active[i]:
                     act[region[i]] += weight[i]
     return np.array([act[r] / (real[r] if real[r] > 1e-9 else 1e-9) for r in range(3)])
+
+
+def flow_sums(const int64_t[::1] seller_region, const int64_t[::1] buyer_region, const double[::1] value_m,
+              const double[::1] weight, const boolean[::1] intra):
+    """Per (seller region x 4 + buyer region): the real value (value x weight, m yuan) and count
+    (weight) of all deals, and of the intra-firm ones; summed in deal order (as numpy's bincount).
+    Returns a 4 x 16 array (value, count, intra value, intra count)."""
+    cdef Py_ssize_t d, n = value_m.shape[0]
+    cdef int64_t od
+    cdef double rv
+    sums = np.zeros((4, 16))
+    cdef double[:, ::1] s = sums
+    with nogil:
+        for d in range(n):
+            od = seller_region[d] * 4 + buyer_region[d]
+            rv = value_m[d] * weight[d]
+            s[0, od] += rv
+            s[1, od] += weight[d]
+            if intra[d]:
+                s[2, od] += rv
+                s[3, od] += weight[d]
+    return sums
 
 
 def region_sums(const double[::1] weight, const int8_t[::1] region, const boolean[::1] branch,

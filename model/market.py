@@ -28,8 +28,8 @@ TECH_FIELDS = dict(owner=np.int64, kind=np.int8, region=np.int8, sector=np.int8,
                    value=np.float64, maturity=np.float64, vintage=np.int16)
 SHELF_FIELDS = dict(TECH_FIELDS, cell=np.int16)  # the shelf's buffers: TECH_FIELDS and each one's cell
 # cell index -> (seller region, sector, kind): lookup tables instead of integer arithmetic per deal
-CELL_REGION, CELL_SECTOR, CELL_KIND = (a.ravel() for a in np.meshgrid(np.arange(4), np.arange(N_SECTORS),
-                                                                      np.arange(N_KINDS), indexing="ij"))
+CELL_REGION, CELL_SECTOR, CELL_KIND = (np.ascontiguousarray(a.ravel(), np.int64) for a in np.meshgrid(
+    np.arange(4), np.arange(N_SECTORS), np.arange(N_KINDS), indexing="ij"))
 
 
 def boundary_friction(params: Params, year: int) -> float:
@@ -156,6 +156,7 @@ class TechnologyMarket:
         self._blocks: list[_Block] = []
         self.bth_supply_2020: float | None = None  # set by the first open()
         self._shelf_life = int(value("tech_shelf_life"))
+        self._firm_maturity = value("firm_maturity")
         self._maturity = {kind: (value("maturity_concentration") * m, value("maturity_concentration") * (1 - m))
                           for kind, m in ((FIRM, value("firm_maturity")), (LAB, value("lab_maturity")))}
 
@@ -269,9 +270,7 @@ class TechnologyMarket:
         cells = np.concatenate([b.cells for b in bids])
         d_buyer = np.concatenate([b.buyer for b in bids])
         d_bregion = np.concatenate([b.buyer_region for b in bids])
-        tech = np.full(len(cells), -1, np.int64)  # the shelf row sold (-1: a Rest-of-China offer)
-        local = np.flatnonzero(CELL_REGION[cells] != RC)
-        tech[local] = self.pick_techs(cells[local], offer.supply)
+        tech = self.pick_techs(cells, offer.supply)  # the shelf row sold (-1: a Rest-of-China offer)
         # A model deal stands for 1/scale real deals.  A firm technology row already stands for
         # 1/scale real technologies (its value is their mean); a lab technology or a Rest-of-China
         # offer is one real technology per real buyer, so the 1/scale real buyers behind the deal are
@@ -281,10 +280,10 @@ class TechnologyMarket:
         vintages = range(self._blocks[0].vintage if self._blocks else year, year + 1)
         mean, sigma2, s2_ref = self.value_terms(vintages)
         region, sector, kind, seller, value_m, maturity = kernels.settle(
-            self.rng, np.ascontiguousarray(cells, np.int64), tech, N_SECTORS, N_KINDS, RC,
+            self.rng, np.ascontiguousarray(cells, np.int64), tech, CELL_REGION, CELL_SECTOR, CELL_KIND,
             buf["kind"], buf["vintage"], buf["weight"], buf["value"], buf["maturity"], buf["owner"],
             vintages[0], mean, sigma2, s2_ref, weight_ref, *self._maturity[FIRM], *self._maturity[LAB],
-            mean[-1], s2_ref[-1], value("firm_maturity"))
+            mean[-1], s2_ref[-1], self._firm_maturity)
         return dict(buyer=d_buyer, buyer_region=d_bregion, seller_region=region, seller=seller,
                     seller_kind=kind, sector=sector, value=value_m, maturity=maturity,
                     weight=np.full(len(cells), weight_ref), intra=np.zeros(len(cells), bool))
@@ -300,7 +299,8 @@ class TechnologyMarket:
         return values, (self.rng.beta(a, b, k) if k else np.zeros(0))
 
     def pick_techs(self, cells: np.ndarray, supply: np.ndarray) -> np.ndarray:
-        """One technology (a row of the shelf buffers) per chosen cell, drawn in proportion to weight.
+        """One technology (a row of the shelf buffers) per chosen cell, drawn in proportion to weight
+        (-1 for a cell of the Rest of China, whose offers are not on the shelf; no draw).
 
         All techs of a cell normally weigh the same (a cell holds one seller kind: firm techs weigh
         1/scale, lab techs 1), and then the pick is the k-th tech of the cell, k = floor(u x count),
@@ -309,16 +309,19 @@ class TechnologyMarket:
         one uniform draw per deal."""
         blocks = self._blocks
         if not blocks or not len(cells):  # (an empty shelf has no cell to choose)
-            return np.zeros(0, np.int64)
+            return np.full(len(cells), -1, np.int64)
         count = np.array([b.count for b in blocks])  # (blocks, cells)
         cw = np.array([b.cell_weight for b in blocks])
         held = count > 0
         lo, hi = np.where(held, cw, np.inf).min(axis=0), np.where(held, cw, -np.inf).max(axis=0)
+        cells = np.ascontiguousarray(cells, np.int64)
         if np.all(~held.any(axis=0) | ((lo == hi) & (lo != -1.0))):
-            return kernels.pick_in_blocks(self.rng, np.ascontiguousarray(cells, np.int64),
-                                          np.array([b.start for b in blocks], np.int64),
+            return kernels.pick_in_blocks(self.rng, cells, np.array([b.start for b in blocks], np.int64),
                                           np.array([b.first for b in blocks], np.int64), count.astype(np.int64),
-                                          np.cumsum(count, axis=0).astype(np.int64))
+                                          np.cumsum(count, axis=0).astype(np.int64), CELL_REGION, RC)
+        tech = np.full(len(cells), -1, np.int64)
+        local = np.flatnonzero(CELL_REGION[cells] != RC)
+        cells = cells[local]
         u = self.rng.random(len(cells))
         # general case: techs grouped by cell (counting sort), binary search on cumulative weights
         tcell = self._buf["cell"][self._start:self._end]
@@ -328,7 +331,8 @@ class TechnologyMarket:
         cum = np.cumsum(self._buf["weight"][self._start:self._end][order])
         start = np.concatenate([[0.0], cum])[first]
         pos = np.minimum(np.searchsorted(cum, start[cells] + u * supply[cells], side="right"), len(cum) - 1)
-        return self._start + order[pos]
+        tech[local] = self._start + order[pos]
+        return tech
 
 
 def join_deals(*parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
