@@ -38,7 +38,7 @@ class FirmPopulation(mesa.Agent):
     """The technology firms of Beijing, Tianjin and Hebei, one row per simulated firm.
 
     Args:
-        model: the model (its ``params``, ``scale``, ``rng``, ``capacity`` and geography are read).
+        model: the model (its ``year_params``, ``scale``, ``rng``, ``capacity`` and geography are read).
         columns: the initial firms, all FIRM_FIELDS (``model.initial.initial_firms``).
         rd_scale: per region, the scale of entrants' R&D intensities (from the initial population).
     """
@@ -140,7 +140,7 @@ class FirmPopulation(mesa.Agent):
         ``model.economy.gdp_log_growth``) + sales_growth_<region> (the excess, fading after the
         last year of data: ``model.economy.excess_fade``) + sales_volatility z,
         plus the share output_to_sales of last year's transformed output (m yuan)."""
-        p = self.model.params
+        p = self.model.year_params
         alive = np.flatnonzero(self.view("alive"))
         every = len(alive) == self.n  # then the columns' views are the living rows (no gather)
         region, sales, output = ((self.view(c) if every else getattr(self, c)[alive]) for c in ("region", "sales", "output"))
@@ -155,7 +155,7 @@ class FirmPopulation(mesa.Agent):
     def exit(self, year: int) -> np.ndarray:
         """Each living firm exits with probability exit_rate; returns the rows that exited.  A
         branch whose parent exits carries on as an independent firm of its region (parent -1)."""
-        exits = kernels.exit_rows(self.model.rng, self.view("alive"), self.model.params.at("exit_rate", year))
+        exits = kernels.exit_rows(self.model.rng, self.view("alive"), self.model.year_params.at("exit_rate", year))
         if len(exits):
             parent = self.view("parent")
             gone = np.zeros(self.n + 1, bool)  # the extra last entry stands for "no parent" (-1)
@@ -167,8 +167,8 @@ class FirmPopulation(mesa.Agent):
         """Entrants: Poisson(entry_rate_<region> x firms_2020 x scale) a year per region, a constant
         inflow (not a share of today's firms), at entrant_size_ratio of the 2020 firms' size."""
         m = self.model
-        entry = m.params.regional("entry_rate", year)
-        criteria, size_ratio = m.params.at("hte_criteria_share", year), value("entrant_size_ratio")
+        entry = m.year_params.regional("entry_rate", year)
+        criteria, size_ratio = m.year_params.at("hte_criteria_share", year), value("entrant_size_ratio")
         parts = []
         for r, firms_2020 in enumerate(FIRMS_2020):
             n = m.rng.poisson(entry[r] * firms_2020 * m.scale)
@@ -181,7 +181,7 @@ class FirmPopulation(mesa.Agent):
     def join_market(self, year: int) -> None:
         """Bass diffusion: an inactive firm joins the registered market with probability
         bass_p + bass_q x (active share of its region's firms)."""
-        p = self.model.params
+        p = self.model.year_params
         hazard = p.at("bass_p", year) + p.at("bass_q", year) * self.active_share()
         kernels.join_market(self.model.rng, self.view("alive"), self.view("active"), self.view("region"), hazard)
 
@@ -190,13 +190,13 @@ class FirmPopulation(mesa.Agent):
         """R&D (m yuan) = intensity x sales x (1 + rd_subsidy_<region>); the R&D stock
         depreciates at rd_stock_depreciation and accumulates it (from 2021)."""
         kernels.spend_rd(self.view("alive"), self.view("region"), self.view("rd_intensity"), self.view("sales"),
-                         self.model.params.regional("rd_subsidy", year), self.view("rd"), self.view("rd_stock"),
+                         self.model.year_params.regional("rd_subsidy", year), self.view("rd"), self.view("rd_stock"),
                          value("rd_stock_depreciation"), year > FIRST_YEAR)
 
     # ------------------------------------------------------------------ 4. technologies
     def expected_technologies(self, vintage: int) -> np.ndarray:
         """Each row's expected new technologies of ``vintage``: A x rd^beta (0 if exited: rd 0)."""
-        p = self.model.params
+        p = self.model.year_params
         return p.at("kpf_productivity", vintage) * self.view("rd") ** p.at("kpf_elasticity", vintage)
 
     def invent(self, vintage: int) -> dict[str, np.ndarray]:
@@ -217,7 +217,7 @@ class FirmPopulation(mesa.Agent):
         Poisson(search_rate x capacity x P(a cell | buyer region, sector)), and each picks its cell
         from the choice probabilities given that it picks one.  Exact in distribution; only the
         deals are drawn, not the searches that end in the outside option."""
-        p = self.model.params
+        p = self.model.year_params
         probs = offer.probs.reshape(-1, N_CELLS + 1)  # (buyer region x sector, cells + outside)
         p_cell = 1.0 - probs[:, -1]
         cdf = np.cumsum(probs[:, :N_CELLS], axis=1) / np.maximum(p_cell, 1e-300)[:, None]
@@ -236,7 +236,7 @@ class FirmPopulation(mesa.Agent):
         it bought or received from its parent, plus own_tech_share of its own new technologies
         this year at their expected value and maturity; rationed by the region's capacity
         (``model.capacity``).  Buying counts as new IP."""
-        p = self.model.params
+        p = self.model.year_params
         y = p.at("transformation_yield", year)
         sector_yield = np.where(deals["sector"] == ICV, supplier_factor(p, year), 1.0)
         want = deals["value"] * deals["maturity"] * y * sector_yield
@@ -265,7 +265,7 @@ class FirmPopulation(mesa.Agent):
         contract stands for 1/scale real ones; value the mean of that many lognormal contract
         values, as the market's, ``TechnologyMarket.value_terms``; maturity Beta as a firm's).
         Returns them as deals (the columns of ``TechnologyMarket.settle``, ``intra`` True)."""
-        m, p = self.model, self.model.params
+        m, p = self.model, self.model.year_params
         parent = self.view("parent")
         rows = np.flatnonzero(self.view("alive") & (parent >= 0))
         if len(rows):
@@ -295,7 +295,7 @@ class FirmPopulation(mesa.Agent):
         region's entrants, in its parent's sector), linked to its parent (``parent``); it buys,
         receives its parent's technologies (:meth:`transfer_within`), transforms, grows and can
         exit as any firm."""
-        m, p = self.model, self.model.params
+        m, p = self.model, self.model.year_params
         prob = p.at("branch_propensity", year) * p.at("branch_relocation", year) * (1 - m.capacity.congestion)
         movers = kernels.branch_movers(m.rng, self.view("alive"), self.view("parent"), self.view("demand"),
                                        self.view("region"), np.clip(prob, 0, 1))
@@ -330,7 +330,7 @@ class FirmPopulation(mesa.Agent):
     def _branch_choice(self, year: int, movers: np.ndarray, park_now: float) -> tuple[np.ndarray, np.ndarray]:
         """Where each mover goes: 0 Beijing, 1 Tianjin, 2 Hebei (outside the park), 3 Xiong'an park
         (movers with no option left are dropped)."""
-        m, p = self.model, self.model.params
+        m, p = self.model, self.model.year_params
         spare = m.capacity.spare_bn
         d0 = p.at("distance_decay_km", year)
         friction = boundary_friction(p, year)
@@ -363,7 +363,7 @@ class FirmPopulation(mesa.Agent):
         kernels.recognise(self.model.rng, self.view("alive") & self.view("hte_criteria"), self.view("sales"), self.view("rd"), self.view("last_ip_year"),
                           self.view("hte"), self.view("hte_until"), year, year == FIRST_YEAR,
                           rule.small_sales_max_m, rule.mid_sales_max_m, rule.small, rule.mid, rule.large,
-                          rule.oldest_ip_year(year), rule.years_valid, self.model.params.at("hte_apply_rate", year))
+                          rule.oldest_ip_year(year), rule.years_valid, self.model.year_params.at("hte_apply_rate", year))
 
 
 class LabPopulation(mesa.Agent):
@@ -379,7 +379,7 @@ class LabPopulation(mesa.Agent):
     def spend_rd(self, year: int) -> None:
         """Budgets grow by lab_budget_growth a year (+ lab_budget_boost_hebei in Hebei), from 2021."""
         if year > FIRST_YEAR:
-            p = self.model.params
+            p = self.model.year_params
             growth = p.at("lab_budget_growth", year) + np.array([0.0, 0.0, p.at("lab_budget_boost_hebei", year)])
             self.budget *= 1 + growth[self.region]
 
@@ -389,7 +389,7 @@ class LabPopulation(mesa.Agent):
         are simulated at the model's scale: Poisson(scale x that) rows, each standing for 1/scale
         real technologies (the same supply in expectation at any scale; a lab is still one agent).
         Returns the offers (as FirmPopulation)."""
-        m, p = self.model, self.model.params
+        m, p = self.model, self.model.year_params
         A, beta = p.at("kpf_productivity", vintage), p.at("kpf_elasticity", vintage)
         n_lab = m.rng.poisson(m.scale * A * self.budget**beta * active_share[self.region])
         return dict(owner=np.repeat(np.arange(self.n), n_lab), region=np.repeat(self.region, n_lab),
@@ -398,7 +398,7 @@ class LabPopulation(mesa.Agent):
     def joint_projects(self, year: int, firms: FirmPopulation, offer: Offer) -> Bids:
         """Joint research projects: Poisson(joint_projects x joint_project_contracts x scale)
         contracts from Beijing's labs (sector by their supply) to random Tianjin or Hebei firms."""
-        m, p = self.model, self.model.params
+        m, p = self.model, self.model.year_params
         n_joint = m.rng.poisson(p.at("joint_projects", year) * value("joint_project_contracts") * m.scale)
         partners = np.flatnonzero(firms.view("alive") & (firms.view("region") != BJ))
         if n_joint and len(partners):
@@ -426,7 +426,7 @@ class RestOfChina(mesa.Agent):
         uniform.  By Poisson thinning the searches that end in cell c are Poisson(searches x scale
         x mean-over-sectors probs[RC, :, c]), independently across cells, so the deals are drawn per
         cell directly instead of millions of mostly unsuccessful searches."""
-        m, p = self.model, self.model.params
+        m, p = self.model, self.model.year_params
         self.searches = value("roc_searches_2020") * p.at("roc_demand", year) * national_market_index(p, year)
         per_cell = m.rng.poisson(self.searches * m.scale * offer.probs[RC, :, :N_CELLS].mean(axis=0))
         cells = np.repeat(np.arange(N_CELLS), per_cell)

@@ -17,6 +17,7 @@ from model.compiled import kernels
 from model.economy import national_market_index
 from model.inputs import value
 from model.params import Params
+from model.yearly import YearParams, yearly
 from model.regions import BJ, HB, RC, SECTORS, TJ
 from model.years import BOUNDARY_KNOTS, FIRST_YEAR
 
@@ -148,8 +149,9 @@ class TechnologyMarket:
     (vintage, then offer), which is the order picks count in.  ``techs`` gives the live shelf as
     views.  Draws from the model's generator ``rng``."""
 
-    def __init__(self, params: Params, scale: float, rng: np.random.Generator, distance_km: np.ndarray) -> None:
-        self.params, self.scale, self.rng, self.distance_km = params, scale, rng, distance_km
+    def __init__(self, params: Params | YearParams, scale: float, rng: np.random.Generator, distance_km: np.ndarray) -> None:
+        self._p = yearly(params)  # the parameters' look-ups, memoised per year (a YearParams is used as given)
+        self.params, self.scale, self.rng, self.distance_km = self._p.params, scale, rng, distance_km
         cap = int(700_000 * scale) + 40_000  # the baseline's shelf peaks at ~640,000 x scale + ~27,000 lab rows
         self._buf = {name: np.zeros(cap, dtype) for name, dtype in SHELF_FIELDS.items()}
         self._start = self._end = 0
@@ -245,8 +247,8 @@ class TechnologyMarket:
         supply = np.bincount(self._buf["cell"][live], weights=self._buf["weight"][live], minlength=N_CELLS)
         if self.bth_supply_2020 is None:  # the first year's BTH supply anchors the rest of China's
             self.bth_supply_2020 = float(supply.sum())
-        w, supply = cell_weights(self.params, year, supply, self.distance_km, self.bth_supply_2020)
-        probs, cdf = choice_probabilities(w, outside_weights(self.params, year))
+        w, supply = cell_weights(self._p, year, supply, self.distance_km, self.bth_supply_2020)
+        probs, cdf = choice_probabilities(w, outside_weights(self._p, year))
         return Offer(probs, cdf, supply)
 
     def value_terms(self, years: range) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -258,7 +260,7 @@ class TechnologyMarket:
         log(1 + (exp(sigma2) - 1) / k); ``s2`` is that for k = 1/scale, a model row's real count.
         This keeps totals right in expectation and in variance at every scale, instead of
         multiplying one heavy-tailed draw by 1/scale.  (The draws: ``kernels.settle``.)"""
-        p = self.params
+        p = self._p
         sigma2 = np.array([p.at("value_sigma", y) ** 2 for y in years])
         mean = np.array([p.at("value_median_m", y) for y in years]) * np.exp(sigma2 / 2)
         return mean, sigma2, np.log1p(np.expm1(sigma2) / max(1.0 / self.scale, 1.0))

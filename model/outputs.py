@@ -123,10 +123,13 @@ def new_collector() -> mesa.DataCollector:
 
 
 def record(collector: mesa.DataCollector, rows: dict[str, list[tuple]]) -> None:
-    """Add one year's rows (:func:`annual_rows`) to the collector's tables."""
+    """Add one year's rows (:func:`annual_rows`) to the collector's tables: the values ``add_table_row``
+    would append, column by column (``DataCollector.tables`` maps each column to its list)."""
     for table, columns in (("regions", REGION_COLUMNS), ("flows", FLOW_COLUMNS)):
-        for row in rows[table]:
-            collector.add_table_row(table, dict(zip(columns, row)))
+        store = collector.tables[table]
+        assert list(store) == list(columns), f"table {table} has columns {list(store)}"
+        for name, values in zip(columns, zip(*rows[table])):
+            store[name].extend(values)
 
 
 def run_tables(collector: mesa.DataCollector) -> RunTables:
