@@ -22,7 +22,7 @@ import mesa
 import numpy as np
 
 from model.compiled import kernels
-from model.initial import FIRM_FIELDS, NO_IP, draw_attributes
+from model.initial import FIRM_FIELDS, NO_IP, SECTOR_CDF_TABLE, firm_terms, size_and_intensity
 from model.inputs import value
 from model.economy import excess_fade, gdp_log_growth, national_market_index
 from model.market import LAB, N_CELLS, N_KINDS, N_SECTORS, Bids, Offer, TechnologyMarket, boundary_friction, supplier_factor
@@ -31,7 +31,11 @@ from model.regions import BJ, FLOW_REGIONS, HB, ICV, RC, REGIONS
 from model.years import FIRST_YEAR
 
 NO_BIDS = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
-FIRMS_2020 = tuple(value("firms_2020", name) for name in REGIONS)  # real firms per region, 2020
+FIRMS_2020 = np.array([value("firms_2020", name) for name in REGIONS])  # real firms per region, 2020
+# new firms' inputs per region (model.initial.firm_terms): sales sigma and median; the R&D-intensity cap
+NEW_SIGMA, NEW_MEDIAN = (np.array([firm_terms(r)[i] for r in range(len(REGIONS))]) for i in (0, 1))
+RD_CAP = firm_terms(0)[4]
+NO_LAM, NO_COUNTS = np.zeros(len(REGIONS)), np.zeros(len(REGIONS), np.int64)
 
 
 class FirmPopulation(mesa.Agent):
@@ -99,18 +103,27 @@ class FirmPopulation(mesa.Agent):
         self.n += n_new
         return rows
 
-    def add_new_firms(self, year: int, parts: list[tuple], **links: np.ndarray) -> np.ndarray:
-        """Append new firms born in ``year`` (:func:`model.initial.draw_firms`'s columns) from
-        ``parts``, one per region: (region, sales, R&D intensity, sector, HTE-criteria flag) as
-        :func:`model.initial.draw_attributes` draws them; ``links``: further columns (parent,
-        sector, park) for all of them.  Returns their rows."""
-        def joined(i):
-            return parts[0][i] if len(parts) == 1 else np.concatenate([q[i] for q in parts])
-        k = sum(len(q[1]) for q in parts)
-        region = (np.full(k, parts[0][0], np.int8) if len(parts) == 1 else
-                  np.concatenate([np.full(len(q[1]), q[0], np.int8) for q in parts]))
-        columns = dict(region=region, sales=joined(1), rd_intensity=joined(2), sector=joined(3),
-                       hte_criteria=joined(4), weight=1.0 / self.model.scale, alive=True, hte_until=year,
+    def add_new_firms(self, year: int, lam: np.ndarray | None = None, counts: np.ndarray | None = None,
+                      **links: np.ndarray) -> np.ndarray:
+        """Draw and append new firms born in ``year``, region by region (Beijing, Tianjin, Hebei):
+        Poisson(lam[r]) of region r, or counts[r], each as :func:`model.initial.draw_firms` draws a
+        firm of its region (``kernels.new_firm_draws`` draws them; the same draws in the same order).
+        ``links``: further columns (parent, sector, park), one entry per new firm in that order.
+        Returns their rows."""
+        m, p = self.model, self.model.year_params
+        poisson = lam is not None
+        if poisson and not np.all(lam >= 0):
+            raise ValueError(f"entry: Poisson means must be >= 0, got {lam}")
+        region, z_sales, z_intensity, sector, criteria = kernels.new_firm_draws(
+            m.rng, lam if poisson else NO_LAM, counts if not poisson else NO_COUNTS, poisson, SECTOR_CDF_TABLE,
+            p.at("hte_criteria_share", year))
+        k = len(region)
+        if not k:
+            return np.zeros(0, np.int64)
+        sales, intensity = size_and_intensity(z_sales, z_intensity, NEW_SIGMA[region], NEW_MEDIAN[region],
+                                              value("entrant_size_ratio"))
+        columns = dict(region=region, sales=sales, rd_intensity=np.minimum(intensity * self.rd_scale[region], RD_CAP),
+                       sector=sector, hte_criteria=criteria, weight=1.0 / m.scale, alive=True, hte_until=year,
                        last_ip_year=year - NO_IP, birth_year=year, parent=-1)
         columns.update(links)
         return self.append(columns, k)
@@ -167,15 +180,7 @@ class FirmPopulation(mesa.Agent):
         """Entrants: Poisson(entry_rate_<region> x firms_2020 x scale) a year per region, a constant
         inflow (not a share of today's firms), at entrant_size_ratio of the 2020 firms' size."""
         m = self.model
-        entry = m.year_params.regional("entry_rate", year)
-        criteria, size_ratio = m.year_params.at("hte_criteria_share", year), value("entrant_size_ratio")
-        parts = []
-        for r, firms_2020 in enumerate(FIRMS_2020):
-            n = m.rng.poisson(entry[r] * firms_2020 * m.scale)
-            if n:  # rd_stock 0
-                parts.append((r,) + draw_attributes(m.rng, r, n, m.scale, criteria, self.rd_scale[r], size_ratio)[:4])
-        if parts:  # one append: rows as if appended region by region
-            self.add_new_firms(year, parts)
+        self.add_new_firms(year, lam=m.year_params.regional("entry_rate", year) * FIRMS_2020 * m.scale)  # rd_stock 0
 
     # ------------------------------------------------------------------ 2. participation
     def join_market(self, year: int) -> None:
@@ -312,18 +317,11 @@ class FirmPopulation(mesa.Agent):
         parents = np.concatenate([movers[outside], admitted])
         where = np.concatenate([choice[outside], np.full(len(admitted), HB)])
         in_park = np.concatenate([np.zeros(np.count_nonzero(outside), bool), np.ones(len(admitted), bool)])
-        criteria, size_ratio = p.at("hte_criteria_share", year), value("entrant_size_ratio")
-        parts, order = [], []
-        for r in range(3):
-            sel = np.flatnonzero(where == r)
-            if len(sel):
-                parts.append((r,) + draw_attributes(m.rng, r, len(sel), m.scale, criteria, self.rd_scale[r],
-                                                    size_ratio)[:4])
-                order.append(sel)
-        if parts:
-            sel = order[0] if len(order) == 1 else np.concatenate(order)
-            par = parents[sel]
-            rows = self.add_new_firms(year, parts, parent=par, sector=self.sector[par], park=in_park[sel])
+        order = np.argsort(where, kind="stable")  # region by region, each in the order above
+        if len(order):
+            par = parents[order]
+            rows = self.add_new_firms(year, counts=np.bincount(where, minlength=3), parent=par,
+                                      sector=self.sector[par], park=in_park[order])
             rows = rows[self.region[par] == BJ]
             self.beijing_branches_established += np.bincount(self.region[rows], weights=self.weight[rows], minlength=3)
 

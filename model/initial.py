@@ -52,6 +52,7 @@ def sector_cdf(region: int) -> np.ndarray:
 
 
 SECTOR_CDF = [sector_cdf(r) for r in range(len(REGIONS))]
+SECTOR_CDF_TABLE = np.ascontiguousarray(SECTOR_CDF)  # (region, sector), for kernels.new_firm_draws
 
 
 def draw_sectors(rng: np.random.Generator, region: int, n: int) -> np.ndarray:
@@ -96,16 +97,29 @@ def draw_attributes(rng: np.random.Generator, region: int, n: int, scale: float,
                     rd_scale: float | None = None, size_ratio: float = 1.0
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
     """The drawn attributes of ``n`` new firms of ``region`` (:func:`draw_firms`): sales, R&D
-    intensity, sector, HTE-criteria flag, and the R&D-intensity scale."""
-    sigma, median, elasticity, rd_sigma, cap, target_m = firm_terms(region)
-    sales = size_ratio * median * np.exp(sigma * rng.standard_normal(n))
-    rel = (sales / median) ** elasticity
-    intensity = rel * np.exp(rd_sigma * rng.standard_normal(n))
+    intensity, sector, HTE-criteria flag, and the R&D-intensity scale.  (The vectorised model
+    makes the same draws for several regions at once: ``kernels.new_firm_draws``.)"""
+    sigma, median, _, _, cap, target_m = firm_terms(region)
+    z_sales = rng.standard_normal(n)
+    z_intensity = rng.standard_normal(n)
+    sales, intensity = size_and_intensity(z_sales, z_intensity, sigma, median, size_ratio)
     if rd_scale is None:
         rd_scale = target_m / (np.sum(intensity * sales) / scale)
     sector = draw_sectors(rng, region, n)
     criteria = rng.random(n) < criteria_share
     return sales, np.minimum(intensity * rd_scale, cap), sector, criteria, rd_scale
+
+
+def size_and_intensity(z_sales: np.ndarray, z_intensity: np.ndarray, sigma, median, size_ratio: float
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Sales (m yuan) and R&D intensity (before the region's scale) of new firms from their two
+    standard normal draws: lognormal sales about ``size_ratio`` x the region's median (sigma, median:
+    the region's, scalars or one per firm), intensity growing with size^rd_intensity_size_elasticity
+    times a lognormal(rd_intensity_sigma)."""
+    _, _, elasticity, rd_sigma, _, _ = firm_terms(0)  # (not regional)
+    sales = size_ratio * median * np.exp(sigma * z_sales)
+    rel = (sales / median) ** elasticity
+    return sales, rel * np.exp(rd_sigma * z_intensity)
 
 
 def draw_firms(rng: np.random.Generator, region: int, n: int, year: int, scale: float, criteria_share: float,

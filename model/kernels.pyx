@@ -87,6 +87,55 @@ def exit_rows(object rng, boolean[::1] alive, double rate):
     return out[:h]
 
 
+def new_firm_draws(object rng, const double[::1] lam, const int64_t[::1] counts, bint poisson_counts,
+                   const double[:, ::1] sector_cdf, double criteria_share):
+    """The draws of new firms (``model.initial.draw_attributes``) of each region in turn: a count
+    (Poisson(lam[r]) if ``poisson_counts``, as ``Generator.poisson``; else counts[r]), then that
+    many standard normals for sales, as many for R&D intensity, uniforms for sectors (the first
+    sector whose cumulative share sector_cdf[r] exceeds u, as ``searchsorted(side="right")``) and
+    uniforms for the HTE criteria (u < criteria_share).  Returns (region, z_sales, z_intensity,
+    sector, criteria), region by region."""
+    cdef bitgen_t* bg = _bitgen(rng)
+    cdef Py_ssize_t r, i, k, h = 0, n_regions = lam.shape[0], n_sectors = sector_cdf.shape[1]
+    cdef int64_t n
+    cdef double u
+    cdef Py_ssize_t cap = 16
+    for r in range(n_regions):
+        cap += <Py_ssize_t> (lam[r] + 10 * sqrt(lam[r])) if poisson_counts else counts[r]
+    region = np.empty(cap, np.int8)
+    z1 = np.empty(cap)
+    z2 = np.empty(cap)
+    sector = np.empty(cap, np.int8)
+    criteria = np.empty(cap, np.bool_)
+    cdef int8_t[::1] o_region = region, o_sector = sector
+    cdef double[::1] o_z1 = z1, o_z2 = z2
+    cdef boolean[::1] o_criteria = criteria
+    with rng.bit_generator.lock:
+        for r in range(n_regions):
+            n = random_poisson(bg, lam[r]) if poisson_counts else counts[r]
+            if h + n > cap:  # (far in the tail) room for this region's firms
+                cap = 2 * (h + n)
+                region, z1, z2 = np.resize(region, cap), np.resize(z1, cap), np.resize(z2, cap)
+                sector, criteria = np.resize(sector, cap), np.resize(criteria, cap)
+                o_region, o_sector, o_z1, o_z2, o_criteria = region, sector, z1, z2, criteria
+            with nogil:
+                for i in range(n):
+                    o_region[h + i] = <int8_t> r
+                    o_z1[h + i] = random_standard_normal(bg)
+                for i in range(n):
+                    o_z2[h + i] = random_standard_normal(bg)
+                for i in range(n):
+                    u = random_standard_uniform(bg)
+                    k = 0
+                    while k < n_sectors and sector_cdf[r, k] <= u:
+                        k += 1
+                    o_sector[h + i] = <int8_t> k
+                for i in range(n):
+                    o_criteria[h + i] = random_standard_uniform(bg) < criteria_share
+            h += n
+    return region[:h], z1[:h], z2[:h], sector[:h], criteria[:h]
+
+
 # ----------------------------------------------------------------------------- 2. participation
 
 def join_market(object rng, const boolean[::1] alive, boolean[::1] active, const int8_t[::1] region,
