@@ -40,6 +40,15 @@ cdef extern from *:
     const char* KERNELS_SOURCE_SHA
     const char* KERNELS_NUMPY_VERSION
 
+cdef extern from *:
+    """
+    #define KERNELS_PREFETCH(p) __builtin_prefetch((const void*)(p))
+    """
+    void prefetch "KERNELS_PREFETCH"(const void* p) noexcept nogil
+
+cdef enum:
+    AHEAD = 16  # deals ahead whose shelf rows settle() prefetches (the shelf is larger than the caches)
+
 SOURCE_SHA = KERNELS_SOURCE_SHA.decode()  # sha256 of this file when it was compiled (setup.py)
 NUMPY_VERSION = KERNELS_NUMPY_VERSION.decode()  # the numpy it was compiled against
 
@@ -319,8 +328,18 @@ def settle(object rng, const int64_t[::1] cells, const int64_t[::1] tech, const 
     out_maturity = np.empty(n)
     cdef int64_t[::1] o_region = out_region, o_sector = out_sector, o_kind = out_kind, o_seller = out_seller
     cdef double[::1] o_value = out_value, o_maturity = out_maturity
+    cdef int64_t ahead
     with rng.bit_generator.lock, nogil:
         for d in range(n):
+            if d + AHEAD < n:  # memory only: the rows a later deal reads
+                ahead = tech[d + AHEAD]
+                if ahead >= 0:
+                    prefetch(&maturity[ahead])
+                    prefetch(&value_m[ahead])
+                    prefetch(&owner[ahead])
+                    prefetch(&kind[ahead])
+                    prefetch(&vintage[ahead])
+                    prefetch(&weight[ahead])
             c = cells[d]
             kind_d = cell_kind[c]
             o_region[d] = cell_region[c]
