@@ -51,6 +51,7 @@ class FirmPopulation(mesa.Agent):
         super().__init__(model)
         self.n = 0  # rows in use (living firms plus free rows)
         self.rd_scale = rd_scale
+        self._expected = None  # (vintage, rows) and expected_technologies' result, until R&D changes
         capacity = max(1024, int(200_000 * model.scale * 2))
         for name, dtype in FIRM_FIELDS.items():
             setattr(self, name, np.zeros(capacity, dtype=dtype))
@@ -83,6 +84,7 @@ class FirmPopulation(mesa.Agent):
         Free rows (of firms that have exited) are used first, then new rows at the end."""
         if k is None:
             k = len(next(iter(columns.values())))
+        self._expected = None  # rows change
         free = np.flatnonzero(~self.view("alive"))[:k]
         n_new = k - len(free)
         if self.n + n_new > self.capacity:
@@ -194,6 +196,7 @@ class FirmPopulation(mesa.Agent):
     def spend_rd(self, year: int) -> None:
         """R&D (m yuan) = intensity x sales x (1 + rd_subsidy_<region>); the R&D stock
         depreciates at rd_stock_depreciation and accumulates it (from 2021)."""
+        self._expected = None
         kernels.spend_rd(self.view("alive"), self.view("region"), self.view("rd_intensity"), self.view("sales"),
                          self.model.year_params.regional("rd_subsidy", year), self.view("rd"), self.view("rd_stock"),
                          value("rd_stock_depreciation"), year > FIRST_YEAR)
@@ -201,8 +204,14 @@ class FirmPopulation(mesa.Agent):
     # ------------------------------------------------------------------ 4. technologies
     def expected_technologies(self, vintage: int) -> np.ndarray:
         """Each row's expected new technologies of ``vintage``: A x rd^beta (0 if exited: rd 0)."""
+        key = (vintage, self.n)
+        if self._expected is not None and self._expected[0] == key:  # R&D unchanged since (spend_rd resets it)
+            return self._expected[1]
         p = self.model.year_params
-        return p.at("kpf_productivity", vintage) * self.view("rd") ** p.at("kpf_elasticity", vintage)
+        lam = p.at("kpf_productivity", vintage) * self.view("rd") ** p.at("kpf_elasticity", vintage)
+        lam.flags.writeable = False
+        self._expected = (key, lam)
+        return lam
 
     def invent(self, vintage: int) -> dict[str, np.ndarray]:
         """Knowledge production: Poisson(A x rd^beta) technologies per living firm.  Every
@@ -242,20 +251,18 @@ class FirmPopulation(mesa.Agent):
         this year at their expected value and maturity; rationed by the region's capacity
         (``model.capacity``).  Buying counts as new IP."""
         p = self.model.year_params
-        y = p.at("transformation_yield", year)
-        sector_yield = np.where(deals["sector"] == ICV, supplier_factor(p, year), 1.0)
-        want = deals["value"] * deals["maturity"] * y * sector_yield
+        y, icv_factor = p.at("transformation_yield", year), supplier_factor(p, year)
         demand = self.view("demand")
-        demand_bn = kernels.demand(deals["buyer"], want, self.view("last_ip_year"), year, demand,
-                                   self.view("region"), self.view("weight"))
+        demand_bn = kernels.demand(deals["buyer"], deals["value"], deals["maturity"],
+                                   np.ascontiguousarray(deals["sector"], np.int64), y, icv_factor, ICV,
+                                   self.view("last_ip_year"), year, demand, self.view("region"), self.view("weight"))
         own_share = p.at("own_tech_share", year)
         if own_share > 0:  # expected technologies this year x mean value x mean maturity x yield
             mean_value = market.value_terms(range(year, year + 1))[0][0]
-            own_yield = np.where(self.view("sector") == ICV, supplier_factor(p, year), 1.0)
-            own = own_share * mean_value * value("firm_maturity") * y * own_yield * self.expected_technologies(year)
-            demand += own
-            demand_bn = demand_bn + np.bincount(self.view("region"), weights=own * self.view("weight"),
-                                                minlength=3) / 1000
+            coef = own_share * mean_value * value("firm_maturity") * y
+            own_bn = kernels.own_demand(self.view("sector"), self.expected_technologies(year), self.view("region"),
+                                        self.view("weight"), coef, icv_factor, ICV, demand)
+            demand_bn = demand_bn + own_bn / 1000
         met = self.model.capacity.ration(p, year, demand_bn)
         kernels.output(self.view("demand"), self.view("region"), met, self.view("output"))
 

@@ -368,11 +368,13 @@ def settle(object rng, const int64_t[::1] cells, const int64_t[::1] tech, const 
 
 # ----------------------------------------------------------------------------- 6. transformation
 
-def demand(const int64_t[::1] buyer, const double[::1] want, int16_t[::1] last_ip_year, int year,
-           double[::1] demand_m, const int8_t[::1] region, const double[::1] weight):
-    """Each buying row's demand (m yuan, the sum of its deals' ``want``, in deal order; buyer -1 is
-    not a firm), its last_ip_year = ``year``; returns demand (bn yuan, real firms) by the region the
-    row transforms in (its own: a branch is a firm of its region)."""
+def demand(const int64_t[::1] buyer, const double[::1] value_m, const double[::1] maturity,
+           const int64_t[::1] sector, double yield_, double icv_factor, int icv, int16_t[::1] last_ip_year,
+           int year, double[::1] demand_m, const int8_t[::1] region, const double[::1] weight):
+    """Each buying row's demand (m yuan, the sum of its deals' value x maturity x yield_ (x icv_factor
+    in sector ``icv``), in deal order; buyer -1 is not a firm), its last_ip_year = ``year``; returns
+    demand (bn yuan, real firms) by the region the row transforms in (its own: a branch is a firm
+    of its region)."""
     cdef Py_ssize_t d, i, n = demand_m.shape[0]
     cdef int64_t b
     by_region = np.zeros(3)
@@ -383,12 +385,29 @@ def demand(const int64_t[::1] buyer, const double[::1] want, int16_t[::1] last_i
         for d in range(buyer.shape[0]):
             b = buyer[d]
             if b >= 0:
-                demand_m[b] += want[d]
+                demand_m[b] += value_m[d] * maturity[d] * yield_ * (icv_factor if sector[d] == icv else 1.0)
                 last_ip_year[b] = year
         for i in range(n):
             out[region[i]] += demand_m[i] * weight[i]
         for i in range(3):
             out[i] /= 1000
+    return by_region
+
+
+def own_demand(const int8_t[::1] sector, const double[::1] expected, const int8_t[::1] region,
+               const double[::1] weight, double coef, double icv_factor, int icv, double[::1] demand_m):
+    """Each row transforms coef (x icv_factor in sector ``icv``) x its expected technologies of its
+    own: added to its demand (m yuan); returns that demand by region (m yuan, real firms, summed in
+    row order)."""
+    cdef Py_ssize_t i
+    cdef double own
+    by_region = np.zeros(3)
+    cdef double[::1] out = by_region
+    with nogil:
+        for i in range(demand_m.shape[0]):
+            own = coef * (icv_factor if sector[i] == icv else 1.0) * expected[i]
+            demand_m[i] = demand_m[i] + own
+            out[region[i]] += own * weight[i]
     return by_region
 
 
