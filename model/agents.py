@@ -156,16 +156,11 @@ class FirmPopulation(mesa.Agent):
         last year of data: ``model.economy.excess_fade``) + sales_volatility z,
         plus the share output_to_sales of last year's transformed output (m yuan)."""
         p = self.model.year_params
-        alive = np.flatnonzero(self.view("alive"))
-        every = len(alive) == self.n  # then the columns' views are the living rows (no gather)
-        region, sales, output = ((self.view(c) if every else getattr(self, c)[alive]) for c in ("region", "sales", "output"))
-        drift = (gdp_log_growth(year) + excess_fade(year) * p.regional("sales_growth", year))[region]
-        shocks = p.at("sales_volatility", year) * self.model.rng.standard_normal(len(alive))
-        grown = sales * np.exp(drift + shocks) + p.at("output_to_sales", year) * output
-        if every:
-            self.view("sales")[:] = grown
-        else:
-            self.sales[alive] = grown
+        drift = gdp_log_growth(year) + excess_fade(year) * p.regional("sales_growth", year)
+        alive = self.view("alive")
+        log_growth = kernels.log_growth(self.model.rng, alive, self.view("region"), drift, p.at("sales_volatility", year))
+        kernels.grow_sales(alive, self.view("sales"), np.exp(log_growth), self.view("output"),
+                           p.at("output_to_sales", year))
 
     def exit(self, year: int) -> np.ndarray:
         """Each living firm exits with probability exit_rate; returns the rows that exited.  A

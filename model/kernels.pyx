@@ -81,6 +81,31 @@ cdef inline int64_t poisson(bitgen_t* bg, double lam, double p0) noexcept nogil:
 
 # ----------------------------------------------------------------------------- 1. demography
 
+def log_growth(object rng, const boolean[::1] alive, const int8_t[::1] region, const double[::1] drift,
+               double volatility):
+    """Each living row's log growth drift[region] + volatility x z, z a standard normal drawn in row
+    order (0 for the other rows)."""
+    cdef bitgen_t* bg = _bitgen(rng)
+    cdef Py_ssize_t i, n = alive.shape[0]
+    out = np.zeros(n)
+    cdef double[::1] o = out
+    with rng.bit_generator.lock, nogil:
+        for i in range(n):
+            if alive[i]:
+                o[i] = drift[region[i]] + volatility * random_standard_normal(bg)
+    return out
+
+
+def grow_sales(const boolean[::1] alive, double[::1] sales, const double[::1] factor, const double[::1] output_m,
+               double output_share):
+    """sales = sales x factor + output_share x output for the living rows."""
+    cdef Py_ssize_t i
+    with nogil:
+        for i in range(alive.shape[0]):
+            if alive[i]:
+                sales[i] = sales[i] * factor[i] + output_share * output_m[i]
+
+
 def exit_rows(object rng, boolean[::1] alive, double rate):
     """Each living row exits with probability ``rate`` (alive set False); returns their rows."""
     cdef bitgen_t* bg = _bitgen(rng)
