@@ -332,25 +332,26 @@ def settle(object rng, const int64_t[::1] cells, const int64_t[::1] tech, const 
            double[::1] maturity, const int64_t[::1] owner, int first_vintage, const double[::1] mean_by_vintage,
            const double[::1] sigma2_by_vintage, const double[::1] s2_ref_by_vintage, double weight_ref,
            double firm_a, double firm_b, double lab_a, double lab_b,
-           double fresh_mean, double fresh_s2, double roc_maturity):
+           double fresh_mean, double fresh_s2, double roc_maturity, Py_ssize_t room=0):
     """The deals of the year's bids, in bid order: for deal d, cell ``cells[d]`` (seller region x
     sector x kind) and shelf row ``tech[d]`` (-1 for a Rest-of-China offer).  A technology sold for
     the first time (maturity NaN) draws its Beta maturity and, for a firm's, its contract value (the
     mean of ``weight`` values of its vintage; s2_ref_by_vintage holds s2 for ``weight_ref``).  A lab
     technology or a Rest-of-China offer stands for one real technology per real buyer, so its deal
     draws a fresh mean value (fresh_mean, fresh_s2: this year's, for 1/scale values).  Returns
-    (seller_region, sector, kind, seller row, value m yuan, maturity) per deal."""
+    (seller_region, sector, kind, seller row, value m yuan, maturity) per deal, each array ``room``
+    entries longer than the deals (room for more deals: ``model.market.join_deals``)."""
     cdef bitgen_t* bg = _bitgen(rng)
     cdef Py_ssize_t d, n = cells.shape[0]
     cdef int64_t c, r
     cdef int v, kind_d
     cdef double s2
-    out_region = np.empty(n, np.int64)
-    out_sector = np.empty(n, np.int64)
-    out_kind = np.empty(n, np.int64)
-    out_seller = np.empty(n, np.int64)
-    out_value = np.empty(n)
-    out_maturity = np.empty(n)
+    out_region = np.empty(n + room, np.int64)
+    out_sector = np.empty(n + room, np.int64)
+    out_kind = np.empty(n + room, np.int64)
+    out_seller = np.empty(n + room, np.int64)
+    out_value = np.empty(n + room)
+    out_maturity = np.empty(n + room)
     cdef int64_t[::1] o_region = out_region, o_sector = out_sector, o_kind = out_kind, o_seller = out_seller
     cdef double[::1] o_value = out_value, o_maturity = out_maturity
     cdef int64_t ahead

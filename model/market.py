@@ -270,8 +270,11 @@ class TechnologyMarket:
         seller_kind, sector, value (m yuan), maturity, weight (real deals; one row per model deal),
         intra (False: market contracts)."""
         cells = np.concatenate([b.cells for b in bids])
-        d_buyer = np.concatenate([b.buyer for b in bids])
-        d_bregion = np.concatenate([b.buyer_region for b in bids])
+        n = len(cells)
+        room = n // 4 + 64  # the columns are made longer: room for the year's intra-firm contracts (join_deals)
+        d_buyer, d_bregion = np.empty(n + room, np.int64), np.empty(n + room, np.int64)
+        np.concatenate([b.buyer for b in bids], out=d_buyer[:n])
+        np.concatenate([b.buyer_region for b in bids], out=d_bregion[:n])
         tech = self.pick_techs(cells, offer.supply)  # the shelf row sold (-1: a Rest-of-China offer)
         # A model deal stands for 1/scale real deals.  A firm technology row already stands for
         # 1/scale real technologies (its value is their mean); a lab technology or a Rest-of-China
@@ -285,10 +288,11 @@ class TechnologyMarket:
             self.rng, np.ascontiguousarray(cells, np.int64), tech, CELL_REGION, CELL_SECTOR, CELL_KIND,
             buf["kind"], buf["vintage"], buf["weight"], buf["value"], buf["maturity"], buf["owner"],
             vintages[0], mean, sigma2, s2_ref, weight_ref, *self._maturity[FIRM], *self._maturity[LAB],
-            mean[-1], s2_ref[-1], self._firm_maturity)
-        return dict(buyer=d_buyer, buyer_region=d_bregion, seller_region=region, seller=seller,
-                    seller_kind=kind, sector=sector, value=value_m, maturity=maturity,
-                    weight=np.full(len(cells), weight_ref), intra=np.zeros(len(cells), bool))
+            mean[-1], s2_ref[-1], self._firm_maturity, room)
+        columns = dict(buyer=d_buyer, buyer_region=d_bregion, seller_region=region, seller=seller,
+                       seller_kind=kind, sector=sector, value=value_m, maturity=maturity,
+                       weight=np.full(n + room, weight_ref), intra=np.zeros(n + room, bool))
+        return {name: col[:n] for name, col in columns.items()}
 
     def fresh_firm_terms(self, year: int, k: int) -> tuple[np.ndarray, np.ndarray]:
         """``k`` fresh contracts for firm technologies of ``year`` (intra-firm transfers): each value
@@ -338,5 +342,25 @@ class TechnologyMarket:
 
 
 def join_deals(*parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The year's deals, market and intra-firm, as one set of columns (in the order given)."""
-    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    """The year's deals, market and intra-firm, as one set of columns (in the order given).
+
+    A column of the first part that is the start of a longer array (``TechnologyMarket.settle``
+    leaves room after its deals) is continued in that array, without copying it, when the rest
+    fits and keeps its dtype; otherwise the parts are concatenated.  The same values either way."""
+    out = {}
+    for name, first in parts[0].items():
+        rest = [p[name] for p in parts[1:]]
+        n, extra = len(first), sum(len(c) for c in rest)
+        base = first.base
+        if (isinstance(base, np.ndarray) and base.ndim == 1 and base.dtype == first.dtype and first.ndim == 1
+                and base.flags.c_contiguous and first.flags.c_contiguous and len(base) >= n + extra
+                and (n == 0 or first.__array_interface__["data"][0] == base.__array_interface__["data"][0])
+                and np.result_type(first, *rest) == first.dtype):
+            at = n
+            for c in rest:
+                base[at:at + len(c)] = c
+                at += len(c)
+            out[name] = base[:at]
+        else:
+            out[name] = np.concatenate([first] + rest)
+    return out
