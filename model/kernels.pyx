@@ -340,7 +340,7 @@ def settle(object rng, const int64_t[::1] cells, const int64_t[::1] tech, const 
     technology or a Rest-of-China offer stands for one real technology per real buyer, so its deal
     draws a fresh mean value (fresh_mean, fresh_s2: this year's, for 1/scale values).  Returns
     (seller_region, sector, kind, seller row, value m yuan, maturity) per deal, each array ``room``
-    entries longer than the deals (room for more deals: ``model.market.join_deals``)."""
+    entries longer than the deals (room for more deals: ``TechnologyMarket.join_deals``)."""
     cdef bitgen_t* bg = _bitgen(rng)
     cdef Py_ssize_t d, n = cells.shape[0]
     cdef int64_t c, r

@@ -157,6 +157,7 @@ class TechnologyMarket:
         self._start = self._end = 0
         self._blocks: list[_Block] = []
         self.bth_supply_2020: float | None = None  # set by the first open()
+        self._settled = None  # the deals settle() returned last, and their full-length columns
         self._shelf_life = int(value("tech_shelf_life"))
         self._firm_maturity = value("firm_maturity")
         self._maturity = {kind: (value("maturity_concentration") * m, value("maturity_concentration") * (1 - m))
@@ -271,7 +272,7 @@ class TechnologyMarket:
         intra (False: market contracts)."""
         cells = np.concatenate([b.cells for b in bids])
         n = len(cells)
-        room = n // 4 + 64  # the columns are made longer: room for the year's intra-firm contracts (join_deals)
+        room = n // 4 + 64  # the columns are made longer: room for the year's intra-firm contracts (:meth:`join_deals`)
         d_buyer, d_bregion = np.empty(n + room, np.int64), np.empty(n + room, np.int64)
         np.concatenate([b.buyer for b in bids], out=d_buyer[:n])
         np.concatenate([b.buyer_region for b in bids], out=d_bregion[:n])
@@ -292,7 +293,30 @@ class TechnologyMarket:
         columns = dict(buyer=d_buyer, buyer_region=d_bregion, seller_region=region, seller=seller,
                        seller_kind=kind, sector=sector, value=value_m, maturity=maturity,
                        weight=np.full(n + room, weight_ref), intra=np.zeros(n + room, bool))
-        return {name: col[:n] for name, col in columns.items()}
+        deals = {name: col[:n] for name, col in columns.items()}
+        self._settled = (deals, columns)  # for join_deals
+        return deals
+
+    def join_deals(self, deals: dict[str, np.ndarray], *more: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """:func:`join_deals` of the deals :meth:`settle` returned last and ``more``: their columns
+        are continued in the room settle left after them (no copy of the deals) where the rest fits
+        and keeps the column's dtype, else concatenated.  The same values either way."""
+        if self._settled is None or self._settled[0] is not deals:
+            return join_deals(deals, *more)
+        full = self._settled[1]
+        self._settled = None  # (the room is used once)
+        out = {}
+        for name, first in deals.items():
+            rest = [p[name] for p in more]
+            n, base = len(first), full[name]
+            if n + sum(len(c) for c in rest) <= len(base) and all(np.can_cast(c.dtype, base.dtype) for c in rest):
+                for c in rest:
+                    base[n:n + len(c)] = c
+                    n += len(c)
+                out[name] = base[:n]
+            else:
+                out[name] = np.concatenate([first] + rest)
+        return out
 
     def fresh_firm_terms(self, year: int, k: int) -> tuple[np.ndarray, np.ndarray]:
         """``k`` fresh contracts for firm technologies of ``year`` (intra-firm transfers): each value
@@ -342,25 +366,5 @@ class TechnologyMarket:
 
 
 def join_deals(*parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The year's deals, market and intra-firm, as one set of columns (in the order given).
-
-    A column of the first part that is the start of a longer array (``TechnologyMarket.settle``
-    leaves room after its deals) is continued in that array, without copying it, when the rest
-    fits and keeps its dtype; otherwise the parts are concatenated.  The same values either way."""
-    out = {}
-    for name, first in parts[0].items():
-        rest = [p[name] for p in parts[1:]]
-        n, extra = len(first), sum(len(c) for c in rest)
-        base = first.base
-        if (isinstance(base, np.ndarray) and base.ndim == 1 and base.dtype == first.dtype and first.ndim == 1
-                and base.flags.c_contiguous and first.flags.c_contiguous and len(base) >= n + extra
-                and (n == 0 or first.__array_interface__["data"][0] == base.__array_interface__["data"][0])
-                and np.result_type(first, *rest) == first.dtype):
-            at = n
-            for c in rest:
-                base[at:at + len(c)] = c
-                at += len(c)
-            out[name] = base[:at]
-        else:
-            out[name] = np.concatenate([first] + rest)
-    return out
+    """The year's deals, market and intra-firm, as one set of columns (in the order given)."""
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}

@@ -22,7 +22,7 @@ from model.agents import FirmPopulation, LabPopulation, RestOfChina
 from model.capacity import TransformationCapacity
 from model.initial import initial_firms, initial_labs, set_up_run
 from model.inputs import value
-from model.market import TechnologyMarket, join_deals
+from model.market import TechnologyMarket
 from model.outputs import RunTables, annual_rows, new_collector, record, run_tables
 from model.params import Params
 from model.yearly import YearParams
@@ -75,7 +75,7 @@ class TechTransferModel(mesa.Model):
             market.shelve(year, vintage, firms.invent(vintage), labs.invent(vintage, share))
         offer = market.open(year)  # 5. market: searches (firms, Rest of China, joint projects) become deals
         bids = [firms.search(year, offer), self.rest_of_china.search(year, offer), labs.joint_projects(year, firms, offer)]
-        deals = join_deals(market.settle(year, offer, bids),  # ... and branches receive their parents'
+        deals = market.join_deals(market.settle(year, offer, bids),  # ... and branches receive their parents'
                            firms.transfer_within(year, market))  # technologies (intra-firm contracts)
         firms.transform(year, deals, market)  # 6. transformation where capacity is
         if year > FIRST_YEAR:
