@@ -233,10 +233,12 @@ class FirmPopulation(mesa.Agent):
         last = N_CELLS - 1 - np.argmax(probs[:, N_CELLS - 1::-1] > 0, axis=1)  # last cell that can be picked
         cdf[np.arange(N_CELLS) >= last[:, None]] = 1.0
         region, sector = self.view("region"), self.view("sector")
-        lam = kernels.search_rates(region, sector, p.at("search_rate", year) * p_cell,
-                                   -np.expm1(-self.view("rd_stock") / p.at("absorptive_stock_m", year)), N_SECTORS)
-        return Bids(*kernels.search(self.model.rng, self.view("alive"), region, sector, lam, np.exp(-lam),
-                                    cdf, last, N_SECTORS))
+        capacity = np.negative(self.view("rd_stock"))  # -expm1(-R&D stock / absorptive_stock_m), in place
+        np.divide(capacity, p.at("absorptive_stock_m", year), out=capacity)
+        np.negative(np.expm1(capacity, out=capacity), out=capacity)
+        lam = kernels.search_rates(region, sector, p.at("search_rate", year) * p_cell, capacity, N_SECTORS)
+        p0 = np.exp(np.negative(lam, out=capacity), out=capacity)
+        return Bids(*kernels.search(self.model.rng, self.view("alive"), region, sector, lam, p0, cdf, last, N_SECTORS))
 
     # ------------------------------------------------------------------ 6. transformation
     def transform(self, year: int, deals: dict[str, np.ndarray], market: TechnologyMarket) -> None:

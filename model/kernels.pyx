@@ -326,6 +326,11 @@ cdef inline double mean_of_values(bitgen_t* bg, double mean, double s2) noexcept
     return mean * exp(-s2 / 2 + sqrt(s2) * random_standard_normal(bg))
 
 
+cdef inline double mean_of_values_given(bitgen_t* bg, double mean, double half, double sd) noexcept nogil:
+    """:c:func:`mean_of_values` given half = -s2 / 2 and sd = sqrt(s2) (the same operations)."""
+    return mean * exp(half + sd * random_standard_normal(bg))
+
+
 def settle(object rng, const int64_t[::1] cells, const int64_t[::1] tech, const int64_t[::1] cell_region,
            const int64_t[::1] cell_sector, const int64_t[::1] cell_kind,
            const int8_t[::1] kind, const int16_t[::1] vintage, const double[::1] weight, double[::1] value_m,
@@ -355,6 +360,7 @@ def settle(object rng, const int64_t[::1] cells, const int64_t[::1] tech, const 
     cdef int64_t[::1] o_region = out_region, o_sector = out_sector, o_kind = out_kind, o_seller = out_seller
     cdef double[::1] o_value = out_value, o_maturity = out_maturity
     cdef int64_t ahead
+    cdef double fresh_half = -fresh_s2 / 2, fresh_sd = sqrt(fresh_s2)
     with rng.bit_generator.lock, nogil:
         for d in range(n):
             if d + AHEAD < n:  # memory only: the rows a later deal reads
@@ -375,7 +381,7 @@ def settle(object rng, const int64_t[::1] cells, const int64_t[::1] tech, const 
             if r < 0:  # the Rest of China's offer
                 o_seller[d] = -1
                 o_maturity[d] = roc_maturity
-                o_value[d] = mean_of_values(bg, fresh_mean, fresh_s2)
+                o_value[d] = mean_of_values_given(bg, fresh_mean, fresh_half, fresh_sd)
                 continue
             if isnan(maturity[r]):  # first sale of this technology
                 if kind[r] == 0:
@@ -388,7 +394,7 @@ def settle(object rng, const int64_t[::1] cells, const int64_t[::1] tech, const 
                     maturity[r] = random_beta(bg, lab_a, lab_b)
             o_seller[d] = owner[r]
             o_maturity[d] = maturity[r]
-            o_value[d] = value_m[r] if kind_d == 0 else mean_of_values(bg, fresh_mean, fresh_s2)
+            o_value[d] = value_m[r] if kind_d == 0 else mean_of_values_given(bg, fresh_mean, fresh_half, fresh_sd)
     return out_region, out_sector, out_kind, out_seller, out_value, out_maturity
 
 
