@@ -137,8 +137,8 @@ class FirmPopulation(mesa.Agent):
     def output_columns(self) -> dict[str, np.ndarray]:
         """The columns the output tables read (``model.outputs.annual_rows``); weight 0 if exited."""
         cols = {name: self.view(name) for name in ("region", "rd", "hte", "sales", "birth_year", "output", "park")}
-        cols["weight"] = self.view("weight") * self.view("alive")
-        cols["branch"] = self.branch_mask()
+        cols["weight"], cols["branch"] = kernels.observed_weight_and_branch(  # (branch: as branch_mask)
+            self.view("alive"), self.view("weight"), self.view("parent"), self.view("region"))
         return cols
 
     def branch_mask(self) -> np.ndarray:

@@ -517,6 +517,23 @@ def recognise(object rng, const boolean[::1] alive, const double[::1] sales, con
 
 # ----------------------------------------------------------------------------- 9. observation
 
+def observed_weight_and_branch(const boolean[::1] alive, const double[::1] weight, const int64_t[::1] parent,
+                               const int8_t[::1] region):
+    """The observation's firm weight (weight x alive: 0 for an exited row) and branch flag (a row
+    whose parent is a firm of another region), in one pass."""
+    cdef Py_ssize_t i, n = alive.shape[0]
+    w_out = np.empty(n)
+    b_out = np.zeros(n, np.bool_)
+    cdef double[::1] w = w_out
+    cdef boolean[::1] b = b_out
+    with nogil:
+        for i in range(n):
+            w[i] = weight[i] * alive[i]
+            if parent[i] >= 0 and region[parent[i]] != region[i]:
+                b[i] = 1
+    return w_out, b_out
+
+
 def region_shares(const double[::1] weight, const boolean[::1] alive, const boolean[::1] active,
                   const int8_t[::1] region):
     """Per region: the share of its living firms (real firms = weight) that are active."""
