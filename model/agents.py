@@ -275,18 +275,10 @@ class FirmPopulation(mesa.Agent):
         values, as the market's, ``TechnologyMarket.value_terms``; maturity Beta as a firm's).
         Returns them as deals (the columns of ``TechnologyMarket.settle``, ``intra`` True)."""
         m, p = self.model, self.model.year_params
-        parent = self.view("parent")
-        rows = np.flatnonzero(self.view("alive") & (parent >= 0))
-        if len(rows):
-            par = parent[rows]
-            rows = rows[self.last_ip_year[par] >= hte_rule().oldest_ip_year(year)]
-        if len(rows):
-            cross = self.region[rows] != self.region[self.parent[rows]]
-            rate = p.at("intra_transfer_rate", year) * np.where(cross, np.exp(-boundary_friction(p, year)), 1.0)
-            n = m.rng.poisson(rate)
-        else:
-            n = np.zeros(0, np.int64)
-        buyer = np.repeat(rows, n)
+        rate = p.at("intra_transfer_rate", year)
+        buyer = kernels.intra_transfers(m.rng, self.view("alive"), self.view("parent"), self.view("last_ip_year"),
+                                        self.view("region"), hte_rule().oldest_ip_year(year),
+                                        rate * 1.0, rate * np.exp(-boundary_friction(p, year)))
         seller = self.parent[buyer]
         k = len(buyer)
         value_m, maturity = market.fresh_firm_terms(year, k)

@@ -476,6 +476,33 @@ def branch_movers(object rng, const boolean[::1] alive, const int64_t[::1] paren
     return out[:h]
 
 
+def intra_transfers(object rng, const boolean[::1] alive, const int64_t[::1] parent, const int16_t[::1] last_ip_year,
+                    const int8_t[::1] region, int oldest_ip_year, double rate_same, double rate_cross):
+    """Intra-firm contracts: each living branch whose parent's last_ip_year is at least
+    ``oldest_ip_year`` receives Poisson(rate_cross if its region differs from its parent's, else
+    rate_same) of them, drawn in row order as ``Generator.poisson``.  Returns the receiving row once
+    per contract, in row order."""
+    cdef bitgen_t* bg = _bitgen(rng)
+    cdef Py_ssize_t i, j, h = 0, n = alive.shape[0]
+    cdef int64_t k, total = 0
+    counts = np.zeros(n, np.int64)
+    cdef int64_t[::1] c = counts
+    with rng.bit_generator.lock, nogil:
+        for i in range(n):
+            if alive[i] and parent[i] >= 0 and last_ip_year[parent[i]] >= oldest_ip_year:
+                k = random_poisson(bg, rate_cross if region[i] != region[parent[i]] else rate_same)
+                c[i] = k
+                total += k
+    out = np.empty(total, np.int64)
+    cdef int64_t[::1] o = out
+    with nogil:
+        for i in range(n):
+            for j in range(c[i]):
+                o[h] = i
+                h += 1
+    return out
+
+
 # ----------------------------------------------------------------------------- 8. HTE recognition
 
 def recognise(object rng, const boolean[::1] alive, const double[::1] sales, const double[::1] rd,
