@@ -22,7 +22,7 @@ import mesa
 import numpy as np
 
 from model.compiled import kernels
-from model.initial import FIRM_FIELDS, draw_firms
+from model.initial import FIRM_FIELDS, NO_IP, SECTOR_CDF_TABLE, firm_terms, size_and_intensity
 from model.inputs import value
 from model.economy import excess_fade, gdp_log_growth, national_market_index
 from model.market import LAB, N_CELLS, N_KINDS, N_SECTORS, Bids, Offer, TechnologyMarket, boundary_friction, supplier_factor
@@ -31,14 +31,17 @@ from model.regions import BJ, FLOW_REGIONS, HB, ICV, RC, REGIONS
 from model.years import FIRST_YEAR
 
 NO_BIDS = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
-GROUP_REGION = np.arange(4 * N_SECTORS) // N_SECTORS  # buyer (region x sector) group -> region (a lookup)
+# new firms' inputs per region (model.initial.firm_terms): sales sigma and median; the R&D-intensity cap
+NEW_SIGMA, NEW_MEDIAN = (np.array([firm_terms(r)[i] for r in range(len(REGIONS))]) for i in (0, 1))
+RD_CAP = firm_terms(0)[4]
+NO_LAM, NO_COUNTS = np.zeros(len(REGIONS)), np.zeros(len(REGIONS), np.int64)
 
 
 class FirmPopulation(mesa.Agent):
     """The technology firms of Beijing, Tianjin and Hebei, one row per simulated firm.
 
     Args:
-        model: the model (its ``params``, ``scale``, ``rng``, ``capacity`` and geography are read).
+        model: the model (its ``year_params``, ``scale``, ``rng``, ``capacity`` and geography are read).
         columns: the initial firms, all FIRM_FIELDS (``model.initial.initial_firms``).
         rd_scale: per region, the scale of entrants' R&D intensities (from the initial population).
     """
@@ -47,6 +50,7 @@ class FirmPopulation(mesa.Agent):
         super().__init__(model)
         self.n = 0  # rows in use (living firms plus free rows)
         self.rd_scale = rd_scale
+        self._expected = None  # (vintage, rows) and expected_technologies' result, until R&D changes
         capacity = max(1024, int(200_000 * model.scale * 2))
         for name, dtype in FIRM_FIELDS.items():
             setattr(self, name, np.zeros(capacity, dtype=dtype))
@@ -72,11 +76,14 @@ class FirmPopulation(mesa.Agent):
         """The number of living firm rows (agents; each stands for ``weight`` real firms)."""
         return int(np.count_nonzero(self.view("alive")))
 
-    def append(self, columns: dict[str, np.ndarray]) -> np.ndarray:
-        """Add rows (all FIRM_FIELDS not given are zero) and return their row indices.
+    def append(self, columns: dict[str, np.ndarray], k: int | None = None) -> np.ndarray:
+        """Add ``k`` rows (all FIRM_FIELDS not given are zero; a scalar is every row's value) and
+        return their row indices.  ``k`` None: the length of the first column given.
 
         Free rows (of firms that have exited) are used first, then new rows at the end."""
-        k = len(next(iter(columns.values())))
+        if k is None:
+            k = len(next(iter(columns.values())))
+        self._expected = None  # rows change
         free = np.flatnonzero(~self.view("alive"))[:k]
         n_new = k - len(free)
         if self.n + n_new > self.capacity:
@@ -86,12 +93,41 @@ class FirmPopulation(mesa.Agent):
                 grown = np.zeros(new_cap, dtype=old.dtype)
                 grown[: self.n] = old[: self.n]
                 setattr(self, name, grown)
-        rows = np.concatenate([free, np.arange(self.n, self.n + n_new)])
-        for name in FIRM_FIELDS:
-            column = getattr(self, name)
-            column[rows] = columns[name] if name in columns else 0
+        if len(free):
+            rows = np.concatenate([free, np.arange(self.n, self.n + n_new)])
+            for name in FIRM_FIELDS:
+                getattr(self, name)[rows] = columns.get(name, 0)
+        else:  # new rows only: a slice
+            rows = np.arange(self.n, self.n + n_new)
+            for name in FIRM_FIELDS:
+                getattr(self, name)[self.n:self.n + n_new] = columns.get(name, 0)
         self.n += n_new
         return rows
+
+    def add_new_firms(self, year: int, lam: np.ndarray | None = None, counts: np.ndarray | None = None,
+                      **links: np.ndarray) -> np.ndarray:
+        """Draw and append new firms born in ``year``, region by region (Beijing, Tianjin, Hebei):
+        Poisson(lam[r]) of region r, or counts[r], each as :func:`model.initial.draw_firms` draws a
+        firm of its region (``kernels.new_firm_draws`` draws them; the same draws in the same order).
+        ``links``: further columns (parent, sector, park), one entry per new firm in that order.
+        Returns their rows."""
+        m, p = self.model, self.model.year_params
+        poisson = lam is not None
+        if poisson and not np.all(lam >= 0):
+            raise ValueError(f"entry: Poisson means must be >= 0, got {lam}")
+        region, z_sales, z_intensity, sector, criteria = kernels.new_firm_draws(
+            m.rng, lam if poisson else NO_LAM, counts if not poisson else NO_COUNTS, poisson, SECTOR_CDF_TABLE,
+            p.at("hte_criteria_share", year))
+        k = len(region)
+        if not k:
+            return np.zeros(0, np.int64)
+        sales, intensity = size_and_intensity(z_sales, z_intensity, NEW_SIGMA[region], NEW_MEDIAN[region],
+                                              value("entrant_size_ratio"))
+        columns = dict(region=region, sales=sales, rd_intensity=np.minimum(intensity * self.rd_scale[region], RD_CAP),
+                       sector=sector, hte_criteria=criteria, weight=1.0 / m.scale, alive=True, hte_until=year,
+                       last_ip_year=year - NO_IP, birth_year=year, parent=-1)
+        columns.update(links)
+        return self.append(columns, k)
 
     def active_share(self) -> np.ndarray:
         """Share of each region's firms (real firms, alive) active in the registered market."""
@@ -100,8 +136,8 @@ class FirmPopulation(mesa.Agent):
     def output_columns(self) -> dict[str, np.ndarray]:
         """The columns the output tables read (``model.outputs.annual_rows``); weight 0 if exited."""
         cols = {name: self.view(name) for name in ("region", "rd", "hte", "sales", "birth_year", "output", "park")}
-        cols["weight"] = self.view("weight") * self.view("alive")
-        cols["branch"] = self.branch_mask()
+        cols["weight"], cols["branch"] = kernels.observed_weight_and_branch(  # (branch: as branch_mask)
+            self.view("alive"), self.view("weight"), self.view("parent"), self.view("region"))
         return cols
 
     def branch_mask(self) -> np.ndarray:
@@ -118,22 +154,17 @@ class FirmPopulation(mesa.Agent):
         ``model.economy.gdp_log_growth``) + sales_growth_<region> (the excess, fading after the
         last year of data: ``model.economy.excess_fade``) + sales_volatility z,
         plus the share output_to_sales of last year's transformed output (m yuan)."""
-        p = self.model.params
-        alive = np.flatnonzero(self.view("alive"))
-        every = len(alive) == self.n  # then the columns' views are the living rows (no gather)
-        region, sales, output = ((self.view(c) if every else getattr(self, c)[alive]) for c in ("region", "sales", "output"))
-        drift = (gdp_log_growth(year) + excess_fade(year) * p.regional("sales_growth", year))[region]
-        shocks = p.at("sales_volatility", year) * self.model.rng.standard_normal(len(alive))
-        grown = sales * np.exp(drift + shocks) + p.at("output_to_sales", year) * output
-        if every:
-            self.view("sales")[:] = grown
-        else:
-            self.sales[alive] = grown
+        p = self.model.year_params
+        drift = gdp_log_growth(year) + excess_fade(year) * p.regional("sales_growth", year)
+        alive = self.view("alive")
+        log_growth = kernels.log_growth(self.model.rng, alive, self.view("region"), drift, p.at("sales_volatility", year))
+        kernels.grow_sales(alive, self.view("sales"), np.exp(log_growth), self.view("output"),
+                           p.at("output_to_sales", year))
 
     def exit(self, year: int) -> np.ndarray:
         """Each living firm exits with probability exit_rate; returns the rows that exited.  A
         branch whose parent exits carries on as an independent firm of its region (parent -1)."""
-        exits = kernels.exit_rows(self.model.rng, self.view("alive"), self.model.params.at("exit_rate", year))
+        exits = kernels.exit_rows(self.model.rng, self.view("alive"), self.model.year_params.at("exit_rate", year))
         if len(exits):
             parent = self.view("parent")
             gone = np.zeros(self.n + 1, bool)  # the extra last entry stands for "no parent" (-1)
@@ -145,23 +176,14 @@ class FirmPopulation(mesa.Agent):
         """Entrants: Poisson(entry_rate_<region> x firms_2020 x scale) a year per region, a constant
         inflow (not a share of today's firms), at entrant_size_ratio of the 2020 firms' size."""
         m = self.model
-        entry = m.params.regional("entry_rate", year)
-        firms_2020 = m.params.regional("firms_2020", FIRST_YEAR)
-        parts = []
-        for r, name in enumerate(REGIONS):
-            n = m.rng.poisson(entry[r] * firms_2020[r] * m.scale)
-            if n:
-                cols, _ = draw_firms(m.rng, r, n, year, m.scale, m.params.at("hte_criteria_share", year),
-                                     rd_scale=self.rd_scale[r], size_ratio=value("entrant_size_ratio"))  # rd_stock 0
-                parts.append(cols)
-        if parts:  # one append: rows as if appended region by region
-            self.append(parts[0] if len(parts) == 1 else {k: np.concatenate([c[k] for c in parts]) for k in parts[0]})
+        p = m.year_params
+        self.add_new_firms(year, lam=p.regional("entry_rate", year) * p.regional("firms_2020", FIRST_YEAR) * m.scale)  # rd_stock 0
 
     # ------------------------------------------------------------------ 2. participation
     def join_market(self, year: int) -> None:
         """Bass diffusion: an inactive firm joins the registered market with probability
         bass_p + bass_q x (active share of its region's firms)."""
-        p = self.model.params
+        p = self.model.year_params
         hazard = p.at("bass_p", year) + p.at("bass_q", year) * self.active_share()
         kernels.join_market(self.model.rng, self.view("alive"), self.view("active"), self.view("region"), hazard)
 
@@ -169,15 +191,22 @@ class FirmPopulation(mesa.Agent):
     def spend_rd(self, year: int) -> None:
         """R&D (m yuan) = intensity x sales x (1 + rd_subsidy_<region>); the R&D stock
         depreciates at rd_stock_depreciation and accumulates it (from 2021)."""
+        self._expected = None
         kernels.spend_rd(self.view("alive"), self.view("region"), self.view("rd_intensity"), self.view("sales"),
-                         self.model.params.regional("rd_subsidy", year), self.view("rd"), self.view("rd_stock"),
+                         self.model.year_params.regional("rd_subsidy", year), self.view("rd"), self.view("rd_stock"),
                          value("rd_stock_depreciation"), year > FIRST_YEAR)
 
     # ------------------------------------------------------------------ 4. technologies
     def expected_technologies(self, vintage: int) -> np.ndarray:
         """Each row's expected new technologies of ``vintage``: A x rd^beta (0 if exited: rd 0)."""
-        p = self.model.params
-        return p.at("kpf_productivity", vintage) * self.view("rd") ** p.at("kpf_elasticity", vintage)
+        key = (vintage, self.n)
+        if self._expected is not None and self._expected[0] == key:  # R&D unchanged since (spend_rd resets it)
+            return self._expected[1]
+        p = self.model.year_params
+        lam = p.at("kpf_productivity", vintage) * self.view("rd") ** p.at("kpf_elasticity", vintage)
+        lam.flags.writeable = False
+        self._expected = (key, lam)
+        return lam
 
     def invent(self, vintage: int) -> dict[str, np.ndarray]:
         """Knowledge production: Poisson(A x rd^beta) technologies per living firm.  Every
@@ -197,18 +226,19 @@ class FirmPopulation(mesa.Agent):
         Poisson(search_rate x capacity x P(a cell | buyer region, sector)), and each picks its cell
         from the choice probabilities given that it picks one.  Exact in distribution; only the
         deals are drawn, not the searches that end in the outside option."""
-        p = self.model.params
+        p = self.model.year_params
         probs = offer.probs.reshape(-1, N_CELLS + 1)  # (buyer region x sector, cells + outside)
         p_cell = 1.0 - probs[:, -1]
         cdf = np.cumsum(probs[:, :N_CELLS], axis=1) / np.maximum(p_cell, 1e-300)[:, None]
         last = N_CELLS - 1 - np.argmax(probs[:, N_CELLS - 1::-1] > 0, axis=1)  # last cell that can be picked
         cdf[np.arange(N_CELLS) >= last[:, None]] = 1.0
         region, sector = self.view("region"), self.view("sector")
-        group = region.astype(np.int64) * N_SECTORS + sector
-        lam = (p.at("search_rate", year) * p_cell)[group] * -np.expm1(-self.view("rd_stock") / p.at("absorptive_stock_m", year))
-        cells, rows, groups = kernels.search(self.model.rng, self.view("alive"), region, sector, lam, np.exp(-lam),
-                                             cdf, last, N_SECTORS)
-        return Bids(cells, rows, GROUP_REGION[groups])
+        capacity = np.negative(self.view("rd_stock"))  # -expm1(-R&D stock / absorptive_stock_m), in place
+        np.divide(capacity, p.at("absorptive_stock_m", year), out=capacity)
+        np.negative(np.expm1(capacity, out=capacity), out=capacity)
+        lam = kernels.search_rates(region, sector, p.at("search_rate", year) * p_cell, capacity, N_SECTORS)
+        p0 = np.exp(np.negative(lam, out=capacity), out=capacity)
+        return Bids(*kernels.search(self.model.rng, self.view("alive"), region, sector, lam, p0, cdf, last, N_SECTORS))
 
     # ------------------------------------------------------------------ 6. transformation
     def transform(self, year: int, deals: dict[str, np.ndarray], market: TechnologyMarket) -> None:
@@ -217,21 +247,19 @@ class FirmPopulation(mesa.Agent):
         it bought or received from its parent, plus own_tech_share of its own new technologies
         this year at their expected value and maturity; rationed by the region's capacity
         (``model.capacity``).  Buying counts as new IP."""
-        p = self.model.params
-        y = p.at("transformation_yield", year)
-        sector_yield = np.where(deals["sector"] == ICV, supplier_factor(p, year), 1.0)
-        want = deals["value"] * deals["maturity"] * y * sector_yield
+        p = self.model.year_params
+        y, icv_factor = p.at("transformation_yield", year), supplier_factor(p, year)
         demand = self.view("demand")
-        demand_bn = kernels.demand(deals["buyer"], want, self.view("last_ip_year"), year, demand,
-                                   self.view("region"), self.view("weight"))
+        demand_bn = kernels.demand(deals["buyer"], deals["value"], deals["maturity"],
+                                   np.ascontiguousarray(deals["sector"], np.int64), y, icv_factor, ICV,
+                                   self.view("last_ip_year"), year, demand, self.view("region"), self.view("weight"))
         own_share = p.at("own_tech_share", year)
         if own_share > 0:  # expected technologies this year x mean value x mean maturity x yield
             mean_value = market.value_terms(range(year, year + 1))[0][0]
-            own_yield = np.where(self.view("sector") == ICV, supplier_factor(p, year), 1.0)
-            own = own_share * mean_value * value("firm_maturity") * y * own_yield * self.expected_technologies(year)
-            demand += own
-            demand_bn = demand_bn + np.bincount(self.view("region"), weights=own * self.view("weight"),
-                                                minlength=3) / 1000
+            coef = own_share * mean_value * value("firm_maturity") * y
+            own_bn = kernels.own_demand(self.view("sector"), self.expected_technologies(year), self.view("region"),
+                                        self.view("weight"), coef, icv_factor, ICV, demand)
+            demand_bn = demand_bn + own_bn / 1000
         met = self.model.capacity.ration(p, year, demand_bn)
         kernels.output(self.view("demand"), self.view("region"), met, self.view("output"))
 
@@ -246,19 +274,11 @@ class FirmPopulation(mesa.Agent):
         contract stands for 1/scale real ones; value the mean of that many lognormal contract
         values, as the market's, ``TechnologyMarket.value_terms``; maturity Beta as a firm's).
         Returns them as deals (the columns of ``TechnologyMarket.settle``, ``intra`` True)."""
-        m, p = self.model, self.model.params
-        parent = self.view("parent")
-        rows = np.flatnonzero(self.view("alive") & (parent >= 0))
-        if len(rows):
-            par = parent[rows]
-            rows = rows[self.last_ip_year[par] >= hte_rule().oldest_ip_year(year)]
-        if len(rows):
-            cross = self.region[rows] != self.region[self.parent[rows]]
-            rate = p.at("intra_transfer_rate", year) * np.where(cross, np.exp(-boundary_friction(p, year)), 1.0)
-            n = m.rng.poisson(rate)
-        else:
-            n = np.zeros(0, np.int64)
-        buyer = np.repeat(rows, n)
+        m, p = self.model, self.model.year_params
+        rate = p.at("intra_transfer_rate", year)
+        buyer = kernels.intra_transfers(m.rng, self.view("alive"), self.view("parent"), self.view("last_ip_year"),
+                                        self.view("region"), hte_rule().oldest_ip_year(year),
+                                        rate * 1.0, rate * np.exp(-boundary_friction(p, year)))
         seller = self.parent[buyer]
         k = len(buyer)
         value_m, maturity = market.fresh_firm_terms(year, k)
@@ -276,51 +296,41 @@ class FirmPopulation(mesa.Agent):
         region's entrants, in its parent's sector), linked to its parent (``parent``); it buys,
         receives its parent's technologies (:meth:`transfer_within`), transforms, grows and can
         exit as any firm."""
-        m, p = self.model, self.model.params
-        unmet = 1 - m.capacity.congestion
-        alive, parent = self.view("alive"), self.view("parent")
-        has_branch = np.zeros(self.n, bool)
-        has_branch[parent[alive & (parent >= 0)]] = True
-        candidates = np.flatnonzero(alive & (self.view("demand") > 0) & (parent < 0) & ~has_branch)
-        if not len(candidates):
-            return
-        prob = p.at("branch_propensity", year) * p.at("branch_relocation", year) * unmet[self.region[candidates]]
-        movers = candidates[m.rng.random(len(candidates)) < np.clip(prob, 0, 1)]
+        m, p = self.model, self.model.year_params
+        prob = p.at("branch_propensity", year) * p.at("branch_relocation", year) * (1 - m.capacity.congestion)
+        movers = kernels.branch_movers(m.rng, self.view("alive"), self.view("parent"), self.view("demand"),
+                                       self.view("region"), np.clip(prob, 0, 1))
         if not len(movers):
             return
+        alive = self.view("alive")
         park_now = np.sum(self.view("weight")[self.view("park") & alive])
         movers, choice = self._branch_choice(year, movers, park_now)
         # the park admits branches up to its capacity, in random order
         to_park = m.rng.permutation(movers[choice == 3])
         slots = p.at("park_capacity_firms", year) - park_now
         admitted = to_park[np.cumsum(self.weight[to_park]) <= slots]  # the rest open none this year
-        parents = np.concatenate([movers[choice < 3], admitted])
-        where = np.concatenate([choice[choice < 3], np.full(len(admitted), HB)])
-        in_park = np.concatenate([np.zeros((choice < 3).sum(), bool), np.ones(len(admitted), bool)])
-        parts = []
-        for r in range(3):
-            sel = where == r
-            if sel.any():
-                cols, _ = draw_firms(m.rng, r, int(sel.sum()), year, m.scale, p.at("hte_criteria_share", year),
-                                     rd_scale=self.rd_scale[r], size_ratio=value("entrant_size_ratio"))
-                cols["parent"] = parents[sel]
-                cols["sector"] = self.sector[parents[sel]]
-                cols["park"] = in_park[sel]
-                parts.append(cols)
-        if parts:
-            rows = self.append({k: np.concatenate([c[k] for c in parts]) for k in parts[0]})
-            rows = rows[self.region[self.parent[rows]] == BJ]
+        outside = choice < 3
+        parents = np.concatenate([movers[outside], admitted])
+        where = np.concatenate([choice[outside], np.full(len(admitted), HB)])
+        in_park = np.concatenate([np.zeros(np.count_nonzero(outside), bool), np.ones(len(admitted), bool)])
+        order = np.argsort(where, kind="stable")  # region by region, each in the order above
+        if len(order):
+            par = parents[order]
+            rows = self.add_new_firms(year, counts=np.bincount(where, minlength=3), parent=par,
+                                      sector=self.sector[par], park=in_park[order])
+            rows = rows[self.region[par] == BJ]
             self.beijing_branches_established += np.bincount(self.region[rows], weights=self.weight[rows], minlength=3)
 
     def _branch_choice(self, year: int, movers: np.ndarray, park_now: float) -> tuple[np.ndarray, np.ndarray]:
         """Where each mover goes: 0 Beijing, 1 Tianjin, 2 Hebei (outside the park), 3 Xiong'an park
         (movers with no option left are dropped)."""
-        m, p = self.model, self.model.params
+        m, p = self.model, self.model.year_params
         spare = m.capacity.spare_bn
         d0 = p.at("distance_decay_km", year)
         friction = boundary_friction(p, year)
-        home = self.region[movers].astype(np.int64)
-        opt_w = np.zeros((len(movers), 4))
+        # the options' weights depend on the home region only: one row per home region
+        home = np.arange(3)
+        opt_w = np.zeros((3, 4))
         for dest in range(3):
             cost = np.where(home == dest, np.inf, m.distance_km[home, dest] / d0 + friction)
             opt_w[:, dest] = spare[dest] * np.exp(-cost)
@@ -330,8 +340,11 @@ class FirmPopulation(mesa.Agent):
             opt_w[:, 3] = 0.0
         total = opt_w.sum(axis=1)
         ok = total > 0
-        movers, opt_w = movers[ok], opt_w[ok] / total[ok, None]
-        choice = (m.rng.random(len(movers))[:, None] > np.cumsum(opt_w, axis=1)).sum(axis=1)
+        cum = np.cumsum(opt_w / np.where(ok, total, 1.0)[:, None], axis=1)
+        home = self.region[movers]
+        movers = movers[ok[home]]
+        home = self.region[movers]
+        choice = (m.rng.random(len(movers))[:, None] > cum[home]).sum(axis=1)
         return movers, np.minimum(choice, 3)
 
     # ------------------------------------------------------------------ 8. HTE recognition
@@ -344,7 +357,7 @@ class FirmPopulation(mesa.Agent):
         kernels.recognise(self.model.rng, self.view("alive") & self.view("hte_criteria"), self.view("sales"), self.view("rd"), self.view("last_ip_year"),
                           self.view("hte"), self.view("hte_until"), year, year == FIRST_YEAR,
                           rule.small_sales_max_m, rule.mid_sales_max_m, rule.small, rule.mid, rule.large,
-                          rule.oldest_ip_year(year), rule.years_valid, self.model.params.at("hte_apply_rate", year))
+                          rule.oldest_ip_year(year), rule.years_valid, self.model.year_params.at("hte_apply_rate", year))
 
 
 class LabPopulation(mesa.Agent):
@@ -360,7 +373,7 @@ class LabPopulation(mesa.Agent):
     def spend_rd(self, year: int) -> None:
         """Budgets grow by lab_budget_growth a year (+ lab_budget_boost_hebei in Hebei), from 2021."""
         if year > FIRST_YEAR:
-            p = self.model.params
+            p = self.model.year_params
             growth = p.at("lab_budget_growth", year) + np.array([0.0, 0.0, p.at("lab_budget_boost_hebei", year)])
             self.budget *= 1 + growth[self.region]
 
@@ -370,7 +383,7 @@ class LabPopulation(mesa.Agent):
         are simulated at the model's scale: Poisson(scale x that) rows, each standing for 1/scale
         real technologies (the same supply in expectation at any scale; a lab is still one agent).
         Returns the offers (as FirmPopulation)."""
-        m, p = self.model, self.model.params
+        m, p = self.model, self.model.year_params
         A, beta = p.at("kpf_productivity", vintage), p.at("kpf_elasticity", vintage)
         n_lab = m.rng.poisson(m.scale * A * self.budget**beta * active_share[self.region])
         return dict(owner=np.repeat(np.arange(self.n), n_lab), region=np.repeat(self.region, n_lab),
@@ -379,7 +392,7 @@ class LabPopulation(mesa.Agent):
     def joint_projects(self, year: int, firms: FirmPopulation, offer: Offer) -> Bids:
         """Joint research projects: Poisson(joint_projects x joint_project_contracts x scale)
         contracts from Beijing's labs (sector by their supply) to random Tianjin or Hebei firms."""
-        m, p = self.model, self.model.params
+        m, p = self.model, self.model.year_params
         n_joint = m.rng.poisson(p.at("joint_projects", year) * value("joint_project_contracts") * m.scale)
         partners = np.flatnonzero(firms.view("alive") & (firms.view("region") != BJ))
         if n_joint and len(partners):
@@ -407,7 +420,7 @@ class RestOfChina(mesa.Agent):
         uniform.  By Poisson thinning the searches that end in cell c are Poisson(searches x scale
         x mean-over-sectors probs[RC, :, c]), independently across cells, so the deals are drawn per
         cell directly instead of millions of mostly unsuccessful searches."""
-        m, p = self.model, self.model.params
+        m, p = self.model, self.model.year_params
         self.searches = value("roc_searches_2020") * p.at("roc_demand", year) * national_market_index(p, year)
         per_cell = m.rng.poisson(self.searches * m.scale * offer.probs[RC, :, :N_CELLS].mean(axis=0))
         cells = np.repeat(np.arange(N_CELLS), per_cell)

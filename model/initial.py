@@ -10,6 +10,8 @@ Units: money in million yuan (m yuan) per year; ``weight`` = real firms an agent
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from model.inputs import value
@@ -50,6 +52,7 @@ def sector_cdf(region: int) -> np.ndarray:
 
 
 SECTOR_CDF = [sector_cdf(r) for r in range(len(REGIONS))]
+SECTOR_CDF_TABLE = np.ascontiguousarray(SECTOR_CDF)  # (region, sector), for kernels.new_firm_draws
 
 
 def draw_sectors(rng: np.random.Generator, region: int, n: int) -> np.ndarray:
@@ -79,6 +82,46 @@ def initial_labs(rng: np.random.Generator) -> dict[str, np.ndarray]:
                 budget=np.concatenate(budgets).astype(np.float64))
 
 
+@lru_cache(maxsize=None)
+def firm_terms(region: int) -> tuple[float, float, float, float, float, float]:
+    """The inputs of a new firm of ``region`` (read once): sales_sigma, median_sales_m,
+    rd_intensity_size_elasticity, rd_intensity_sigma, rd_intensity_cap, and the region's 2020
+    business R&D (m yuan)."""
+    name = REGIONS[region]
+    return (value("sales_sigma", name), value("median_sales_m", name), value("rd_intensity_size_elasticity"),
+            value("rd_intensity_sigma"), value("rd_intensity_cap"),
+            value("rd_spending_2020", name) * 1000 * value("business_rd_share", name))
+
+
+def draw_attributes(rng: np.random.Generator, region: int, n: int, scale: float, criteria_share: float,
+                    rd_scale: float | None = None, size_ratio: float = 1.0
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+    """The drawn attributes of ``n`` new firms of ``region`` (:func:`draw_firms`): sales, R&D
+    intensity, sector, HTE-criteria flag, and the R&D-intensity scale.  (The vectorised model
+    makes the same draws for several regions at once: ``kernels.new_firm_draws``.)"""
+    sigma, median, _, _, cap, target_m = firm_terms(region)
+    z_sales = rng.standard_normal(n)
+    z_intensity = rng.standard_normal(n)
+    sales, intensity = size_and_intensity(z_sales, z_intensity, sigma, median, size_ratio)
+    if rd_scale is None:
+        rd_scale = target_m / (np.sum(intensity * sales) / scale)
+    sector = draw_sectors(rng, region, n)
+    criteria = rng.random(n) < criteria_share
+    return sales, np.minimum(intensity * rd_scale, cap), sector, criteria, rd_scale
+
+
+def size_and_intensity(z_sales: np.ndarray, z_intensity: np.ndarray, sigma, median, size_ratio: float
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Sales (m yuan) and R&D intensity (before the region's scale) of new firms from their two
+    standard normal draws: lognormal sales about ``size_ratio`` x the region's median (sigma, median:
+    the region's, scalars or one per firm), intensity growing with size^rd_intensity_size_elasticity
+    times a lognormal(rd_intensity_sigma)."""
+    _, _, elasticity, rd_sigma, _, _ = firm_terms(0)  # (not regional)
+    sales = size_ratio * median * np.exp(sigma * z_sales)
+    rel = (sales / median) ** elasticity
+    return sales, rel * np.exp(rd_sigma * z_intensity)
+
+
 def draw_firms(rng: np.random.Generator, region: int, n: int, year: int, scale: float, criteria_share: float,
                rd_scale: float | None = None, size_ratio: float = 1.0) -> tuple[dict[str, np.ndarray], float]:
     """Attributes of ``n`` new firms of ``region`` born in ``year``, and the R&D-intensity scale.
@@ -89,21 +132,13 @@ def draw_firms(rng: np.random.Generator, region: int, n: int, year: int, scale: 
     their size).  ``rd_scale`` None (the initial population): intensities are scaled so that the
     firms' R&D equals the region's 2020 business R&D, and that scale is returned for the
     region's later entrants."""
-    name = REGIONS[region]
-    sigma = value("sales_sigma", name)
-    sales = size_ratio * value("median_sales_m", name) * np.exp(sigma * rng.standard_normal(n))
-    rel = (sales / value("median_sales_m", name)) ** value("rd_intensity_size_elasticity")
-    intensity = rel * np.exp(value("rd_intensity_sigma") * rng.standard_normal(n))
-    if rd_scale is None:
-        target_m = value("rd_spending_2020", name) * 1000 * value("business_rd_share", name)
-        rd_scale = target_m / (np.sum(intensity * sales) / scale)
-    sector = draw_sectors(rng, region, n)
-    criteria = rng.random(n) < criteria_share
+    sales, intensity, sector, criteria, rd_scale = draw_attributes(rng, region, n, scale, criteria_share,
+                                                                   rd_scale, size_ratio)
     columns = dict(
         region=np.full(n, region),
         sector=sector,
         sales=sales,
-        rd_intensity=np.minimum(intensity * rd_scale, value("rd_intensity_cap")),
+        rd_intensity=intensity,
         weight=np.full(n, 1.0 / scale),
         alive=np.ones(n, bool),
         hte_until=np.full(n, year),

@@ -17,6 +17,7 @@ from model.compiled import kernels
 from model.economy import national_market_index
 from model.inputs import value
 from model.params import Params
+from model.yearly import YearParams, yearly
 from model.regions import BJ, HB, RC, SECTORS, TJ
 from model.years import BOUNDARY_KNOTS, FIRST_YEAR
 
@@ -28,8 +29,8 @@ TECH_FIELDS = dict(owner=np.int64, kind=np.int8, region=np.int8, sector=np.int8,
                    value=np.float64, maturity=np.float64, vintage=np.int16)
 SHELF_FIELDS = dict(TECH_FIELDS, cell=np.int16)  # the shelf's buffers: TECH_FIELDS and each one's cell
 # cell index -> (seller region, sector, kind): lookup tables instead of integer arithmetic per deal
-CELL_REGION, CELL_SECTOR, CELL_KIND = (a.ravel() for a in np.meshgrid(np.arange(4), np.arange(N_SECTORS),
-                                                                      np.arange(N_KINDS), indexing="ij"))
+CELL_REGION, CELL_SECTOR, CELL_KIND = (np.ascontiguousarray(a.ravel(), np.int64) for a in np.meshgrid(
+    np.arange(4), np.arange(N_SECTORS), np.arange(N_KINDS), indexing="ij"))
 
 
 def boundary_friction(params: Params, year: int) -> float:
@@ -148,14 +149,17 @@ class TechnologyMarket:
     (vintage, then offer), which is the order picks count in.  ``techs`` gives the live shelf as
     views.  Draws from the model's generator ``rng``."""
 
-    def __init__(self, params: Params, scale: float, rng: np.random.Generator, distance_km: np.ndarray) -> None:
-        self.params, self.scale, self.rng, self.distance_km = params, scale, rng, distance_km
+    def __init__(self, params: Params | YearParams, scale: float, rng: np.random.Generator, distance_km: np.ndarray) -> None:
+        self._p = yearly(params)  # the parameters' look-ups, memoised per year (a YearParams is used as given)
+        self.params, self.scale, self.rng, self.distance_km = self._p.params, scale, rng, distance_km
         cap = int(700_000 * scale) + 40_000  # the baseline's shelf peaks at ~640,000 x scale + ~27,000 lab rows
         self._buf = {name: np.zeros(cap, dtype) for name, dtype in SHELF_FIELDS.items()}
         self._start = self._end = 0
         self._blocks: list[_Block] = []
         self.bth_supply_2020: float | None = None  # set by the first open()
+        self._settled = None  # the deals settle() returned last, and their full-length columns
         self._shelf_life = int(value("tech_shelf_life"))
+        self._firm_maturity = value("firm_maturity")
         self._maturity = {kind: (value("maturity_concentration") * m, value("maturity_concentration") * (1 - m))
                           for kind, m in ((FIRM, value("firm_maturity")), (LAB, value("lab_maturity")))}
 
@@ -244,8 +248,8 @@ class TechnologyMarket:
         supply = np.bincount(self._buf["cell"][live], weights=self._buf["weight"][live], minlength=N_CELLS)
         if self.bth_supply_2020 is None:  # the first year's BTH supply anchors the rest of China's
             self.bth_supply_2020 = float(supply.sum())
-        w, supply = cell_weights(self.params, year, supply, self.distance_km, self.bth_supply_2020)
-        probs, cdf = choice_probabilities(w, outside_weights(self.params, year))
+        w, supply = cell_weights(self._p, year, supply, self.distance_km, self.bth_supply_2020)
+        probs, cdf = choice_probabilities(w, outside_weights(self._p, year))
         return Offer(probs, cdf, supply)
 
     def value_terms(self, years: range) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -257,7 +261,7 @@ class TechnologyMarket:
         log(1 + (exp(sigma2) - 1) / k); ``s2`` is that for k = 1/scale, a model row's real count.
         This keeps totals right in expectation and in variance at every scale, instead of
         multiplying one heavy-tailed draw by 1/scale.  (The draws: ``kernels.settle``.)"""
-        p = self.params
+        p = self._p
         sigma2 = np.array([p.at("value_sigma", y) ** 2 for y in years])
         mean = np.array([p.at("value_median_m", y) for y in years]) * np.exp(sigma2 / 2)
         return mean, sigma2, np.log1p(np.expm1(sigma2) / max(1.0 / self.scale, 1.0))
@@ -267,11 +271,12 @@ class TechnologyMarket:
         seller_kind, sector, value (m yuan), maturity, weight (real deals; one row per model deal),
         intra (False: market contracts)."""
         cells = np.concatenate([b.cells for b in bids])
-        d_buyer = np.concatenate([b.buyer for b in bids])
-        d_bregion = np.concatenate([b.buyer_region for b in bids])
-        tech = np.full(len(cells), -1, np.int64)  # the shelf row sold (-1: a Rest-of-China offer)
-        local = np.flatnonzero(CELL_REGION[cells] != RC)
-        tech[local] = self.pick_techs(cells[local], offer.supply)
+        n = len(cells)
+        room = n // 4 + 64  # the columns are made longer: room for the year's intra-firm contracts (:meth:`join_deals`)
+        d_buyer, d_bregion = np.empty(n + room, np.int64), np.empty(n + room, np.int64)
+        np.concatenate([b.buyer for b in bids], out=d_buyer[:n])
+        np.concatenate([b.buyer_region for b in bids], out=d_bregion[:n])
+        tech = self.pick_techs(cells, offer.supply)  # the shelf row sold (-1: a Rest-of-China offer)
         # A model deal stands for 1/scale real deals.  A firm technology row already stands for
         # 1/scale real technologies (its value is their mean); a lab technology or a Rest-of-China
         # offer is one real technology per real buyer, so the 1/scale real buyers behind the deal are
@@ -281,13 +286,37 @@ class TechnologyMarket:
         vintages = range(self._blocks[0].vintage if self._blocks else year, year + 1)
         mean, sigma2, s2_ref = self.value_terms(vintages)
         region, sector, kind, seller, value_m, maturity = kernels.settle(
-            self.rng, np.ascontiguousarray(cells, np.int64), tech, N_SECTORS, N_KINDS, RC,
+            self.rng, np.ascontiguousarray(cells, np.int64), tech, CELL_REGION, CELL_SECTOR, CELL_KIND,
             buf["kind"], buf["vintage"], buf["weight"], buf["value"], buf["maturity"], buf["owner"],
             vintages[0], mean, sigma2, s2_ref, weight_ref, *self._maturity[FIRM], *self._maturity[LAB],
-            mean[-1], s2_ref[-1], value("firm_maturity"))
-        return dict(buyer=d_buyer, buyer_region=d_bregion, seller_region=region, seller=seller,
-                    seller_kind=kind, sector=sector, value=value_m, maturity=maturity,
-                    weight=np.full(len(cells), weight_ref), intra=np.zeros(len(cells), bool))
+            mean[-1], s2_ref[-1], self._firm_maturity, room)
+        columns = dict(buyer=d_buyer, buyer_region=d_bregion, seller_region=region, seller=seller,
+                       seller_kind=kind, sector=sector, value=value_m, maturity=maturity,
+                       weight=np.full(n + room, weight_ref), intra=np.zeros(n + room, bool))
+        deals = {name: col[:n] for name, col in columns.items()}
+        self._settled = (deals, columns)  # for join_deals
+        return deals
+
+    def join_deals(self, deals: dict[str, np.ndarray], *more: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """:func:`join_deals` of the deals :meth:`settle` returned last and ``more``: their columns
+        are continued in the room settle left after them (no copy of the deals) where the rest fits
+        and keeps the column's dtype, else concatenated.  The same values either way."""
+        if self._settled is None or self._settled[0] is not deals:
+            return join_deals(deals, *more)
+        full = self._settled[1]
+        self._settled = None  # (the room is used once)
+        out = {}
+        for name, first in deals.items():
+            rest = [p[name] for p in more]
+            n, base = len(first), full[name]
+            if n + sum(len(c) for c in rest) <= len(base) and all(np.can_cast(c.dtype, base.dtype) for c in rest):
+                for c in rest:
+                    base[n:n + len(c)] = c
+                    n += len(c)
+                out[name] = base[:n]
+            else:
+                out[name] = np.concatenate([first] + rest)
+        return out
 
     def fresh_firm_terms(self, year: int, k: int) -> tuple[np.ndarray, np.ndarray]:
         """``k`` fresh contracts for firm technologies of ``year`` (intra-firm transfers): each value
@@ -300,7 +329,8 @@ class TechnologyMarket:
         return values, (self.rng.beta(a, b, k) if k else np.zeros(0))
 
     def pick_techs(self, cells: np.ndarray, supply: np.ndarray) -> np.ndarray:
-        """One technology (a row of the shelf buffers) per chosen cell, drawn in proportion to weight.
+        """One technology (a row of the shelf buffers) per chosen cell, drawn in proportion to weight
+        (-1 for a cell of the Rest of China, whose offers are not on the shelf; no draw).
 
         All techs of a cell normally weigh the same (a cell holds one seller kind: firm techs weigh
         1/scale, lab techs 1), and then the pick is the k-th tech of the cell, k = floor(u x count),
@@ -309,16 +339,19 @@ class TechnologyMarket:
         one uniform draw per deal."""
         blocks = self._blocks
         if not blocks or not len(cells):  # (an empty shelf has no cell to choose)
-            return np.zeros(0, np.int64)
+            return np.full(len(cells), -1, np.int64)
         count = np.array([b.count for b in blocks])  # (blocks, cells)
         cw = np.array([b.cell_weight for b in blocks])
         held = count > 0
         lo, hi = np.where(held, cw, np.inf).min(axis=0), np.where(held, cw, -np.inf).max(axis=0)
+        cells = np.ascontiguousarray(cells, np.int64)
         if np.all(~held.any(axis=0) | ((lo == hi) & (lo != -1.0))):
-            return kernels.pick_in_blocks(self.rng, np.ascontiguousarray(cells, np.int64),
-                                          np.array([b.start for b in blocks], np.int64),
+            return kernels.pick_in_blocks(self.rng, cells, np.array([b.start for b in blocks], np.int64),
                                           np.array([b.first for b in blocks], np.int64), count.astype(np.int64),
-                                          np.cumsum(count, axis=0).astype(np.int64))
+                                          np.cumsum(count, axis=0).astype(np.int64), CELL_REGION, RC)
+        tech = np.full(len(cells), -1, np.int64)
+        local = np.flatnonzero(CELL_REGION[cells] != RC)
+        cells = cells[local]
         u = self.rng.random(len(cells))
         # general case: techs grouped by cell (counting sort), binary search on cumulative weights
         tcell = self._buf["cell"][self._start:self._end]
@@ -328,7 +361,8 @@ class TechnologyMarket:
         cum = np.cumsum(self._buf["weight"][self._start:self._end][order])
         start = np.concatenate([[0.0], cum])[first]
         pos = np.minimum(np.searchsorted(cum, start[cells] + u * supply[cells], side="right"), len(cum) - 1)
-        return self._start + order[pos]
+        tech[local] = self._start + order[pos]
+        return tech
 
 
 def join_deals(*parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -22,9 +22,10 @@ from model.agents import FirmPopulation, LabPopulation, RestOfChina
 from model.capacity import TransformationCapacity
 from model.initial import initial_firms, initial_labs, set_up_run
 from model.inputs import value
-from model.market import TechnologyMarket, join_deals
+from model.market import TechnologyMarket
 from model.outputs import RunTables, annual_rows, new_collector, record, run_tables
 from model.params import Params
+from model.yearly import YearParams
 from model.years import DEFAULT_HORIZON, FIRST_YEAR
 
 START_YEAR = FIRST_YEAR  # kept for code that imports it from here
@@ -51,11 +52,12 @@ class TechTransferModel(mesa.Model):
     def __init__(self, params: Params | None = None, seed: int = 0, scale: float = 0.05, until: int = DEFAULT_HORIZON) -> None:
         super().__init__(rng=seed)
         set_up_run(self, params, scale, until, self.MAX_SCALE)
+        self.year_params = YearParams(self.params)  # params.at / regional, memoised per year
         self.labs = LabPopulation(self, **initial_labs(self.rng))
         self.firms = FirmPopulation(self, *initial_firms(self.rng, self.params, self.scale))
         self.rest_of_china = RestOfChina(self)
         self.capacity = TransformationCapacity()
-        self.market = TechnologyMarket(self.params, self.scale, self.rng, self.distance_km)
+        self.market = TechnologyMarket(self.year_params, self.scale, self.rng, self.distance_km)
         self.datacollector = new_collector()
 
     def step(self) -> None:
@@ -73,7 +75,7 @@ class TechTransferModel(mesa.Model):
             market.shelve(year, vintage, firms.invent(vintage), labs.invent(vintage, share))
         offer = market.open(year)  # 5. market: searches (firms, Rest of China, joint projects) become deals
         bids = [firms.search(year, offer), self.rest_of_china.search(year, offer), labs.joint_projects(year, firms, offer)]
-        deals = join_deals(market.settle(year, offer, bids),  # ... and branches receive their parents'
+        deals = market.join_deals(market.settle(year, offer, bids),  # ... and branches receive their parents'
                            firms.transfer_within(year, market))  # technologies (intra-firm contracts)
         firms.transform(year, deals, market)  # 6. transformation where capacity is
         if year > FIRST_YEAR:
@@ -91,7 +93,7 @@ class TechTransferModel(mesa.Model):
 
     def annual_rows(self, year: int, deals: dict[str, np.ndarray]) -> dict[str, list[tuple]]:
         """The year's rows of the output tables."""
-        return annual_rows(year, self.params, self.firms.output_columns(), self.labs.region, self.labs.budget, deals,
+        return annual_rows(year, self.year_params, self.firms.output_columns(), self.labs.region, self.labs.budget, deals,
                            self.firms.beijing_branches_established)
 
     def run(self) -> RunTables:

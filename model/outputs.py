@@ -99,13 +99,13 @@ def annual_rows(year: int, params: Params, firms: dict[str, np.ndarray], lab_reg
     deal), intra (an intra-firm contract).  ``beijing_branches_established``: real branches
     established in each region by Beijing firms so far (the 2020 stock and every one opened since)."""
     # flows: origin = seller region, destination = buyer region
-    od = np.asarray(deals["seller_region"], dtype=np.int64) * 4 + np.asarray(deals["buyer_region"], dtype=np.int64)
-    real_value = deals["value"] * deals["weight"]
-    val = np.bincount(od, weights=real_value, minlength=16).reshape(4, 4) / 1000
-    cnt = np.bincount(od, weights=deals["weight"], minlength=16).reshape(4, 4)
-    intra = np.asarray(deals["intra"], bool)
-    intra_val = np.bincount(od[intra], weights=real_value[intra], minlength=16).reshape(4, 4) / 1000
-    intra_cnt = np.bincount(od[intra], weights=deals["weight"][intra], minlength=16).reshape(4, 4)
+    sums = kernels.flow_sums(np.ascontiguousarray(deals["seller_region"], np.int64),
+                             np.ascontiguousarray(deals["buyer_region"], np.int64),
+                             np.ascontiguousarray(deals["value"], np.float64),
+                             np.ascontiguousarray(deals["weight"], np.float64),
+                             np.ascontiguousarray(deals["intra"], np.bool_))  # one pass (as np.bincount)
+    val, cnt = sums[0].reshape(4, 4) / 1000, sums[1].reshape(4, 4)
+    intra_val, intra_cnt = sums[2].reshape(4, 4) / 1000, sums[3].reshape(4, 4)
     flows = [(year, FLOW_REGIONS[o], FLOW_REGIONS[d], float(val[o, d]), float(cnt[o, d]))
              for o in range(4) for d in range(4) if not (o == RC and d == RC)]
     metrics = _bth_metrics(year, params, firms, lab_region, lab_budget, val, cnt, intra_val, intra_cnt)
@@ -123,10 +123,13 @@ def new_collector() -> mesa.DataCollector:
 
 
 def record(collector: mesa.DataCollector, rows: dict[str, list[tuple]]) -> None:
-    """Add one year's rows (:func:`annual_rows`) to the collector's tables."""
+    """Add one year's rows (:func:`annual_rows`) to the collector's tables: the values ``add_table_row``
+    would append, column by column (``DataCollector.tables`` maps each column to its list)."""
     for table, columns in (("regions", REGION_COLUMNS), ("flows", FLOW_COLUMNS)):
-        for row in rows[table]:
-            collector.add_table_row(table, dict(zip(columns, row)))
+        store = collector.tables[table]
+        assert list(store) == list(columns), f"table {table} has columns {list(store)}"
+        for name, values in zip(columns, zip(*rows[table])):
+            store[name].extend(values)
 
 
 def run_tables(collector: mesa.DataCollector) -> RunTables:
