@@ -1,7 +1,7 @@
 """Parameter recovery with coverage: does ``bth posterior``'s 90% credible interval cover the truth 90% of the time?
 
     .venv/bin/python -m calibration.coverage [--replications 20] [--free a,b,c] [--scale 0.02]
-                                             [--seeds 2] [--population 80] [--generations 5]
+                                             [--seeds 2] [--walkers 12] [--steps 160] [--burn 60]
                                              [--workers 2] [--out calibration/coverage]
 
 Simulation-based calibration (Talts et al. 2018), in the form the issue asks for.  For each
@@ -16,8 +16,8 @@ replication r:
    becomes a point target at its synthetic value with the target's tolerance (a band's tolerance
    is its 5%); bounds and inequalities are left out (they carry no value to recover);
 3. **posterior**: ``calibration.posterior.posterior`` on those targets, over the studied
-   parameters only, at the small ``--scale``, ``--seeds``, ``--population`` and ``--generations``
-   (the same method as the shipped posterior, smaller);
+   parameters only, at the small ``--scale``, ``--seeds``, ``--walkers`` and ``--steps`` (the
+   shipped posterior's method, emcee, smaller);
 4. the weighted 5-95% interval of each parameter's final particles, and whether it holds the truth.
 
 Coverage = the share of replications whose interval holds the truth, per parameter.  With 20
@@ -56,8 +56,10 @@ class Study:
     replications: int = 20
     scale: float = 0.02
     seeds: int = 2
-    population: int = 80
-    generations: int = 5
+    walkers: int = 12
+    steps: int = 160
+    burn: int = 60
+    thin: int = 5
     noise_seeds: int = 6
 
 
@@ -105,9 +107,9 @@ def replicate(study: Study, r: int) -> list[dict]:
     runs = [read_outputs(simulate(params, seed=DATA_SEED_BASE + 100 * r + i, scale=study.scale, until=until), outputs)
             for i in range(study.seeds)]
     synth = synthetic_targets(targets, ensemble_mean(runs), rng)
-    settings = PosteriorSettings(population=study.population, generations=study.generations, scale=study.scale,
-                                 seeds=tuple(range(study.seeds)), noise_seeds=study.noise_seeds,
-                                 sampler_seed=TRUTH_SEED + r, free=tuple(study.free))
+    settings = PosteriorSettings(method="mcmc", walkers=study.walkers, steps=study.steps, burn=study.burn,
+                                 thin=study.thin, scale=study.scale, seeds=tuple(range(study.seeds)),
+                                 noise_seeds=study.noise_seeds, sampler_seed=TRUTH_SEED + r, free=tuple(study.free))
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         result = posterior(settings, synth, cache=Cache(None), executor=None, db=Path(tmp) / "c.db", progress=False)
@@ -122,8 +124,7 @@ def replicate(study: Study, r: int) -> list[dict]:
         rows.append(dict(replication=r, parameter=n, truth=truth[n], lo90=lo, hi90=hi,
                          covered=bool(lo <= truth[n] <= hi), rank=rank,
                          width_share_of_box=(hi - lo) / (box[1] - box[0]),
-                         ess=result.ess, final_temperature=float(result.populations["epsilon"].iloc[-1]),
-                         seconds=elapsed))
+                         ess=result.ess, acceptance=float(np.mean(result.chain.acceptance)), seconds=elapsed))
     return rows
 
 
@@ -153,7 +154,7 @@ def report(study: Study, df, wall_s: float) -> str:
         f"replications, each with parameters drawn from the prior, synthetic data made by the model at them (other seeds, "
         f"plus measurement error of each target's tolerance) and a posterior over {len(study.free)} parameters "
         f"(the others at the calibrated point). Small settings: scale {study.scale:g}, {study.seeds} seeds, "
-        f"population {study.population}, {study.generations} generations. Wall time {wall_s / 60:.1f} minutes.",
+        f"{study.walkers} walkers x {study.steps} steps (burn-in {study.burn}, thinned by {study.thin}). Wall time {wall_s / 60:.1f} minutes.",
         "",
         f"A calibrated 90% credible interval holds the truth in {lo}-{hi} of {study.replications} replications "
         f"(binomial 95% range); the mean rank of the truth among the particles should be about 0.5.",
@@ -178,8 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--free", default=",".join(d.free))
     p.add_argument("--scale", type=float, default=d.scale)
     p.add_argument("--seeds", type=int, default=d.seeds)
-    p.add_argument("--population", type=int, default=d.population)
-    p.add_argument("--generations", type=int, default=d.generations)
+    p.add_argument("--walkers", type=int, default=d.walkers)
+    p.add_argument("--steps", type=int, default=d.steps)
+    p.add_argument("--burn", type=int, default=d.burn)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--out", type=Path, default=OUT_DIR)
     args = p.parse_args(argv)
@@ -194,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
               "error: --replications must be >= 1 and --scale in (0, 1]", file=sys.stderr)
         return 2
     study = Study(free=free, replications=args.replications, scale=args.scale, seeds=args.seeds,
-                  population=args.population, generations=args.generations)
+                  walkers=args.walkers, steps=args.steps, burn=args.burn)
     t0 = time.perf_counter()
     rows: list[dict] = []
     with ProcessPoolExecutor(max_workers=max(1, args.workers)) as pool:
