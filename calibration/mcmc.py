@@ -53,12 +53,17 @@ def start_ball(u0: np.ndarray, walkers: int, rng: np.random.Generator, sd: float
 
 def sample(log_prob_batch: Callable[[np.ndarray], np.ndarray], u0: np.ndarray, walkers: int, steps: int,
            burn: int, thin: int, seed: int, on_step: Callable[[int], None] = lambda i: None) -> ChainResult:
-    """Run the ensemble sampler; ``log_prob_batch(us)`` gives the log density of each row of ``us``."""
+    """Run the ensemble sampler; ``log_prob_batch(us)`` gives the log density of each row of ``us``.
+    ``u0``: a point (the walkers start in a ball around it) or a walkers x d array of starting points."""
     import emcee
 
-    d = len(u0)
+    u0 = np.asarray(u0, float)
     rng = np.random.default_rng(seed)
-    p0 = start_ball(np.asarray(u0, float), walkers, rng)
+    if u0.ndim == 2:  # the walkers' starting points themselves
+        p0, d = u0, u0.shape[1]
+    else:
+        d = len(u0)
+        p0 = start_ball(u0, walkers, rng)
 
     def log_prob(us: np.ndarray) -> np.ndarray:
         us = np.atleast_2d(us)

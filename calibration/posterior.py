@@ -103,6 +103,7 @@ class PosteriorSettings:
     steps: int = 400  # mcmc: steps of every walker
     burn: int = 150  # mcmc: steps discarded at the start
     thin: int = 10  # mcmc: every thin-th later step is a draw
+    start: str = "point"  # mcmc: walkers start around the calibrated point, or spread over the prior ("prior")
     population: int = 300  # abc-smc: particles per generation
     generations: int = 8  # abc-smc: generations
     scale: float = 0.05
@@ -404,7 +405,9 @@ def _posterior_mcmc(settings: PosteriorSettings, names, space, ev, bar, code: st
     def on_step(i: int) -> None:
         bar.set_description(f"posterior: step {i + 1}/{settings.steps}")
 
-    chain = sample(log_prob, space.prior_unit(), settings.walkers, settings.steps, settings.burn, settings.thin,
+    u0 = (np.random.default_rng(settings.sampler_seed).random((settings.walkers, len(names)))
+          if settings.start == "prior" else space.prior_unit())
+    chain = sample(log_prob, u0, settings.walkers, settings.steps, settings.burn, settings.thin,
                    settings.sampler_seed, on_step=on_step)
     draw_evals = ev.evaluate(list(chain.draws))
     n = len(chain.draws)
