@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from calibration.loss import deviation, ensemble_mean, loss, passes
+from calibration.loss import BOUND_MARGIN, deviation, ensemble_mean, loss, passes
 from calibration.runner import Cache, run_key
 from calibration.space import FIXED, FREE, FreeParam, Space
 from calibration.targets import (
@@ -144,7 +144,8 @@ def _greater() -> Target:
 
 def test_loss_is_zero_at_a_perfect_match_and_grows_away_from_it():
     targets = compared_targets(TARGETS)
-    inside = {"lower": 1.01, "upper": 0.99}  # bounds hold strictly
+    # bounds and bands hold with the loss's margin (BOUND_MARGIN tolerances inside)
+    inside = {"lower": 1.0 + 2 * BOUND_MARGIN * 0.25, "upper": 1.0 - 2 * BOUND_MARGIN * 0.25, "band": 1.05}
     sim = {t.output.key: t.value * inside.get(t.kind, 1.0) for t in targets if t.kind != "greater"}
     for t in targets:
         if t.kind == "greater":
@@ -166,23 +167,28 @@ def test_loss_is_zero_at_a_perfect_match_and_grows_away_from_it():
 def test_lower_bound_adds_nothing_while_it_holds():
     t = _lower(100.0)
     key = t.output.key
-    assert loss([t], {key: 100.5}) == 0.0 and loss([t], {key: 1e6}) == 0.0
+    # zero loss beyond the margin (BOUND_MARGIN = 0.2 tolerances = 1% at a 5% tolerance)
+    assert loss([t], {key: 101.0}) == 0.0 and loss([t], {key: 1e6}) == 0.0
+    assert 0 < loss([t], {key: 100.5}) < 0.05  # holds, but is pulled further inside
     assert passes(t, {key: 100.5}) and not passes(t, {key: 99.9}) and not passes(t, {key: 100.0})
     shortfalls = [loss([t], {key: v}) for v in (99.0, 95.0, 80.0)]
     assert 0 < shortfalls[0] < shortfalls[1] < shortfalls[2]
-    assert deviation(t, {key: 95.0}) == pytest.approx(-1.0)
+    assert deviation(t, {key: 95.0}) == pytest.approx(-1.0 - BOUND_MARGIN)
 
 
 def test_band_adds_nothing_inside_and_penalises_both_sides():
-    """'Over N' as the band [N, upper]: z = 0 (and it passes) inside, the ends included; below it
-    z < 0 scaled by N, above it z > 0 scaled by upper; it fails on either side."""
+    """'Over N' as the band [N, upper]: it passes inside, the ends included, and z = 0 inside by the
+    margin (BOUND_MARGIN tolerances: [101, 108.9] here); below it z < 0 scaled by N, above it z > 0
+    scaled by upper; it fails on either side."""
     t = _band(100.0, 110.0)
     key = t.output.key
+    for v in (101.0, 105.0, 108.9):
+        assert deviation(t, {key: v}) == pytest.approx(0.0, abs=1e-12) and loss([t], {key: v}) < 1e-20, v
     for v in (100.0, 100.5, 105.0, 110.0):
-        assert deviation(t, {key: v}) == 0.0 and loss([t], {key: v}) == 0.0, v
         assert passes(t, {key: v}), v
-    assert deviation(t, {key: 95.0}) == pytest.approx(-1.0)  # 5% of 100 short = one tolerance
-    assert deviation(t, {key: 115.5}) == pytest.approx(1.0)  # 5% of 110 over = one tolerance
+    assert deviation(t, {key: 100.0}) == pytest.approx(-BOUND_MARGIN)  # at the edge: pulled inside
+    assert deviation(t, {key: 95.0}) == pytest.approx(-1.0 - BOUND_MARGIN)  # 5% of 100 short = one tolerance
+    assert deviation(t, {key: 115.5}) == pytest.approx(1.0 + BOUND_MARGIN)  # 5% of 110 over = one tolerance
     assert deviation(t, {key: 99.0}) < 0 < deviation(t, {key: 111.0})
     for v in (99.9, 95.0, 110.1, 150.0):
         assert not passes(t, {key: v}), v
@@ -221,11 +227,12 @@ def test_upper_bound_adds_nothing_while_it_holds():
     t = Target(name="u", kind="upper", value=100.0, unit="firms", tolerance=0.05, weight=1.0,
                provenance_kind="derived", provenance="count <= 113", output=Output(2023, "park_firms", ("Xiong'an",)))
     key = t.output.key
-    assert loss([t], {key: 99.5}) == 0.0 and loss([t], {key: 0.0}) == 0.0
+    assert loss([t], {key: 99.0}) == 0.0 and loss([t], {key: 0.0}) == 0.0
+    assert 0 < loss([t], {key: 99.5}) < 0.05  # holds, but is pulled further inside
     assert passes(t, {key: 99.5}) and not passes(t, {key: 100.0}) and not passes(t, {key: 101.0})
     excess = [loss([t], {key: v}) for v in (101.0, 105.0, 120.0)]
     assert 0 < excess[0] < excess[1] < excess[2]
-    assert deviation(t, {key: 105.0}) == pytest.approx(1.0)
+    assert deviation(t, {key: 105.0}) == pytest.approx(1.0 + BOUND_MARGIN)
     assert "<" in t.description
 
 
