@@ -42,7 +42,7 @@ BASELINE_COLOUR = "#4d4d4d"
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
            "#bcbd22", "#17becf", "#393b79", "#ad494a", "#637939")
 NOISE_COLOUR = "#e6e6e6"  # flow cells whose change lies within seed noise
-OUTLINE_NOTE = (f"scenario: line = median across seeds, dark band = middle 50%, light band = 90%; "
+OUTLINE_NOTE = (f"scenario: line = median across runs (seeds, and parameter draws where the run has them), dark band = middle 50%, light band = 90%; "
                 f"baseline: dashed = median, dotted = 90% range; grey background = calibrated years "
                 f"{FIRST_YEAR}-{CALIBRATION_LAST_YEAR}, after that trend continuation")
 
@@ -333,7 +333,7 @@ def plot_scenario_effects(diffs: pd.DataFrame, scenario: str, outcomes: list[Out
         if oc.name in key:
             t.set_fontweight("bold")
     ax.set_ylim(-0.5, n - 0.5)
-    ax.set_xlabel(f"effect in percent of {baseline}'s value (scenario \u2212 {baseline}, same seeds)", fontsize=10.5)
+    ax.set_xlabel(f"effect in percent of {baseline}'s value (scenario \u2212 {baseline}, paired runs: same seed and draw)", fontsize=10.5)
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda x, _: "0" if abs(x) < 1e-9 else f"{x:+,.0f}%"))
     ax.tick_params(axis="x", labelsize=10)
     ax.grid(axis="x", alpha=0.3)

@@ -54,7 +54,7 @@ REGION_COLOURS = {"Beijing": "#c0392b", "Tianjin": "#2471a3", "Hebei": "#1e8449"
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 Q_COLS = ("q05", "q25", "q50", "q75", "q95")
-BAND_NOTE = "line = median across seeds; dark band = middle 50% of seeds; light band = 90% (5th-95th percentile)"
+BAND_NOTE = "line = median across runs (seeds, and parameter draws where the run has them); dark band = middle 50% of runs; light band = 90% (5th-95th percentile)"
 
 
 # ----------------------------------------------------------------------------- reading
