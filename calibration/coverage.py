@@ -44,6 +44,8 @@ from pathlib import Path
 
 import numpy as np
 
+from calibration.posterior import weighted_quantile  # noqa: F401 - also this module's API
+
 STUDIED = ("value_median_m", "boundary_cost_step", "bass_q", "sales_growth_hebei")
 TRUTH_SEED = 4_000
 DATA_SEED_BASE = 50_000  # seeds of the synthetic data: 50,000 + 100 r + i, never a calibration seed
@@ -62,14 +64,6 @@ class Study:
     burn: int = 100
     thin: int = 5
     noise_seeds: int = 6
-
-
-def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
-    """The ``q`` quantile of values ``x`` with weights ``w`` (the midpoint rule of the weighted ECDF)."""
-    order = np.argsort(x)
-    x, w = np.asarray(x, float)[order], np.asarray(w, float)[order]
-    cw = (np.cumsum(w) - 0.5 * w) / w.sum()
-    return float(np.interp(q, cw, x))
 
 
 def synthetic_targets(targets, values: dict[str, float], rng: np.random.Generator):

@@ -1,12 +1,16 @@
-"""``bth posterior``: an ABC-SMC posterior of the free parameters (pyabc), with the calibration loss as distance.
+"""``bth posterior``: the posterior of the free parameters, ``prior x exp(-L/2)`` with L the calibration loss.
 
-    bth posterior [--population 300] [--generations 6] [--scale 0.05] [--seeds 8] [--base-seed 0]
+    bth posterior [--method mcmc|abc-smc] [--walkers 46] [--steps 400] [--burn 150] [--thin 10]
+                  [--population 300] [--generations 8] [--scale 0.05] [--seeds 8] [--base-seed 0]
                   [--target-rate 0.3] [--sampler-seed 20251225] [--free a,b,...]
                   [--workers 2 | --scheduler ADDRESS] [--db calibration/.cache/posterior.db] [--fresh]
                   [--out calibration] [--cache calibration/.cache/evaluations.jsonl | --no-cache]
                   [--no-progress]
 
-Approximate Bayesian computation by sequential Monte Carlo (pyabc.ABCSMC):
+The default method is ensemble MCMC (emcee; :mod:`calibration.mcmc` says how and why).  The rest of
+this docstring is about the alternative, ``--method abc-smc``: approximate Bayesian computation by
+sequential Monte Carlo (pyabc.ABCSMC), whose importance weights degenerated in the 23 dimensions of
+the shipped calibration (docs/calibration.md):
 
 * **prior**: each free parameter's unit-cube coordinate ``u_i ~ Uniform(0, 1)``, mapped onto its
   search box by :class:`calibration.space.Space` (linear, log or cube): the search boxes in the
@@ -80,14 +84,25 @@ DEFAULT_DB = CALIBRATION_DIR / ".cache" / "posterior.db"  # calibration/.cache/ 
 PARQUET_NAME = "posterior.parquet"
 RECORD_NAME = "posterior.toml"
 META_KEY = "bth_posterior"  # key of the settings in pyabc's meta_info (ABCSMC.json_parameters)
-# Acceptance rate assumed for the announcement's estimate (generations after the prior sample).
-# Median thresholds: measured 0.38-0.70 in generations 1-4 at population 40 (2026-12-02); fewer
-# later.  An assumption to revisit with the record of each full run ([generations] acceptance_rate).
+# abc-smc: acceptance rate assumed for the announcement's estimate (an assumption: the temperature
+# scheme aims at --target-rate 0.3; a 100-particle pilot of 2026-12-03 accepted 0.33 and 0.21 in its
+# first two generations).
 ASSUMED_ACCEPTANCE = 0.35
-# Wall time per particle over (its seeds x the time of one run alone / workers): measured 0.18-0.22 s
-# per particle in generations 1-4 (8 seeds, scale 0.05, 2 workers) against 8 x 0.023 s / 2 = 0.092 s
-# (small batches of 8 runs, pickling, pyabc's proposals and weights).
+# Wall time per evaluation over (its seeds x the time of one run alone / workers): abc-smc measured
+# 0.18-0.22 s per particle (8 seeds, scale 0.05, 2 workers, 2026-12-02) against 8 x 0.023 s / 2 =
+# 0.092 s (small batches of runs, pickling, pyabc's proposals and weights).  The mcmc run of
+# 2026-12-03 took 2,368 s for 18,400 evaluations of 8 runs at ~0.026 s: a factor of 1.3.
 PARTICLE_OVERHEAD = 2.0
+
+
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    """The ``q`` quantile of ``values`` weighted by ``weights`` (linear in the cumulative weight at
+    each value's mid-point).  The one definition: ``bth sensitivity``'s posterior box and the
+    coverage study use it too."""
+    order = np.argsort(values)
+    v, w = np.asarray(values, float)[order], np.asarray(weights, float)[order]
+    cum = (np.cumsum(w) - 0.5 * w) / w.sum()
+    return float(np.interp(q, cum, v))
 
 
 class PosteriorError(ValueError):
@@ -427,23 +442,32 @@ PLOT_NAME = "posterior.png"
 
 def write_outputs(result: PosteriorResult, out: Path) -> tuple[Path, Path]:
     """OUT/posterior.parquet, OUT/posterior.toml, OUT/posterior_check.csv (the predictive check) and
-    OUT/posterior.png (marginal posteriors against the priors); each written whole, then renamed."""
+    OUT/posterior.png (marginal posteriors against the priors).  Every file is written whole under a
+    temporary name first, and only when all are written are they renamed into place: a failure
+    leaves the previous files as they were (and no temporary file behind)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     parquet, record = out / PARQUET_NAME, out / RECORD_NAME
-    tmp = out / (PARQUET_NAME + ".tmp")
-    result.particles.to_parquet(tmp, index=False)
-    tmp.replace(parquet)
     text = record_mcmc_toml(result) if result.settings.method == "mcmc" else record_toml(result)
+    writers = {parquet: lambda tmp: result.particles.to_parquet(tmp, index=False)}
     if result.check is not None:
-        result.check.to_csv(out / CHECK_NAME, index=False)
         covered = int(result.check["covered"].sum())
         text += (f"\n[predictive_check]  # {CHECK_NAME}: 90% posterior predictive interval of each compared target\n"
                  f"covered = {covered}\ntargets = {len(result.check)}\n"
                  f"share = {_toml(round(covered / max(1, len(result.check)), 4))}\n"
                  f"not_covered = {_toml(list(result.check.loc[~result.check['covered'], 'target']))}\n")
-    record.write_text(text, encoding="utf-8")
-    plot_marginals(result, out / PLOT_NAME)
+        writers[out / CHECK_NAME] = lambda tmp: result.check.to_csv(tmp, index=False)
+    writers[record] = lambda tmp: tmp.write_text(text, encoding="utf-8")
+    writers[out / PLOT_NAME] = lambda tmp: plot_marginals(result, tmp)
+    temps = {path: path.with_name(f".{path.stem}.tmp{path.suffix}") for path in writers}
+    try:
+        for path, write in writers.items():
+            write(temps[path])
+        for path, tmp in temps.items():
+            tmp.replace(path)
+    finally:
+        for tmp in temps.values():
+            tmp.unlink(missing_ok=True)
     return parquet, record
 
 
@@ -452,7 +476,6 @@ def marginal_table(result: PosteriorResult):
     data taught: the posterior's 90% width as a share of the prior's, in the search scale."""
     import pandas as pd
 
-    from calibration.coverage import weighted_quantile
     from calibration.defaults import calibrated_params
     from calibration.space import FREE
 

@@ -234,7 +234,7 @@ def fit_plot(table: pd.DataFrame, path: Path, meta: Mapping[str, object],
     ax.set_xlabel("simulated / target − 1  (%)")
     n_pass = int((cmp_.verdict == "pass").sum())
     ax.set_title(f"Calibration fit {FIRST_YEAR}–{meta['until']}: {n_pass} of {n} targets pass (loss {meta['loss']:.3g})\n"
-                 f"mean of {len(meta['seeds'])} calibration seeds at scale {meta['scale']}; "
+                 f"mean of {len(meta['seeds'])} calibration seeds at scale {meta['scale']};\n"
                  f"line: 90% interval of {meta['report_runs']} runs; bn yuan = billion yuan", fontsize=10)
     handles = [Patch(color="#cfe8cf", label="tolerance band / bound"),
                Line2D([], [], marker="o", color="tab:green", lw=2, alpha=0.8, label="pass: mean of calibration seeds (line: 90% interval of runs)"),

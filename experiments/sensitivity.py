@@ -61,6 +61,8 @@ from typing import Sequence
 
 import numpy as np
 
+from calibration.posterior import weighted_quantile
+
 ROOT = Path(__file__).resolve().parents[1]
 POSTERIOR_FILE = ROOT / "calibration" / "posterior.parquet"
 CALIBRATED_FILE = ROOT / "calibration" / "calibrated.toml"
@@ -130,15 +132,6 @@ def profile_boxes(free: Sequence, path: Path = CALIBRATED_FILE) -> list[Box]:
         lo, hi = entry.get("lo", fp.box[0]), entry.get("hi", fp.box[1])
         out.append(_clip(fp.name, fp.scale, lo, hi, fp.box))
     return out
-
-
-def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
-    """The ``q`` quantile of ``values`` weighted by ``weights`` (linear in the cumulative weight at
-    each value's mid-point)."""
-    order = np.argsort(values)
-    v, w = np.asarray(values, float)[order], np.asarray(weights, float)[order]
-    cum = (np.cumsum(w) - 0.5 * w) / w.sum()
-    return float(np.interp(q, cum, v))
 
 
 def posterior_boxes(free: Sequence, path: Path = POSTERIOR_FILE) -> list[Box]:

@@ -117,7 +117,7 @@ MCMC_TINY = ["--walkers", "8", "--steps", "12", "--burn", "4", "--thin", "2", "-
              "--noise-seeds", "4", "--workers", "1", "--free", ",".join(FREE_2), "--no-progress"]
 
 
-def test_mcmc_writes_draws_record_check_and_plot_and_reruns_identically(tmp_path):
+def test_mcmc_writes_draws_record_check_and_plot_and_reruns_identically(tmp_path, monkeypatch, capsys):
     """emcee on a tiny problem: the files, the draws inside the boxes, the record's chain statistics,
     the predictive check of every compared target; a rerun (from the evaluation cache) gives the same draws."""
     cache = tmp_path / "cache.jsonl"
@@ -140,6 +140,17 @@ def test_mcmc_writes_draws_record_check_and_plot_and_reruns_identically(tmp_path
     again = tomllib.loads((tmp_path / "b" / post.RECORD_NAME).read_text(encoding="utf-8"))
     assert again["run"]["runs_simulated"] == 0  # every run came from the cache
     pd.testing.assert_frame_equal(df, pd.read_parquet(tmp_path / "b" / post.PARQUET_NAME))
+
+    # a failure while writing (here: the plot) leaves no file, whole or half, and says one line
+    def broken_plot(result, path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(post, "plot_marginals", broken_plot)
+    capsys.readouterr()
+    assert post.main([*args, "--out", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "No space left" in err[0]
+    assert list((tmp_path / "c").iterdir()) == []
 
 
 def test_mcmc_samples_a_known_gaussian():
