@@ -66,6 +66,7 @@ from __future__ import annotations
 import argparse
 import ast
 import datetime as _dt
+import hashlib
 import json
 import logging
 import math
@@ -118,7 +119,10 @@ class PosteriorSettings:
     steps: int = 400  # mcmc: steps of every walker
     burn: int = 150  # mcmc: steps discarded at the start
     thin: int = 10  # mcmc: every thin-th later step is a draw
-    start: str = "point"  # mcmc: walkers start around the calibrated point, or spread over the prior ("prior")
+    start: str = "point"  # mcmc: walkers start around the calibrated point ("point"), spread over the prior
+    # ("prior"), or at draws of an earlier posterior ("posterior": start_from, picked with the sampler seed)
+    start_from: str = ""  # mcmc, start "posterior": the earlier posterior.parquet
+    start_sha256: str = ""  # ... and its sha256 (recorded; a resumed run must start from the same file)
     population: int = 300  # abc-smc: particles per generation
     generations: int = 8  # abc-smc: generations
     scale: float = 0.05
@@ -268,8 +272,6 @@ def open_run(abc, db: Path, meta: dict[str, object], fresh: bool = False) -> tup
 
 
 def _digest(obj) -> str:
-    import hashlib
-
     return hashlib.sha256(json.dumps(obj, default=repr).encode()).hexdigest()[:16]
 
 
@@ -407,6 +409,27 @@ def posterior(settings: PosteriorSettings, targets=None, cache=None, executor=No
     return result
 
 
+def start_from_posterior(path: Path, names: Sequence[str], space, walkers: int, seed: int) -> np.ndarray:
+    """``walkers`` starting points (unit coordinates): distinct draws of the earlier posterior at
+    ``path``, picked at random with ``seed``.  An earlier chain's draws are a better start than a
+    ball around the point: the walkers need not first spread out to the posterior's width."""
+    import pandas as pd
+
+    try:
+        draws = pd.read_parquet(path)
+    except (OSError, ValueError) as err:
+        raise PosteriorError(f"--start-from {path}: cannot read it as a posterior ({_one_line(str(err))})") from None
+    missing = [n for n in names if n not in draws.columns]
+    if missing:
+        raise PosteriorError(f"--start-from {path}: no column {missing[0]} (a posterior of other free parameters)")
+    draws = draws[list(names)].drop_duplicates()  # a chain repeats a point where a proposal was rejected
+    if len(draws) < walkers:
+        raise PosteriorError(f"--start-from {path}: {len(draws)} distinct draws, fewer than the {walkers} walkers")
+    rows = np.sort(np.random.default_rng(seed).choice(len(draws), size=walkers, replace=False))
+    u0 = np.array([space.unit({n: float(draws[n].iloc[r]) for n in names}) for r in rows], float)
+    return np.clip(u0, 1e-6, 1 - 1e-6)
+
+
 def _posterior_mcmc(settings: PosteriorSettings, names, space, ev, bar, code: str, db: Path, loss_point: float,
                     progress: bool) -> PosteriorResult:
     """The emcee posterior (calibration/mcmc.py) on the evaluator ``ev``."""
@@ -420,8 +443,12 @@ def _posterior_mcmc(settings: PosteriorSettings, names, space, ev, bar, code: st
     def on_step(i: int) -> None:
         bar.set_description(f"posterior: step {i + 1}/{settings.steps}")
 
-    u0 = (np.random.default_rng(settings.sampler_seed).random((settings.walkers, len(names)))
-          if settings.start == "prior" else space.prior_unit())
+    if settings.start == "prior":
+        u0 = np.random.default_rng(settings.sampler_seed).random((settings.walkers, len(names)))
+    elif settings.start == "posterior":
+        u0 = start_from_posterior(Path(settings.start_from), names, space, settings.walkers, settings.sampler_seed)
+    else:
+        u0 = space.prior_unit()
     chain = sample(log_prob, u0, settings.walkers, settings.steps, settings.burn, settings.thin,
                    settings.sampler_seed, on_step=on_step)
     draw_evals = ev.evaluate(list(chain.draws))
@@ -538,6 +565,18 @@ def plot_marginals(result: PosteriorResult, path: Path) -> Path:
     return path
 
 
+def start_description(s: PosteriorSettings) -> str:
+    """Where the walkers started, in words (the record)."""
+    if s.start == "prior":
+        return "uniform over the prior (unit cube), sampler seed"
+    if s.start == "posterior":
+        return (f"{s.walkers} distinct draws, picked with the sampler seed, of the earlier posterior "
+                f"{Path(s.start_from).name} (sha256 {s.start_sha256[:16]})")
+    from calibration.mcmc import START_SD
+
+    return f"ball of sd {START_SD} (unit cube) around the calibrated point"
+
+
 def record_mcmc_toml(result: PosteriorResult) -> str:
     import emcee
 
@@ -567,7 +606,8 @@ def record_mcmc_toml(result: PosteriorResult) -> str:
         f"sampler_seed = {s.sampler_seed}",
         f"prior = {_toml('u_i ~ Uniform(0, 1) per free parameter, mapped onto its search box (calibration/space.py)')}",
         f"likelihood = {_toml('exp(-L/2), L = calibration.loss.loss(targets, ensemble mean, mc at the calibrated point)')}",
-        f"moves = {_toml('emcee DEMove 0.8, DESnookerMove 0.2; start: ball of sd 0.01 (unit cube) around the calibrated point')}",
+        f"moves = {_toml('emcee DEMove 0.8, DESnookerMove 0.2')}",
+        f"start = {_toml(start_description(s))}",
         f"free = {_toml(list(result.names))}",
         "",
         "[summary]",
@@ -727,11 +767,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = PosteriorSettings()
     p = argparse.ArgumentParser(prog="bth posterior", description=(
-        "ABC-SMC posterior (pyabc) of the free parameters (calibration/space.py): uniform priors on the "
-        "search boxes in their search scale, the calibration loss as distance (Monte Carlo noise fixed at "
-        "the calibrated point) as a Gaussian log-likelihood -L/2, tempered to 1 over the generations (pyabc's "
-        "StochasticAcceptor and Temperature). Writes posterior.parquet and posterior.toml into --out; "
-        "resumable through pyabc's database (--db). calibrated.toml is not touched. See docs/calibration.md."))
+        "Posterior of the free parameters (calibration/space.py): uniform priors on the search boxes in their "
+        "search scale, the likelihood exp(-L/2) of the calibration loss L (Monte Carlo noise fixed at the "
+        "calibrated point). Default: ensemble MCMC (emcee), resumable through the evaluation cache; "
+        "--method abc-smc: pyabc's tempered likelihood (StochasticAcceptor), resumable through its database "
+        "(--db). Writes posterior.parquet, posterior.toml, posterior_check.csv and posterior.png into --out; "
+        "calibrated.toml is not touched. See docs/calibration.md."))
     p.add_argument("--method", choices=("mcmc", "abc-smc"), default=d.method,
                    help="ensemble MCMC on the likelihood exp(-L/2) (emcee, default) or ABC-SMC with pyabc's "
                         "tempered likelihood")
@@ -740,6 +781,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--burn", type=_non_negative_int, default=d.burn,
                    help=f"mcmc: steps discarded at the start (default {d.burn})")
     p.add_argument("--thin", type=_positive_int, default=d.thin, help=f"mcmc: keep every n-th step (default {d.thin})")
+    p.add_argument("--start", choices=("point", "prior", "posterior"), default=d.start,
+                   help="mcmc: walkers start around calibrated.toml's point (default), spread over the prior, or "
+                        "at draws of an earlier posterior (--start-from)")
+    p.add_argument("--start-from", type=Path, default=None, metavar="PARQUET",
+                   help=f"mcmc, --start posterior: the earlier posterior (default: {PARQUET_NAME} in --out)")
     p.add_argument("--population", type=_positive_int, default=d.population,
                    help=f"abc-smc: particles per generation (default {d.population})")
     p.add_argument("--generations", type=_positive_int, default=d.generations,
@@ -788,8 +834,19 @@ def main(argv: list[str] | None = None) -> int:
         return _bad_input(f"--burn {args.burn}: must be below --steps {args.steps}")
     if args.walkers < 4 or args.walkers % 2:
         return _bad_input(f"--walkers {args.walkers}: an even number of at least 4")
+    start_from, start_sha = "", ""
+    if args.start == "posterior":
+        path = args.start_from or out / PARQUET_NAME
+        try:
+            start_sha = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError as err:
+            return _bad_input(f"--start-from {path}: {err.strerror or err}")
+        start_from = str(path)
+    elif args.start_from is not None:
+        return _bad_input(f"--start-from {args.start_from}: only with --start posterior")
     settings = PosteriorSettings(
         method=args.method, walkers=args.walkers, steps=args.steps, burn=args.burn, thin=args.thin,
+        start=args.start, start_from=start_from, start_sha256=start_sha,
         population=args.population, generations=args.generations, scale=args.scale,
         seeds=tuple(range(args.base_seed, args.base_seed + args.seeds)), noise_seeds=args.noise_seeds,
         target_rate=args.target_rate, sampler_seed=args.sampler_seed, free=tuple(fp.name for fp in free))

@@ -12,9 +12,11 @@ their outcome (bn yuan per year, or firms).
 
 * ``mean_diff``: the mean effect, mean of d; ``n_seeds``: the number of pairs n (draws x seeds);
   ``n_draws``: the number of parameter draws (0: the results carry none);
-* ``lo``, ``hi``: the :data:`LEVEL` paired-t confidence interval of the mean treating the n pairs
-  as independent, mean -/+ t * sd(d)/sqrt(n) (the seed-only interval; kept for existing callers);
-  ``straddles_zero``: that interval contains 0 (or is undefined);
+* ``lo``, ``hi``: the :data:`LEVEL` confidence interval of the mean effect, mean -/+ t * ``mc_se``
+  with the degrees of freedom of ``p_value`` (without draws the paired t-interval over the seeds,
+  mean -/+ t * sd(d)/sqrt(n); with draws the crossed design below, so it widens with the
+  parameters' uncertainty); ``straddles_zero``: that interval contains 0 (or is undefined), i.e.
+  ``p_value`` >= 1 - LEVEL before the multiple-comparison correction;
 * ``median``, ``lo90``, ``hi90``: median and 5% / 95% quantiles of d (linear interpolation): the
   90% *predictive* interval of the effect: in 90% of the simulated futures (draws x seeds) the
   effect lies in it.  Unlike ``lo``/``hi`` it does not shrink with more runs;
@@ -129,7 +131,7 @@ def paired_differences(regions: pd.DataFrame, flows: pd.DataFrame, baseline: str
     For every scenario other than ``baseline``, outcome and year, the paired difference
     d = scenario(draw, seed) - baseline(draw, seed) is taken over the runs both share (common
     random numbers; by seed alone without a ``draw`` column).  Columns :data:`DIFF_COLUMNS`,
-    explained in the module docstring: the mean effect with its seed-only ``level`` interval
+    explained in the module docstring: the mean effect with its ``level`` confidence interval
     (``mean_diff``, ``lo``, ``hi``, ``straddles_zero``), the predictive distribution of the
     effect (``median``, ``lo90``, ``hi90``, ``p_positive``), the share of its variance due to
     the parameters (``param_share``), the Monte Carlo error of the mean (``mc_se``), the test of
@@ -155,7 +157,6 @@ def paired_differences(regions: pd.DataFrame, flows: pd.DataFrame, baseline: str
     merged["diff"] = merged["value"] - merged["base"]
     by = ["scenario", "outcome", "year"]
     res = _paired_stats(merged, level, by=by)
-    res = res.merge(_uncertainty(merged, by), on=by, how="left", validate="one_to_one")
     res["q_value"] = bh_adjust(res["p_value"].to_numpy(dtype=float))
     res["clear"] = res["material"] & (res["q_value"] <= FDR)
     res["unit"] = res["outcome"].map({oc.name: oc.unit for oc in outcomes})
@@ -168,35 +169,44 @@ def paired_differences(regions: pd.DataFrame, flows: pd.DataFrame, baseline: str
 
 
 def _paired_stats(merged: pd.DataFrame, level: float, by=("scenario", "outcome", "year")) -> pd.DataFrame:
-    """Mean, paired-t interval (pairs taken as independent), seed quantiles and P(diff > 0) of
-    ``diff`` by ``by``."""
+    """Mean, seed quantiles, P(diff > 0) and the uncertainty of the mean (:func:`_uncertainty`) of
+    ``diff`` by ``by``, with the ``level`` confidence interval of the mean (:func:`_mean_interval`)."""
     g = merged.groupby(list(by), sort=False)
-    res = g.agg(mean_diff=("diff", "mean"), sd=("diff", "std"), n_seeds=("diff", "size"),
-                baseline_mean=("base", "mean"))
+    res = g.agg(mean_diff=("diff", "mean"), n_seeds=("diff", "size"), baseline_mean=("base", "mean"))
     a = (1 - level) / 2
     q = g["diff"].quantile([a, 1 - a]).unstack(-1)
     res["seed_p05"], res["seed_p95"] = q.iloc[:, 0], q.iloc[:, 1]
     res["p_positive"] = (merged["diff"] > 0).groupby([merged[k] for k in by], sort=False).mean()
-    res = res.reset_index()
-    n = res["n_seeds"].to_numpy(dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        tq = np.where(n > 1, stats.t.ppf(1 - (1 - level) / 2, np.maximum(n - 1, 1)), np.nan)
-        half = tq * res["sd"].fillna(0).to_numpy() / np.sqrt(n)
+    res = res.reset_index().merge(_uncertainty(merged, by), on=list(by), how="left", validate="one_to_one")
+    base = res["baseline_mean"].where(res["baseline_mean"] != 0)
+    res["rel_diff_pct"] = 100 * res["mean_diff"] / base.abs()
+    res["material"] = res["rel_diff_pct"].abs() >= MATERIAL_PCT
+    return _mean_interval(res, level)
+
+
+def _mean_interval(res: pd.DataFrame, level: float) -> pd.DataFrame:
+    """``lo``, ``hi``: the ``level`` confidence interval of the mean effect, mean_diff -/+ t(df) *
+    mc_se, with the standard error and degrees of freedom of the design (:func:`variance_components`:
+    the crossed draws x seeds layout with draws, the paired t-test over the seeds without), so that it
+    excludes 0 exactly when ``p_value`` < 1 - ``level``; ``straddles_zero``; ``rel_lo_pct``/``rel_hi_pct``."""
+    df = res["df"].to_numpy(dtype=float)
+    ok = np.isfinite(df) & (df > 0)
+    with np.errstate(invalid="ignore"):
+        tq = np.where(ok, stats.t.ppf(1 - (1 - level) / 2, np.where(ok, df, 1.0)), np.nan)
+    half = tq * res["mc_se"].to_numpy(dtype=float)
+    half = np.where(res["mc_se"].to_numpy(dtype=float) == 0, 0.0, half)  # no spread: the interval is the mean
     res["lo"] = res["mean_diff"] - half
     res["hi"] = res["mean_diff"] + half
     res["straddles_zero"] = ~((res["lo"] > 0) | (res["hi"] < 0))
     base = res["baseline_mean"].where(res["baseline_mean"] != 0)
     res["rel_lo_pct"] = 100 * res["lo"] / base.abs()
     res["rel_hi_pct"] = 100 * res["hi"] / base.abs()
-    res["rel_diff_pct"] = 100 * res["mean_diff"] / base.abs()
-    res["material"] = res["rel_diff_pct"].abs() >= MATERIAL_PCT
-    res["clear"] = res["material"] & ~res["straddles_zero"]
     return res
 
 
 def _uncertainty(merged: pd.DataFrame, by) -> pd.DataFrame:
     """Per group of ``by``: median, lo90, hi90, param_share, mc_se, p_value, n_draws of ``diff``
-    (see the module docstring)."""
+    (see the module docstring), and the degrees of freedom ``df`` of mc_se."""
     with_draws = "draw" in merged.columns
     rows = []
     for key, grp in merged.groupby(list(by), sort=False):
@@ -205,9 +215,9 @@ def _uncertainty(merged: pd.DataFrame, by) -> pd.DataFrame:
         var_mean, df, share = variance_components(d, draw, grp["seed"].to_numpy())
         lo, med, hi = np.quantile(d, [PREDICTIVE[0], 0.5, PREDICTIVE[1]])
         rows.append((*key, med, lo, hi, share, np.sqrt(var_mean), _t_p_value(d.mean(), var_mean, df),
-                     int(pd.unique(draw).size) if with_draws else 0))
+                     int(pd.unique(draw).size) if with_draws else 0, df))
     return pd.DataFrame(rows, columns=[*by, "median", "lo90", "hi90", "param_share", "mc_se", "p_value",
-                                       "n_draws"])
+                                       "n_draws", "df"])
 
 
 def _t_p_value(mean: float, var_mean: float, df: float) -> float:
@@ -320,11 +330,12 @@ def verdict(row) -> str:
 
 
 def flow_cell_differences(flows: pd.DataFrame, baseline: str, years, level: float = LEVEL) -> pd.DataFrame:
-    """The paired difference (scenario - baseline, seed by seed) of every origin-destination
+    """The paired difference (scenario - baseline, run by run) of every origin-destination
     cell's contract value in ``years``, bn yuan per year.
 
-    Columns :data:`CELL_COLUMNS`: ``mean_diff``, ``lo``/``hi`` (``level`` paired-t interval),
-    ``within_noise`` (the interval includes 0, or is undefined), ``baseline_mean``,
+    Columns :data:`CELL_COLUMNS`: ``mean_diff``, ``lo``/``hi`` (``level`` confidence interval of
+    the mean, as :func:`paired_differences`' by (draw, seed)), ``within_noise`` (the interval
+    includes 0, or is undefined), ``baseline_mean``,
     ``rel_diff_pct``, ``n_seeds``.  A cell absent from a run counts as zero contract value."""
     keys = ["seed"] + draw_key(flows)
     f = flows[flows["year"].isin(list(years))]

@@ -1,10 +1,13 @@
 """Print the scenario-effect tables of docs/scenarios.md from a comparison's paired_differences.csv.
 
     .venv/bin/python scripts/effects_tables.py [results/comparison] [--year 2030]
+    .venv/bin/python scripts/effects_tables.py POSTERIOR_COMPARISON --seed-only SEED_COMPARISON
 
 Each cell: the median effect (scenario minus baseline, paired by draw and seed), the range of 90% of
-the paired runs, and the share of runs in which the effect is positive.  One line, exit 2, for a
-missing or unreadable file.
+the paired runs, and the share of runs in which the effect is positive.  With ``--seed-only``: the
+headline effects (experiments.effects.RANKING_OUTCOMES) of a comparison over seeds alone beside
+those of one over posterior draws x seeds, with the posterior's share of the variance due to the
+parameters.  One line, exit 2, for a missing or unreadable file.
 """
 
 from __future__ import annotations
@@ -27,23 +30,61 @@ def cell(row) -> str:
     return f"{f(row['median'])} ({f(row['lo90'])} to {f(row['hi90'])}), {rel:+.0f}%, P(>0) {row['p_positive']:.0%}"
 
 
+def read(comparison: Path):
+    """paired_differences.csv of ``comparison``; raises ValueError with a one-line message."""
+    import pandas as pd
+
+    path = comparison / "paired_differences.csv"
+    try:
+        d = pd.read_csv(path)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path}: {getattr(err, 'strerror', None) or err}") from None
+    missing = [c for c in ("median", "lo90", "hi90", "p_positive", "baseline_mean") if c not in d.columns]
+    if missing:
+        raise ValueError(f"{path}: no column {missing[0]} (written by an older bth compare)")
+    return d
+
+
+def side_by_side(posterior, seed_only, year: int) -> None:
+    """The headline effects over seeds only and over posterior draws x seeds, one row each."""
+    from experiments.effects import RANKING_OUTCOMES
+
+    def interval(r) -> str:
+        return f"{r['median']:+.1f} ({r['lo90']:+.1f} to {r['hi90']:+.1f})"
+
+    print("| scenario | outcome | seeds only: median (90% of runs) | P(>0) | posterior: median (90% of runs) "
+          "| P(>0) | share of variance from the parameters |")
+    print("|---|---|---|---|---|---|---|")
+    key = ["scenario", "outcome"]
+    a = seed_only[seed_only["year"] == year].set_index(key)
+    b = posterior[posterior["year"] == year].set_index(key)
+    for scen in sorted(set(b.index.get_level_values(0))):
+        for outcome in RANKING_OUTCOMES:
+            if (scen, outcome) not in b.index:
+                continue
+            rb = b.loc[(scen, outcome)]
+            ra = a.loc[(scen, outcome)] if (scen, outcome) in a.index else None
+            seeds = f"{interval(ra)} | {ra['p_positive']:.0%}" if ra is not None else "n/a | n/a"
+            share = rb.get("param_share", float("nan"))
+            print(f"| {scen} | {outcome} | {seeds} | {interval(rb)} | {rb['p_positive']:.0%} | {share:.2f} |")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="scripts/effects_tables.py")
     p.add_argument("comparison", nargs="?", type=Path, default=Path("results/comparison"))
     p.add_argument("--year", type=int, default=2030)
+    p.add_argument("--seed-only", type=Path, default=None, metavar="COMPARISON",
+                   help="a comparison over seeds alone: print the headline effects of both side by side")
     args = p.parse_args(argv)
-    import pandas as pd
-
-    path = args.comparison / "paired_differences.csv"
     try:
-        d = pd.read_csv(path)
-    except (OSError, ValueError) as err:
-        print(f"error: {path}: {getattr(err, 'strerror', None) or err}", file=sys.stderr)
+        d = read(args.comparison)
+        seed_only = read(args.seed_only) if args.seed_only else None
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
         return 2
-    missing = [c for c in ("median", "lo90", "hi90", "p_positive", "baseline_mean") if c not in d.columns]
-    if missing:
-        print(f"error: {path}: no column {missing[0]} (written by an older bth compare)", file=sys.stderr)
-        return 2
+    if seed_only is not None:
+        side_by_side(d, seed_only, args.year)
+        return 0
     d = d[d["year"] == args.year]
     print("| scenario | " + " | ".join(label for _, label in COLUMNS) + " |")
     print("|---" * (len(COLUMNS) + 1) + "|")

@@ -112,6 +112,31 @@ def test_param_share_and_mc_se_recover_a_known_split():
     assert r["mc_se"] > 3 * eff.std(ddof=1) / np.sqrt(k * s)
 
 
+def test_confidence_interval_of_the_mean_follows_the_design():
+    """lo/hi: mean -/+ t * mc_se with the test's degrees of freedom, so it excludes 0 exactly when
+    p_value < 10%; with draws it is as wide as the crossed design says, not the independent-runs one.
+    Draw effects of sd 3 around 1, 8 draws x 5 seeds: the mean's interval must span about
+    +-1.9 * 3 / sqrt(8) ~ +-2 and so contain 0, while the independent-runs interval would not."""
+    k, s = 8, 5
+    rng = np.random.default_rng(21)
+    z = rng.normal(size=k)
+    eff = 1 + 3 * ((z - z.mean()) / z.std(ddof=1))[:, None] + 0.05 * rng.normal(size=(k, s))
+    eff[:, :] += 1 - eff.mean()  # mean effect exactly 1
+    r = one_row(tables({"alt": eff}))
+    half = (r["hi"] - r["lo"]) / 2
+    assert r["mean_diff"] == pytest.approx(1.0) and (r["lo"] + r["hi"]) / 2 == pytest.approx(1.0)
+    assert half == pytest.approx(stats.t.ppf(0.95, k - 1) * r["mc_se"], rel=0.05)  # Satterthwaite df ~ K - 1
+    assert r["straddles_zero"] and r["p_value"] >= 0.10
+    naive = stats.t.ppf(0.95, k * s - 1) * eff.std(ddof=1) / np.sqrt(k * s)
+    assert naive < 1 < half  # treating the 40 runs as independent would have excluded 0
+    # seeds only: the paired t-interval, the same as scipy's
+    diffs = np.array([0.5, 1.5, 2.0, 2.5, 4.0, 0.1])
+    r = one_row(tables({"alt": diffs}, draws=False))
+    ci = stats.ttest_1samp(diffs, 0).confidence_interval(0.90)
+    assert (r["lo"], r["hi"]) == pytest.approx((ci.low, ci.high), rel=1e-9)
+    assert r["straddles_zero"] == (r["p_value"] >= 0.10)
+
+
 def test_param_share_is_near_zero_without_a_parameter_effect():
     """Pure run noise (sd 1) around an effect of 5: the parameters explain nothing (tolerance 0.05)."""
     rng = np.random.default_rng(3)

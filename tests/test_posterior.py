@@ -3,6 +3,7 @@ posterior, a tiny real run (files, weights, boxes, code hash, resuming) and the 
 
 from __future__ import annotations
 
+import hashlib
 import math
 import subprocess
 import sys
@@ -16,7 +17,8 @@ pytest.importorskip("pyabc")
 
 from calibration import posterior as post  # noqa: E402
 from calibration.runner import current_code_hash  # noqa: E402
-from calibration.space import FREE  # noqa: E402
+from calibration.space import FREE, Space  # noqa: E402
+from model import Params  # noqa: E402
 
 FREE_2 = ["sales_growth_hebei", "entry_rate_tianjin"]
 TINY = ["--method", "abc-smc", "--population", "8", "--scale", "0.01", "--seeds", "1", "--noise-seeds", "4", "--workers", "1",
@@ -151,6 +153,39 @@ def test_mcmc_writes_draws_record_check_and_plot_and_reruns_identically(tmp_path
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "No space left" in err[0]
     assert list((tmp_path / "c").iterdir()) == []
+
+
+def test_mcmc_starts_from_an_earlier_posterior(tmp_path, capsys):
+    """--start posterior: the walkers' first positions are distinct draws of the earlier posterior, the
+    record names the file and its sha256; a missing file or column is one line, exit 2, nothing written."""
+    cache = tmp_path / "cache.jsonl"
+    args = [*MCMC_TINY, "--cache", str(cache)]
+    assert post.main([*args, "--out", str(tmp_path / "a")]) == 0
+    earlier = tmp_path / "a" / post.PARQUET_NAME
+    draws = pd.read_parquet(earlier)
+    assert post.main([*args, "--start", "posterior", "--start-from", str(earlier), "--out", str(tmp_path / "b")]) == 0
+    rec = tomllib.loads((tmp_path / "b" / post.RECORD_NAME).read_text(encoding="utf-8"))
+    sha = hashlib.sha256(earlier.read_bytes()).hexdigest()
+    assert rec["settings"]["start"].startswith("8 distinct draws") and sha[:16] in rec["settings"]["start"]
+    # the start itself: 8 rows of the earlier draws, in unit coordinates, none twice
+    space = Space([fp for name in FREE_2 for fp in FREE if fp.name == name], base=Params())
+    u0 = post.start_from_posterior(earlier, FREE_2, space, 8, 1)
+    assert len(np.unique(u0, axis=0)) == 8
+    back = pd.DataFrame([space.values(u) for u in u0])[FREE_2]
+    merged = back.round(9).merge(draws[FREE_2].round(9), how="inner").drop_duplicates()
+    assert len(merged) == 8  # every start is one of the earlier draws
+    capsys.readouterr()
+    assert post.main([*args, "--start", "posterior", "--start-from", str(tmp_path / "none.parquet"),
+                      "--out", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "none.parquet" in err[0]
+    draws.drop(columns=[FREE_2[0]]).to_parquet(tmp_path / "other.parquet")
+    assert post.main([*args, "--start", "posterior", "--start-from", str(tmp_path / "other.parquet"),
+                      "--out", str(tmp_path / "d")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and FREE_2[0] in err[0]
+    assert not (tmp_path / "c").exists() or list((tmp_path / "c").iterdir()) == []
+    assert not (tmp_path / "d").exists() or not (tmp_path / "d" / post.PARQUET_NAME).exists()
 
 
 def test_mcmc_samples_a_known_gaussian():
