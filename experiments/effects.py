@@ -109,7 +109,7 @@ DIFF_COLUMNS = ["scenario", "outcome", "year", "mean_diff", "lo", "hi", "straddl
                 "p_positive", "seed_p05", "seed_p95", "unit",
                 "median", "lo90", "hi90", "param_share", "mc_se", "p_value", "q_value", "n_draws"]
 CELL_COLUMNS = ["scenario", "year", "origin", "destination", "mean_diff", "lo", "hi", "within_noise",
-                "baseline_mean", "rel_diff_pct", "n_seeds"]
+                "baseline_mean", "rel_diff_pct", "n_seeds", "n_draws"]
 RANKING_COLUMNS = ["outcome", "year", "rank", "scenario", "median", "lo90", "hi90", "p_best",
                    "next_scenario", "p_above_next", "n_pairs", "unit"]
 
@@ -336,7 +336,7 @@ def flow_cell_differences(flows: pd.DataFrame, baseline: str, years, level: floa
     Columns :data:`CELL_COLUMNS`: ``mean_diff``, ``lo``/``hi`` (``level`` confidence interval of
     the mean, as :func:`paired_differences`' by (draw, seed)), ``within_noise`` (the interval
     includes 0, or is undefined), ``baseline_mean``,
-    ``rel_diff_pct``, ``n_seeds``.  A cell absent from a run counts as zero contract value."""
+    ``rel_diff_pct``, ``n_seeds`` (the pairs: draws x seeds), ``n_draws`` (0: no parameter draws).  A cell absent from a run counts as zero contract value."""
     keys = ["seed"] + draw_key(flows)
     f = flows[flows["year"].isin(list(years))]
     if f.empty:

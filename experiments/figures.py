@@ -41,7 +41,7 @@ from model.years import CALIBRATION_LAST_YEAR, FIRST_YEAR  # noqa: E402
 BASELINE_COLOUR = "#4d4d4d"
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
            "#bcbd22", "#17becf", "#393b79", "#ad494a", "#637939")
-NOISE_COLOUR = "#e6e6e6"  # flow cells whose change lies within seed noise
+NOISE_COLOUR = "#e6e6e6"  # flow cells whose change is not told apart from 0
 OUTLINE_NOTE = (f"scenario: line = median across runs (seeds, and parameter draws where the run has them), dark band = middle 50%, light band = 90%; "
                 f"baseline: dashed = median, dotted = 90% range; grey background = calibrated years "
                 f"{FIRST_YEAR}-{CALIBRATION_LAST_YEAR}, after that trend continuation")
@@ -270,9 +270,8 @@ def plot_fans(regions: pd.DataFrame, metric: str, baseline: str, alternatives: l
             ax.axvspan(first - 0.3, min(CALIBRATION_LAST_YEAR, last), color="#f0f0f0", zorder=0, lw=0)
     for ax in axes[0]:
         ax.set_ylim(bottom=0)  # after every row is drawn, so the shared top covers them all
-    n = sub["seed"].nunique()
     fixed_head(fig, f"{title} ({per_year(unit)}): each scenario against {baseline}",
-               wrapped(f"{n} seed{'s' if n != 1 else ''} per scenario; {OUTLINE_NOTE}.", fig),
+               wrapped(f"{runs_per_scenario(sub)}; {OUTLINE_NOTE}.", fig),
                _legend(baseline, [], colours), ncol=2)
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
@@ -390,7 +389,7 @@ def plot_od_baseline(flows: pd.DataFrame, baseline: str, years: list[int], path:
 
 
 def draw_diff_matrix(ax: plt.Axes, cells: pd.DataFrame, norm: Normalize, ylabels: bool) -> plt.cm.ScalarMappable:
-    """A difference matrix (bn yuan per year): blue more, red less; cells within seed noise grey and
+    """A difference matrix (bn yuan per year): blue more, red less; cells not told apart from 0 grey and
     hatched with their value in grey; pairs not modelled marked."""
     regions = list(FLOW_REGIONS)
     m = cells.set_index(["origin", "destination"])
@@ -426,10 +425,20 @@ def draw_diff_matrix(ax: plt.Axes, cells: pd.DataFrame, norm: Normalize, ylabels
     return plt.cm.ScalarMappable(norm=norm, cmap=cmap)
 
 
+def runs_per_scenario(rows: pd.DataFrame) -> str:
+    """"N seeds per scenario", or "N runs per scenario (K parameter draws x S seeds)" with draws."""
+    s = rows["seed"].nunique()
+    if "draw" in rows.columns and rows["draw"].notna().any():
+        k = rows["draw"].nunique()
+        return f"{k * s} runs per scenario ({k} parameter draws x {s} seed{'s' if s != 1 else ''})"
+    return f"{s} seed{'s' if s != 1 else ''} per scenario"
+
+
 def plot_od_differences(cells: pd.DataFrame, alternatives: list[str], year: int, colours: dict[str, str],
                         baseline: str, path: Path) -> Path:
     """Every scenario's change of the flow matrix in ``year`` against the baseline, side by side on
-    one symmetric colour scale (bn yuan per year); cells within seed noise grey and hatched."""
+    one symmetric colour scale (bn yuan per year); cells whose mean change is not told apart from 0
+    grey and hatched."""
     c = cells[cells["year"] == year]
     scen = [s for s in alternatives if s in set(c["scenario"])]
     ncol = min(4, max(len(scen), 1))
@@ -451,12 +460,14 @@ def plot_od_differences(cells: pd.DataFrame, alternatives: list[str], year: int,
         cb = fig.colorbar(sm, ax=list(axes.ravel()), shrink=0.8, pad=0.02)
         cb.set_label(f"change against {baseline}, bn yuan per year (one scale for all)")
     n = int(c["n_seeds"].min()) if len(c) else 0
+    k = int(c["n_draws"].min()) if len(c) and "n_draws" in c.columns and c["n_draws"].notna().all() else 0
+    runs = f"{n} paired runs ({k} parameter draws x {n // k} seeds)" if k > 0 else f"{n} seeds"
     handles = [Patch(facecolor="#2166ac", label="more than in the baseline"),
                Patch(facecolor="#b2182b", label="less"),
                Patch(facecolor=NOISE_COLOUR, edgecolor="#bbbbbb", hatch="///",
-                     label=f"within seed noise ({LEVEL:.0%} interval includes 0)")]
+                     label=f"not told apart from 0 ({LEVEL:.0%} confidence interval of the mean includes 0)")]
     finish(fig, f"{year}: change of contract value by seller (row) and buyer (column) against {baseline}",
-           f"Mean of the paired differences over {n} seeds, bn yuan per year; one symmetric colour scale "
+           f"Mean of the paired differences over {runs}, bn yuan per year; one symmetric colour scale "
            f"(\u00b1{vmax:,.0f}) for every scenario.", handles, ncol=3)
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
