@@ -34,6 +34,18 @@ followed (loss 19.5 -> 5.4).  No draw was added or reordered; the speed work mer
 bit-identical (19 configurations compared before and after the merge).  The previous pins were
 regions 4a97b15b..., flows 5ba8f839....
 
+Pinned per CPU code path of NumPy's transcendental functions (2026-12-04).  NumPy dispatches
+``power``, ``expm1``, ``log1p`` and ``cbrt`` to AVX-512 (SVML) code when the CPU has it (target
+``X86_V4``) and to the C library otherwise; the two differ in the last bits, so the tables of the
+same scenario, parameters and seed are bit-identical on one machine (serial, parallel, Dask) but not
+between a machine with AVX-512 and one without.  Found when a clean clone on an AVX2-only machine
+(``power`` on ``baseline(X86_V2)``) failed the pin that CI had passed on the machines before; the
+model code was unchanged (dda9ccbbae3b25aa).  The pins below are keyed by
+``numpy.lib.introspect.opt_func_info``'s current target of float64 ``power``; on a code path with no
+pin the test is skipped and says so.  The ``X86_V4`` pin is the one of 2026-12-03; that those machines
+ran ``power`` on AVX-512 is an inference (this machine cannot run that path: it lacks AVX-512, and
+its runs are ~1.7 times slower), not an observation.
+
 Hash: ``sha256`` of the CSV text (``float_format="%.17g"``, round-trip exact) of the baseline's
 regions and flows tables for seeds 0 and 1 at scale 0.02, 2020-2030, seeds concatenated in order.
 """
@@ -43,14 +55,28 @@ from __future__ import annotations
 import hashlib
 
 import pandas as pd
+import pytest
+from numpy.lib.introspect import opt_func_info
 
 from model import simulate
 from scenarios import load_scenario
 
-PINNED = {
-    "regions": "7b3515560483e16869327ebfb544b435ac153d4b11190a0300b023369ceb525b",
-    "flows": "d00969ef97ee5e4cc33a467356cebdebf89900e41f8069cc6d3170e13b64baa8",
+PINNED = {  # by the CPU code path of numpy's float64 power (see the module docstring)
+    "X86_V4": {
+        "regions": "7b3515560483e16869327ebfb544b435ac153d4b11190a0300b023369ceb525b",
+        "flows": "d00969ef97ee5e4cc33a467356cebdebf89900e41f8069cc6d3170e13b64baa8",
+    },
+    "baseline(X86_V2)": {
+        "regions": "8c31d643365f65fd5495fbd9e3b8af6a37bff294f136c7a42692afa02008edfc",
+        "flows": "0a73c011d77ce1aa4df25a0802062aa554cf18a3987dafa0ce453f8a8c9cc6d0",
+    },
 }
+
+
+def code_path() -> str:
+    """The target numpy runs float64 ``power`` on here (e.g. ``X86_V4``, ``baseline(X86_V2)``)."""
+    info = opt_func_info(func_name="^power$", signature="float64")
+    return next(iter(info["power"].values()))["current"]
 
 
 def _sha256(df: pd.DataFrame) -> str:
@@ -58,6 +84,9 @@ def _sha256(df: pd.DataFrame) -> str:
 
 
 def test_small_baseline_run_is_bit_identical_to_the_pin():
+    path = code_path()
+    if path not in PINNED:
+        pytest.skip(f"no pin for numpy's float64 power on {path} (pins: {', '.join(PINNED)})")
     params = load_scenario("baseline").params
     regions, flows = [], []
     for seed in (0, 1):
@@ -66,4 +95,4 @@ def test_small_baseline_run_is_bit_identical_to_the_pin():
         flows.append(tables.flows.assign(seed=seed))
     got = {"regions": _sha256(pd.concat(regions, ignore_index=True)),
            "flows": _sha256(pd.concat(flows, ignore_index=True))}
-    assert got == PINNED
+    assert got == PINNED[path]
