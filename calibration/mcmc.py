@@ -46,9 +46,14 @@ class ChainResult:
     ess: np.ndarray  # effective sample size per parameter: walkers x kept steps / tau
 
 
+def inside_cube(u: np.ndarray) -> np.ndarray:
+    """``u`` clipped strictly inside the unit cube (a walker on a face has log density -inf outside it)."""
+    return np.clip(u, 1e-6, 1 - 1e-6)
+
+
 def start_ball(u0: np.ndarray, walkers: int, rng: np.random.Generator, sd: float = START_SD) -> np.ndarray:
     """``walkers`` starting points around ``u0`` (clipped inside the cube)."""
-    return np.clip(u0 + sd * rng.standard_normal((walkers, len(u0))), 1e-6, 1 - 1e-6)
+    return inside_cube(u0 + sd * rng.standard_normal((walkers, len(u0))))
 
 
 def sample(log_prob_batch: Callable[[np.ndarray], np.ndarray], u0: np.ndarray, walkers: int, steps: int,

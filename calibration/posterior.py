@@ -122,7 +122,7 @@ class PosteriorSettings:
     start: str = "point"  # mcmc: walkers start around the calibrated point ("point"), spread over the prior
     # ("prior"), or at draws of an earlier posterior ("posterior": start_from, picked with the sampler seed)
     start_from: str = ""  # mcmc, start "posterior": the earlier posterior.parquet
-    start_sha256: str = ""  # ... and its sha256 (recorded; a resumed run must start from the same file)
+    start_sha256: str = ""  # ... and its sha256 (recorded, so that the start can be traced to the file)
     population: int = 300  # abc-smc: particles per generation
     generations: int = 8  # abc-smc: generations
     scale: float = 0.05
@@ -409,10 +409,10 @@ def posterior(settings: PosteriorSettings, targets=None, cache=None, executor=No
     return result
 
 
-def start_from_posterior(path: Path, names: Sequence[str], space, walkers: int, seed: int) -> np.ndarray:
-    """``walkers`` starting points (unit coordinates): distinct draws of the earlier posterior at
-    ``path``, picked at random with ``seed``.  An earlier chain's draws are a better start than a
-    ball around the point: the walkers need not first spread out to the posterior's width."""
+def start_draws(path: Path, names: Sequence[str], walkers: int):
+    """The distinct points (value columns ``names``) of the earlier posterior at ``path``; raises
+    :class:`PosteriorError` (one line) if it cannot be read, lacks a column or has fewer than
+    ``walkers`` distinct points.  ``bth posterior`` calls it before any model run, to fail early."""
     import pandas as pd
 
     try:
@@ -425,9 +425,19 @@ def start_from_posterior(path: Path, names: Sequence[str], space, walkers: int, 
     draws = draws[list(names)].drop_duplicates()  # a chain repeats a point where a proposal was rejected
     if len(draws) < walkers:
         raise PosteriorError(f"--start-from {path}: {len(draws)} distinct draws, fewer than the {walkers} walkers")
+    return draws
+
+
+def start_from_posterior(path: Path, names: Sequence[str], space, walkers: int, seed: int) -> np.ndarray:
+    """``walkers`` starting points (unit coordinates): distinct points among the draws of the earlier
+    posterior at ``path`` (:func:`start_draws`), picked at random with ``seed``.  An earlier chain's
+    draws are a better start than a ball around the point: the walkers need not first spread out to
+    the posterior's width."""
+    from calibration.mcmc import inside_cube
+
+    draws = start_draws(path, names, walkers)
     rows = np.sort(np.random.default_rng(seed).choice(len(draws), size=walkers, replace=False))
-    u0 = np.array([space.unit({n: float(draws[n].iloc[r]) for n in names}) for r in rows], float)
-    return np.clip(u0, 1e-6, 1 - 1e-6)
+    return inside_cube(np.array([space.unit({n: float(draws[n].iloc[r]) for n in names}) for r in rows], float))
 
 
 def _posterior_mcmc(settings: PosteriorSettings, names, space, ev, bar, code: str, db: Path, loss_point: float,
@@ -839,8 +849,11 @@ def main(argv: list[str] | None = None) -> int:
         path = args.start_from or out / PARQUET_NAME
         try:
             start_sha = hashlib.sha256(path.read_bytes()).hexdigest()
+            start_draws(path, [fp.name for fp in free], args.walkers)  # before any model run
         except OSError as err:
             return _bad_input(f"--start-from {path}: {err.strerror or err}")
+        except PosteriorError as err:
+            return _bad_input(str(err))
         start_from = str(path)
     elif args.start_from is not None:
         return _bad_input(f"--start-from {args.start_from}: only with --start posterior")

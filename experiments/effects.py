@@ -177,18 +177,20 @@ def _paired_stats(merged: pd.DataFrame, level: float, by=("scenario", "outcome",
     q = g["diff"].quantile([a, 1 - a]).unstack(-1)
     res["seed_p05"], res["seed_p95"] = q.iloc[:, 0], q.iloc[:, 1]
     res["p_positive"] = (merged["diff"] > 0).groupby([merged[k] for k in by], sort=False).mean()
-    res = res.reset_index().merge(_uncertainty(merged, by), on=list(by), how="left", validate="one_to_one")
-    base = res["baseline_mean"].where(res["baseline_mean"] != 0)
-    res["rel_diff_pct"] = 100 * res["mean_diff"] / base.abs()
+    res = _mean_interval(res.reset_index().merge(_uncertainty(merged, by), on=list(by), how="left",
+                                                 validate="one_to_one"), level)
+    base = res["baseline_mean"].where(res["baseline_mean"] != 0).abs()
+    for col, of in (("rel_diff_pct", "mean_diff"), ("rel_lo_pct", "lo"), ("rel_hi_pct", "hi")):
+        res[col] = 100 * res[of] / base
     res["material"] = res["rel_diff_pct"].abs() >= MATERIAL_PCT
-    return _mean_interval(res, level)
+    return res
 
 
 def _mean_interval(res: pd.DataFrame, level: float) -> pd.DataFrame:
     """``lo``, ``hi``: the ``level`` confidence interval of the mean effect, mean_diff -/+ t(df) *
     mc_se, with the standard error and degrees of freedom of the design (:func:`variance_components`:
     the crossed draws x seeds layout with draws, the paired t-test over the seeds without), so that it
-    excludes 0 exactly when ``p_value`` < 1 - ``level``; ``straddles_zero``; ``rel_lo_pct``/``rel_hi_pct``."""
+    excludes 0 exactly when ``p_value`` < 1 - ``level``; and ``straddles_zero``."""
     df = res["df"].to_numpy(dtype=float)
     ok = np.isfinite(df) & (df > 0)
     with np.errstate(invalid="ignore"):
@@ -198,9 +200,6 @@ def _mean_interval(res: pd.DataFrame, level: float) -> pd.DataFrame:
     res["lo"] = res["mean_diff"] - half
     res["hi"] = res["mean_diff"] + half
     res["straddles_zero"] = ~((res["lo"] > 0) | (res["hi"] < 0))
-    base = res["baseline_mean"].where(res["baseline_mean"] != 0)
-    res["rel_lo_pct"] = 100 * res["lo"] / base.abs()
-    res["rel_hi_pct"] = 100 * res["hi"] / base.abs()
     return res
 
 
@@ -335,8 +334,9 @@ def flow_cell_differences(flows: pd.DataFrame, baseline: str, years, level: floa
 
     Columns :data:`CELL_COLUMNS`: ``mean_diff``, ``lo``/``hi`` (``level`` confidence interval of
     the mean, as :func:`paired_differences`' by (draw, seed)), ``within_noise`` (the interval
-    includes 0, or is undefined), ``baseline_mean``,
-    ``rel_diff_pct``, ``n_seeds`` (the pairs: draws x seeds), ``n_draws`` (0: no parameter draws).  A cell absent from a run counts as zero contract value."""
+    includes 0, or is undefined), ``baseline_mean``, ``rel_diff_pct``, ``n_seeds`` (the pairs:
+    draws x seeds), ``n_draws`` (0: no parameter draws).  A cell absent from a run counts as zero
+    contract value."""
     keys = ["seed"] + draw_key(flows)
     f = flows[flows["year"].isin(list(years))]
     if f.empty:

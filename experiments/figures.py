@@ -425,13 +425,19 @@ def draw_diff_matrix(ax: plt.Axes, cells: pd.DataFrame, norm: Normalize, ylabels
     return plt.cm.ScalarMappable(norm=norm, cmap=cmap)
 
 
+def describe_runs(runs: int, draws: int, what: str = "runs") -> str:
+    """"N seeds", or "N <what> (K parameter draws x S seeds)" when the runs span K > 0 draws."""
+    if draws > 0:
+        seeds = runs // draws
+        return f"{runs} {what} ({draws} parameter draws x {seeds} seed{'s' if seeds != 1 else ''})"
+    return f"{runs} seed{'s' if runs != 1 else ''}"
+
+
 def runs_per_scenario(rows: pd.DataFrame) -> str:
     """"N seeds per scenario", or "N runs per scenario (K parameter draws x S seeds)" with draws."""
     s = rows["seed"].nunique()
-    if "draw" in rows.columns and rows["draw"].notna().any():
-        k = rows["draw"].nunique()
-        return f"{k * s} runs per scenario ({k} parameter draws x {s} seed{'s' if s != 1 else ''})"
-    return f"{s} seed{'s' if s != 1 else ''} per scenario"
+    k = rows["draw"].nunique() if "draw" in rows.columns and rows["draw"].notna().any() else 0
+    return describe_runs(k * s if k else s, k) + " per scenario"
 
 
 def plot_od_differences(cells: pd.DataFrame, alternatives: list[str], year: int, colours: dict[str, str],
@@ -461,7 +467,7 @@ def plot_od_differences(cells: pd.DataFrame, alternatives: list[str], year: int,
         cb.set_label(f"change against {baseline}, bn yuan per year (one scale for all)")
     n = int(c["n_seeds"].min()) if len(c) else 0
     k = int(c["n_draws"].min()) if len(c) and "n_draws" in c.columns and c["n_draws"].notna().all() else 0
-    runs = f"{n} paired runs ({k} parameter draws x {n // k} seeds)" if k > 0 else f"{n} seeds"
+    runs = describe_runs(n, k, "paired runs")
     handles = [Patch(facecolor="#2166ac", label="more than in the baseline"),
                Patch(facecolor="#b2182b", label="less"),
                Patch(facecolor=NOISE_COLOUR, edgecolor="#bbbbbb", hatch="///",
