@@ -27,6 +27,7 @@ from model.inputs import value
 from model.economy import excess_fade, gdp_log_growth, national_market_index
 from model.market import LAB, N_CELLS, N_KINDS, N_SECTORS, Bids, Offer, TechnologyMarket, boundary_friction, supplier_factor
 from model.recognition import hte_rule
+from model.sampling import bernoulli_rows, categorical_rows
 from model.regions import BJ, FLOW_REGIONS, HB, ICV, RC, REGIONS
 from model.years import FIRST_YEAR
 
@@ -298,8 +299,10 @@ class FirmPopulation(mesa.Agent):
         exit as any firm."""
         m, p = self.model, self.model.year_params
         prob = p.at("branch_propensity", year) * p.at("branch_relocation", year) * (1 - m.capacity.congestion)
-        movers = kernels.branch_movers(m.rng, self.view("alive"), self.view("parent"), self.view("demand"),
-                                       self.view("region"), np.clip(prob, 0, 1))
+        candidates = kernels.branch_candidates(self.view("alive"), self.view("parent"), self.view("demand"))
+        region = self.region[candidates]
+        movers = np.concatenate([bernoulli_rows(m.rng, candidates[region == h], self.weight, prob[h])
+                                 for h in range(3)])  # region by region (the real firms' binomial draws)
         if not len(movers):
             return
         alive = self.view("alive")
@@ -338,14 +341,15 @@ class FirmPopulation(mesa.Agent):
         opt_w[:, 3] = p.at("park_weight", year) * p.at("park_attraction", year) * spare[HB] * np.exp(-park_cost)
         if year < m.park_open_year or park_now >= p.at("park_capacity_firms", year):
             opt_w[:, 3] = 0.0
-        total = opt_w.sum(axis=1)
-        ok = total > 0
-        cum = np.cumsum(opt_w / np.where(ok, total, 1.0)[:, None], axis=1)
+        ok = opt_w.sum(axis=1) > 0
+        movers = movers[ok[self.region[movers]]]
         home = self.region[movers]
-        movers = movers[ok[home]]
-        home = self.region[movers]
-        choice = (m.rng.random(len(movers))[:, None] > cum[home]).sum(axis=1)
-        return movers, np.minimum(choice, 3)
+        choice = np.zeros(len(movers), np.int64)
+        for h in range(3):  # by home region (systematic shares of the real firms' choices)
+            idx = np.flatnonzero(home == h)
+            if len(idx):
+                choice[idx] = categorical_rows(m.rng, len(idx), self.weight[movers[idx]].sum(), opt_w[h])
+        return movers, choice
 
     # ------------------------------------------------------------------ 8. HTE recognition
     def apply_for_hte(self, year: int) -> None:

@@ -453,11 +453,9 @@ def output(const double[::1] demand_m, const int8_t[::1] region, const double[::
 
 # ----------------------------------------------------------------------------- 7. branches
 
-def branch_movers(object rng, const boolean[::1] alive, const int64_t[::1] parent, const double[::1] demand_m,
-                  const int8_t[::1] region, const double[::1] prob):
-    """The rows that open a branch: each candidate (living, with demand, not a branch, with no branch
-    yet) draws one uniform, in row order, and moves with probability prob[region]."""
-    cdef bitgen_t* bg = _bitgen(rng)
+def branch_candidates(const boolean[::1] alive, const int64_t[::1] parent, const double[::1] demand_m):
+    """The rows that may open a branch (living, with demand, not a branch, with no branch yet), in
+    row order.  (Which of them do: ``model.sampling.bernoulli_rows``.)"""
     cdef Py_ssize_t i, h = 0, n = alive.shape[0]
     has = np.zeros(n, np.uint8)
     out = np.empty(n, np.int64)
@@ -467,12 +465,10 @@ def branch_movers(object rng, const boolean[::1] alive, const int64_t[::1] paren
         for i in range(n):
             if alive[i] and parent[i] >= 0:
                 has_branch[parent[i]] = 1
-    with rng.bit_generator.lock, nogil:
         for i in range(n):
             if alive[i] and demand_m[i] > 0 and parent[i] < 0 and not has_branch[i]:
-                if random_standard_uniform(bg) < prob[region[i]]:
-                    o[h] = i
-                    h += 1
+                o[h] = i
+                h += 1
     return out[:h]
 
 

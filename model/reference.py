@@ -43,6 +43,7 @@ from model.market import (FIRM, LAB, N_CELLS, N_KINDS, N_SECTORS, boundary_frict
 from model.outputs import RunTables, annual_rows, new_collector, record, run_tables
 from model.params import Params
 from model.recognition import hte_rule
+from model.sampling import bernoulli_rows, categorical_rows
 from model.regions import BJ, HB, ICV, RC, REGIONS
 from model.years import DEFAULT_HORIZON, FIRST_YEAR
 
@@ -212,39 +213,40 @@ class ReferenceFirm(mesa.Agent):
         self.output = self.demand * met[self.region]
 
     # -- 6. branches
-    def consider_branch(self, year: int) -> None:
-        """A firm rationed at home, with no branch and not a branch itself, opens a branch with
-        probability branch_propensity x branch_relocation x (1 - share met at home), where capacity
-        is spare (the park: park_weight x park_attraction x Hebei's; only while the park has room).
-        The branch is a new firm of the destination (:meth:`newborn`), linked to this one."""
+    def may_branch(self) -> bool:
+        """A firm with transformation demand, no branch and not a branch itself may open a branch."""
+        return self.demand > 0 and self.parent is None and not self.branches
+
+    def branch_probability(self, year: int) -> float:
+        """branch_propensity x branch_relocation x (1 - share met at home), in [0, 1]."""
         m, p = self.model, self.model.params
-        if self.demand <= 0 or self.parent is not None or self.branches:
-            return
         prob = p.at("branch_propensity", year) * p.at("branch_relocation", year) * (1 - m.capacity.congestion[self.region])
-        if not self.random.random() < min(max(prob, 0.0), 1.0):
-            return
+        return min(max(prob, 0.0), 1.0)
+
+    def branch_options(self, year: int) -> list[float]:
+        """The weights of Beijing, Tianjin, Hebei outside the park and the Xiong'an park for this
+        firm's branch: spare capacity x exp(-distance/decay - boundary cost) (0 at home); the park:
+        park_weight x park_attraction x Hebei's, only while the park has room."""
+        m, p = self.model, self.model.params
         d0 = p.at("distance_decay_km", year)
         friction = boundary_friction(p, year)
         home = self.region
         options = [0.0 if dest == home else m.capacity.spare_bn[dest] * math.exp(-(m.distance_km[home, dest] / d0 + friction))
-                   for dest in range(3)]  # Beijing, Tianjin, Hebei outside the park: where capacity is spare
+                   for dest in range(3)]  # where capacity is spare
         park = 0.0
         if home != HB and year >= m.park_open_year and m.park_firms_at_start < p.at("park_capacity_firms", year):
             park = (p.at("park_weight", year) * p.at("park_attraction", year) * m.capacity.spare_bn[HB]
                     * math.exp(-(m.park_km[home] / d0 + friction)))
         options.append(park)
-        total = sum(options)
-        if total <= 0:
-            return
-        u, choice = self.random.random() * total, 0
-        for w in accumulate(options):
-            if u < w:
-                break
-            choice += 1
-        choice = min(choice, 3)
+        return options
+
+    def open_branch(self, choice: int, year: int) -> None:
+        """The branch is a new firm of the destination (:meth:`newborn`), linked to this one; in the
+        park only if it has room for it (else none this year)."""
+        m, p = self.model, self.model.params
         if choice < 3:
             ReferenceFirm.newborn(m, choice, year, parent=self)
-        elif m.park_firms + self.weight <= p.at("park_capacity_firms", year):  # else it opens none this year
+        elif m.park_firms + self.weight <= p.at("park_capacity_firms", year):
             m.park_firms += self.weight
             ReferenceFirm.newborn(m, HB, year, parent=self, park=True)
 
@@ -372,7 +374,7 @@ class ReferenceModel(mesa.Model):
         self._transform(year)
         if year > FIRST_YEAR:
             self.park_firms = self.park_firms_at_start = sum(f.weight for f in firms if f.park)
-            firms.shuffle_do("consider_branch", year)
+            self._open_branches(year)
         firms.do("review_hte", year)
         record(self.datacollector, self._annual_rows(year))
         self.year += 1
@@ -389,6 +391,34 @@ class ReferenceModel(mesa.Model):
             alive[firm.region] += firm.weight
             active[firm.region] += firm.weight * firm.active
         return [a / max(n, 1e-9) for a, n in zip(active, alive)]
+
+    # -- branches
+    def _open_branches(self, year: int) -> None:
+        """Firms that may branch, in random order, region by region: the movers are the real
+        firms' binomial draw (``model.sampling.bernoulli_rows``), their destinations the real
+        firms' multinomial draw shared among them (``model.sampling.categorical_rows``); then each
+        mover, in that order, opens its branch."""
+        candidates = [f for f in self.firm_set.shuffle() if f.may_branch()]
+        movers = []
+        for h in range(3):
+            of_h = [f for f in candidates if f.region == h]
+            if not of_h:
+                continue
+            weight = np.array([f.weight for f in of_h])
+            chosen = bernoulli_rows(self.rng, np.arange(len(of_h)), weight, of_h[0].branch_probability(year))
+            movers += [of_h[i] for i in chosen]
+        placed = []
+        for h in range(3):
+            of_h = [f for f in movers if f.region == h]
+            if not of_h:
+                continue
+            options = of_h[0].branch_options(year)
+            if sum(options) <= 0:
+                continue
+            choice = categorical_rows(self.rng, len(of_h), sum(f.weight for f in of_h), np.array(options))
+            placed += list(zip(of_h, choice.tolist()))
+        for firm, choice in placed:
+            firm.open_branch(choice, year)
 
     # -- technologies
     def _invent(self, vintage: int) -> None:
