@@ -299,57 +299,56 @@ class FirmPopulation(mesa.Agent):
         exit as any firm."""
         m, p = self.model, self.model.year_params
         prob = p.at("branch_propensity", year) * p.at("branch_relocation", year) * (1 - m.capacity.congestion)
-        candidates = kernels.branch_candidates(self.view("alive"), self.view("parent"), self.view("demand"))
-        region = self.region[candidates]
-        movers = np.concatenate([bernoulli_rows(m.rng, candidates[region == h], self.weight, prob[h])
-                                 for h in range(3)])  # region by region (the real firms' binomial draws)
-        if not len(movers):
+        candidates, ends = kernels.branch_candidates(self.view("alive"), self.view("parent"), self.view("demand"),
+                                                     self.view("region"))  # grouped by region
+        weight, starts = self.weight, (0, ends[0], ends[1])
+        movers = [bernoulli_rows(m.rng, candidates[starts[h]:ends[h]], weight, prob[h])
+                  for h in range(3)]  # region by region (the real firms' binomial draws)
+        if not any(len(x) for x in movers):
             return
         alive = self.view("alive")
         park_now = np.sum(self.view("weight")[self.view("park") & alive])
-        movers, choice = self._branch_choice(year, movers, park_now)
+        options = self._branch_options(year, park_now)
+        chosen = [(h, x, categorical_rows(m.rng, len(x), weight[x].sum(), options[h]))  # where they go
+                  for h, x in enumerate(movers) if len(x) and options[h].sum() > 0]
+        if not chosen:
+            return
+        movers = np.concatenate([x for _, x, _ in chosen])
+        choice = np.concatenate([c for _, _, c in chosen])
         # the park admits branches up to its capacity, in random order
         to_park = m.rng.permutation(movers[choice == 3])
         slots = p.at("park_capacity_firms", year) - park_now
-        admitted = to_park[np.cumsum(self.weight[to_park]) <= slots]  # the rest open none this year
+        admitted = to_park[np.cumsum(weight[to_park]) <= slots]  # the rest open none this year
         outside = choice < 3
-        parents = np.concatenate([movers[outside], admitted])
-        where = np.concatenate([choice[outside], np.full(len(admitted), HB)])
-        in_park = np.concatenate([np.zeros(np.count_nonzero(outside), bool), np.ones(len(admitted), bool)])
-        order = np.argsort(where, kind="stable")  # region by region, each in the order above
-        if len(order):
-            par = parents[order]
-            rows = self.add_new_firms(year, counts=np.bincount(where, minlength=3), parent=par,
-                                      sector=self.sector[par], park=in_park[order])
+        order = np.argsort(choice[outside], kind="stable")  # region by region, each in home-then-row order
+        par = np.concatenate([movers[outside][order], admitted])
+        counts = np.bincount(choice[outside], minlength=3)
+        counts[HB] += len(admitted)  # the park's branches come last among Hebei's
+        if len(par):
+            rows = self.add_new_firms(year, counts=counts, parent=par, sector=self.sector[par],
+                                      park=np.arange(len(par)) >= len(par) - len(admitted))
             rows = rows[self.region[par] == BJ]
             self.beijing_branches_established += np.bincount(self.region[rows], weights=self.weight[rows], minlength=3)
 
-    def _branch_choice(self, year: int, movers: np.ndarray, park_now: float) -> tuple[np.ndarray, np.ndarray]:
-        """Where each mover goes: 0 Beijing, 1 Tianjin, 2 Hebei (outside the park), 3 Xiong'an park
-        (movers with no option left are dropped)."""
+    def _branch_options(self, year: int, park_now: float) -> np.ndarray:
+        """The weights of a branch's options by home region (rows Beijing, Tianjin, Hebei; columns
+        0 Beijing, 1 Tianjin, 2 Hebei outside the park, 3 the Xiong'an park): spare capacity x
+        exp(-distance/decay - boundary cost), 0 at home; the park's x park_weight x park_attraction,
+        0 before it opened and once it is full."""
         m, p = self.model, self.model.year_params
         spare = m.capacity.spare_bn
         d0 = p.at("distance_decay_km", year)
         friction = boundary_friction(p, year)
-        # the options' weights depend on the home region only: one row per home region
-        home = np.arange(3)
-        opt_w = np.zeros((3, 4))
-        for dest in range(3):
-            cost = np.where(home == dest, np.inf, m.distance_km[home, dest] / d0 + friction)
-            opt_w[:, dest] = spare[dest] * np.exp(-cost)
-        park_cost = np.where(home == HB, np.inf, m.park_distance_km[home] / d0 + friction)
+        opt_w = np.empty((3, 4))
+        cost = m.distance_km[:3, :3] / d0 + friction
+        np.fill_diagonal(cost, np.inf)
+        np.multiply(spare[:3], np.exp(-cost), out=opt_w[:, :3])
+        park_cost = m.park_distance_km[:3] / d0 + friction
+        park_cost[HB] = np.inf
         opt_w[:, 3] = p.at("park_weight", year) * p.at("park_attraction", year) * spare[HB] * np.exp(-park_cost)
         if year < m.park_open_year or park_now >= p.at("park_capacity_firms", year):
             opt_w[:, 3] = 0.0
-        ok = opt_w.sum(axis=1) > 0
-        movers = movers[ok[self.region[movers]]]
-        home = self.region[movers]
-        choice = np.zeros(len(movers), np.int64)
-        for h in range(3):  # by home region (systematic shares of the real firms' choices)
-            idx = np.flatnonzero(home == h)
-            if len(idx):
-                choice[idx] = categorical_rows(m.rng, len(idx), self.weight[movers[idx]].sum(), opt_w[h])
-        return movers, choice
+        return opt_w
 
     # ------------------------------------------------------------------ 8. HTE recognition
     def apply_for_hte(self, year: int) -> None:

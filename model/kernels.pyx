@@ -453,23 +453,35 @@ def output(const double[::1] demand_m, const int8_t[::1] region, const double[::
 
 # ----------------------------------------------------------------------------- 7. branches
 
-def branch_candidates(const boolean[::1] alive, const int64_t[::1] parent, const double[::1] demand_m):
-    """The rows that may open a branch (living, with demand, not a branch, with no branch yet), in
-    row order.  (Which of them do: ``model.sampling.bernoulli_rows``.)"""
-    cdef Py_ssize_t i, h = 0, n = alive.shape[0]
+def branch_candidates(const boolean[::1] alive, const int64_t[::1] parent, const double[::1] demand_m,
+                      const int8_t[::1] region):
+    """The rows that may open a branch (living, with demand, not a branch, with no branch yet),
+    grouped by region (Beijing, Tianjin, Hebei), in row order within each, and the end of each
+    region's group.  (Which of them do: ``model.sampling.bernoulli_rows``.)"""
+    cdef Py_ssize_t i, n = alive.shape[0]
+    cdef int64_t[3] fill
     has = np.zeros(n, np.uint8)
-    out = np.empty(n, np.int64)
-    cdef uint8_t[::1] has_branch = has
-    cdef int64_t[::1] o = out
+    ok = np.zeros(n, np.uint8)
+    cdef uint8_t[::1] has_branch = has, may = ok
+    cdef int64_t counts[3]
+    counts[0] = counts[1] = counts[2] = 0
     with nogil:
         for i in range(n):
             if alive[i] and parent[i] >= 0:
                 has_branch[parent[i]] = 1
         for i in range(n):
             if alive[i] and demand_m[i] > 0 and parent[i] < 0 and not has_branch[i]:
-                o[h] = i
-                h += 1
-    return out[:h]
+                may[i] = 1
+                counts[region[i]] += 1
+    out = np.empty(counts[0] + counts[1] + counts[2], np.int64)
+    cdef int64_t[::1] o = out
+    fill[0], fill[1], fill[2] = 0, counts[0], counts[0] + counts[1]
+    with nogil:
+        for i in range(n):
+            if may[i]:
+                o[fill[region[i]]] = i
+                fill[region[i]] += 1
+    return out, (int(fill[0]), int(fill[1]), int(fill[2]))
 
 
 def intra_transfers(object rng, const boolean[::1] alive, const int64_t[::1] parent, const int16_t[::1] last_ip_year,
