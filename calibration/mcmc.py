@@ -23,6 +23,12 @@ model runs at a time.
 Resumable and reproducible: the sampler's random numbers come from ``sampler_seed``; every model run
 goes to the evaluation cache, so a rerun after an interruption retraces the same path and simulates
 only what is missing, and the same settings give the same draws on any executor.
+
+Continuable: :class:`ChainState` is the chain's end (the walkers' positions and log densities, the
+sampler's random state, the accepted proposals) with its kept (thinned) steps; ``sample(...,
+resume=state)`` carries the same chain on to more steps, and gives exactly what one longer run from
+the start would have given (``bth posterior --continue``, which keeps the state in
+``posterior_chain.npz``: a chain can grow across machines that share no evaluation cache).
 """
 
 from __future__ import annotations
@@ -37,13 +43,30 @@ START_SD = 0.01  # sd of the walkers' start around the calibrated point (unit-cu
 
 
 @dataclass
+class ChainState:
+    """Where a chain stands after ``steps`` steps, and what it kept (enough to carry it on exactly)."""
+
+    steps: int  # steps taken from the start
+    coords: np.ndarray  # walkers x d: the walkers' last positions (unit coordinates)
+    log_prob: np.ndarray  # walkers: their log densities
+    random_state: tuple  # the sampler's numpy RandomState (``get_state()``) after the last step
+    accepted: np.ndarray  # walkers: proposals accepted so far
+    kept: np.ndarray  # k x walkers x d: the kept steps (burn, burn + thin, ...), unit coordinates
+    kept_log_prob: np.ndarray  # k x walkers
+    mean_log_prob: np.ndarray  # steps: the ensemble's mean log density after each step
+
+
+@dataclass
 class ChainResult:
-    chain: np.ndarray  # steps x walkers x d (unit coordinates)
-    log_prob: np.ndarray  # steps x walkers
-    acceptance: np.ndarray  # per walker
+    state: ChainState  # the chain's end and its kept steps
+    acceptance: np.ndarray  # per walker, over all steps
     draws: np.ndarray  # n x d (unit coordinates): after burn-in, thinned
     tau: np.ndarray  # integrated autocorrelation time per parameter (steps), after burn-in
-    ess: np.ndarray  # effective sample size per parameter: walkers x kept steps / tau
+    ess: np.ndarray  # effective sample size per parameter: walkers x steps after burn-in / tau
+
+    @property
+    def mean_log_prob(self) -> np.ndarray:
+        return self.state.mean_log_prob
 
 
 def inside_cube(u: np.ndarray) -> np.ndarray:
@@ -56,19 +79,14 @@ def start_ball(u0: np.ndarray, walkers: int, rng: np.random.Generator, sd: float
     return inside_cube(u0 + sd * rng.standard_normal((walkers, len(u0))))
 
 
-def sample(log_prob_batch: Callable[[np.ndarray], np.ndarray], u0: np.ndarray, walkers: int, steps: int,
-           burn: int, thin: int, seed: int, on_step: Callable[[int], None] = lambda i: None) -> ChainResult:
-    """Run the ensemble sampler; ``log_prob_batch(us)`` gives the log density of each row of ``us``.
-    ``u0``: a point (the walkers start in a ball around it) or a walkers x d array of starting points."""
+def sample(log_prob_batch: Callable[[np.ndarray], np.ndarray], u0: np.ndarray | None, walkers: int, steps: int,
+           burn: int, thin: int, seed: int, on_step: Callable[[int], None] = lambda i: None,
+           resume: ChainState | None = None) -> ChainResult:
+    """Run the ensemble sampler to ``steps`` steps; ``log_prob_batch(us)`` gives the log density of
+    each row of ``us``.  ``u0``: a point (the walkers start in a ball around it) or a walkers x d array
+    of starting points; ignored with ``resume``, a chain's state after fewer steps (the same
+    ``walkers``, ``burn``, ``thin`` and ``seed``), which is carried on from where it stood."""
     import emcee
-
-    u0 = np.asarray(u0, float)
-    rng = np.random.default_rng(seed)
-    if u0.ndim == 2:  # the walkers' starting points themselves
-        p0, d = u0, u0.shape[1]
-    else:
-        d = len(u0)
-        p0 = start_ball(u0, walkers, rng)
 
     def log_prob(us: np.ndarray) -> np.ndarray:
         us = np.atleast_2d(us)
@@ -78,19 +96,47 @@ def sample(log_prob_batch: Callable[[np.ndarray], np.ndarray], u0: np.ndarray, w
             out[inside] = log_prob_batch(us[inside])
         return out
 
+    if resume is not None:
+        if resume.steps >= steps:
+            raise ValueError(f"the chain has {resume.steps} steps already; asked for {steps}")
+        if resume.coords.shape[0] != walkers:
+            raise ValueError(f"the chain has {resume.coords.shape[0]} walkers, not {walkers}")
+        d, done = resume.coords.shape[1], resume.steps
+        p0 = emcee.State(np.array(resume.coords, float), log_prob=np.array(resume.log_prob, float),
+                         random_state=resume.random_state)
+    else:
+        u0 = np.asarray(u0, float)
+        if u0.ndim == 2:  # the walkers' starting points themselves
+            p0, d = u0, u0.shape[1]
+        else:
+            d = len(u0)
+            p0 = start_ball(u0, walkers, np.random.default_rng(seed))
+        done = 0
     moves = [(emcee.moves.DEMove(), 0.8), (emcee.moves.DESnookerMove(), 0.2)]
     sampler = emcee.EnsembleSampler(walkers, d, log_prob, moves=moves, vectorize=True)
     sampler.random_state = np.random.RandomState(seed).get_state()  # emcee draws from a RandomState
-    for i, _ in enumerate(sampler.sample(p0, iterations=steps)):
-        on_step(i)
-    chain = sampler.get_chain()
-    lp = sampler.get_log_prob()
-    kept = chain[burn:]
-    draws = kept[::thin].reshape(-1, d)
-    tau = np.array([_tau(kept[:, :, k]) for k in range(d)])
-    ess = kept.shape[0] * walkers / tau
-    return ChainResult(chain=chain, log_prob=lp, acceptance=np.asarray(sampler.acceptance_fraction), draws=draws,
-                       tau=tau, ess=ess)
+    for i, _ in enumerate(sampler.sample(p0, iterations=steps - done)):
+        on_step(done + i)
+    chain, lp = sampler.get_chain(), sampler.get_log_prob()
+    step = done + np.arange(len(chain))  # each new step's index from the start
+    keep = (step >= burn) & ((step - burn) % thin == 0)
+    accepted = np.asarray(sampler.backend.accepted, np.int64)
+    mean_lp = lp.mean(axis=1)
+    if resume is not None:
+        kept = np.concatenate([resume.kept, chain[keep]])
+        kept_lp = np.concatenate([resume.kept_log_prob, lp[keep]])
+        accepted = accepted + resume.accepted
+        mean_lp = np.concatenate([resume.mean_log_prob, mean_lp])
+    else:
+        kept, kept_lp = chain[keep], lp[keep]
+    state = ChainState(steps=steps, coords=chain[-1].copy(), log_prob=lp[-1].copy(),
+                       random_state=sampler.random_state, accepted=accepted, kept=kept, kept_log_prob=kept_lp,
+                       mean_log_prob=mean_lp)
+    # tau from the kept steps (every thin-th), in steps: the whole chain is not kept (it may have been
+    # run in parts); for tau well above thin the thinned estimate is the same
+    tau = np.array([_tau(kept[:, :, k]) * thin for k in range(d)])
+    ess = (steps - burn) * walkers / tau
+    return ChainResult(state=state, acceptance=accepted / steps, draws=kept.reshape(-1, d), tau=tau, ess=ess)
 
 
 def _tau(x: np.ndarray) -> float:

@@ -84,6 +84,10 @@ CALIBRATION_DIR = Path(__file__).resolve().parent
 DEFAULT_DB = CALIBRATION_DIR / ".cache" / "posterior.db"  # calibration/.cache/ is ignored by git
 PARQUET_NAME = "posterior.parquet"
 RECORD_NAME = "posterior.toml"
+CHAIN_NAME = "posterior_chain.npz"  # mcmc: the chain's end and kept steps, for --continue
+# the settings --continue takes from the chain (options that may not be given with it)
+CHAIN_OPTIONS = ("--walkers", "--burn", "--thin", "--start", "--start-from", "--scale", "--seeds", "--base-seed",
+                 "--noise-seeds", "--sampler-seed", "--free", "--method", "--targets")
 META_KEY = "bth_posterior"  # key of the settings in pyabc's meta_info (ABCSMC.json_parameters)
 # abc-smc: acceptance rate assumed for the announcement's estimate (an assumption: the temperature
 # scheme aims at --target-rate 0.3; a 100-particle pilot of 2026-12-03 accepted 0.33 and 0.21 in its
@@ -156,8 +160,9 @@ class PosteriorResult:
     elapsed_s: float = 0.0  # this invocation
     new_runs: int = 0
     cached_runs: int = 0
-    resumed_from: int = 0  # generations found in the database at the start
+    resumed_from: int = 0  # generations found in the database at the start (mcmc: steps of the chain continued)
     chain: "object" = None  # mcmc: calibration.mcmc.ChainResult
+    identity: "object" = None  # mcmc: what a continued chain must share (load_chain, check_chain_identity)
     check: "object" = None  # the posterior predictive check (calibration.mcmc.predictive_check)
     loss_of_draws: "object" = None  # loss of each draw, in the particles' order
 
@@ -331,8 +336,11 @@ def final_particles(history, space) -> tuple[object, float]:
 
 
 def posterior(settings: PosteriorSettings, targets=None, cache=None, executor=None, db: Path = DEFAULT_DB,
-              fresh: bool = False, progress: bool = True) -> PosteriorResult:
-    """Run (or continue) the ABC-SMC posterior; writes only the database and the evaluation cache."""
+              fresh: bool = False, progress: bool = True, resume=None) -> PosteriorResult:
+    """Run (or continue) the posterior; writes only the database and the evaluation cache.  ``resume``
+    (mcmc): ``(identity, ChainState)`` of :func:`load_chain`, a chain to carry on to ``settings.steps``;
+    it must have been made with the same settings, model code, targets and calibrated point
+    (:class:`PosteriorError` if not)."""
     from tqdm import tqdm
 
     from calibration.defaults import calibrated_params
@@ -360,6 +368,8 @@ def posterior(settings: PosteriorSettings, targets=None, cache=None, executor=No
                                         t.tolerance, t.weight) for t in compared_targets(targets)]),
             # the point the parameters not free are held at, and the noise is estimated at
             "point_sha256": _digest(sorted(calibrated_params().items()))}
+    if resume is not None:
+        check_chain_identity(resume[0], meta)
     bar = tqdm(unit="run", disable=not progress, desc="posterior", dynamic_ncols=True, smoothing=0.05)
     with Evaluator(targets, space, settings.seeds, settings.scale, until, cache, executor,
                    on_run=lambda: bar.update(1)) as ev:
@@ -371,8 +381,13 @@ def posterior(settings: PosteriorSettings, targets=None, cache=None, executor=No
             noise_seeds = list(range(NOISE_SEED_BASE, NOISE_SEED_BASE + settings.noise_seeds))
             ev.estimate_noise(point, noise_seeds)
             loss_point = ev.evaluate([space.prior_unit()])[0].loss
+            if resume is not None and resume[0].get("mc") != {k: float(v) for k, v in sorted(ev.mc.items())}:
+                raise PosteriorError(f"--continue: the Monte Carlo noise at the calibrated point is not the one "
+                                     f"the chain was sampled with ({CHAIN_NAME}); start a new chain")
             if settings.method == "mcmc":
-                result = _posterior_mcmc(settings, names, space, ev, bar, code, db, loss_point, progress)
+                result = _posterior_mcmc(settings, names, space, ev, bar, code, db, loss_point, progress,
+                                         None if resume is None else resume[1])
+                result.identity = {**meta, "mc": {k: float(v) for k, v in sorted(ev.mc.items())}}
                 result.elapsed_s = time.perf_counter() - t0
                 bar.close()
                 now = current_code_hash()
@@ -409,6 +424,51 @@ def posterior(settings: PosteriorSettings, targets=None, cache=None, executor=No
     return result
 
 
+def save_chain(path: Path, identity: dict, state) -> None:
+    """Write a chain's end (:class:`calibration.mcmc.ChainState`) and what it must share to be
+    continued (``identity``: the settings but ``steps``, code, targets, point, free parameters, Monte
+    Carlo noise) to ``path`` (numpy .npz)."""
+    name, keys, pos, has_gauss, cached = state.random_state
+    ident = {k: v for k, v in identity.items() if k != "steps"}
+    with open(path, "wb") as f:
+        np.savez_compressed(f, identity=np.array(json.dumps(ident, sort_keys=True)), steps=np.int64(state.steps),
+                            coords=state.coords, log_prob=state.log_prob, rs_name=np.array(name),
+                            rs_keys=np.asarray(keys, np.uint32), rs_pos=np.int64(pos), rs_has_gauss=np.int64(has_gauss),
+                            rs_cached=np.float64(cached), accepted=state.accepted, kept=state.kept,
+                            kept_log_prob=state.kept_log_prob, mean_log_prob=state.mean_log_prob)
+
+
+def load_chain(path: Path):
+    """``(identity, ChainState)`` from a file of :func:`save_chain`; :class:`PosteriorError` (one line)
+    if it is missing or not such a file."""
+    from calibration.mcmc import ChainState
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            ident = json.loads(str(z["identity"]))
+            state = ChainState(steps=int(z["steps"]), coords=z["coords"], log_prob=z["log_prob"],
+                               random_state=(str(z["rs_name"]), z["rs_keys"], int(z["rs_pos"]),
+                                             int(z["rs_has_gauss"]), float(z["rs_cached"])),
+                               accepted=z["accepted"], kept=z["kept"], kept_log_prob=z["kept_log_prob"],
+                               mean_log_prob=z["mean_log_prob"])
+    except FileNotFoundError:
+        raise PosteriorError(f"--continue: {path}: no chain to continue (bth posterior writes it with the draws)") from None
+    except (OSError, ValueError, KeyError) as err:
+        raise PosteriorError(f"--continue: {path}: not a chain file of bth posterior ({_one_line(str(err))})") from None
+    return ident, state
+
+
+def check_chain_identity(saved: dict, now: dict) -> None:
+    """:class:`PosteriorError` naming the first setting in which the chain (``saved``) and this run
+    (``now``, the run's identity) differ; ``steps`` and the noise (checked once estimated) aside."""
+    for key in sorted(set(saved) | set(now)):
+        if key in ("steps", "mc"):
+            continue
+        if saved.get(key) != now.get(key):
+            raise PosteriorError(f"--continue: {CHAIN_NAME} was sampled with {key} = {saved.get(key)!r}, this run has "
+                                 f"{now.get(key)!r}; a chain continues only on the same model, targets and settings")
+
+
 def start_draws(path: Path, names: Sequence[str], walkers: int):
     """The distinct points (value columns ``names``) of the earlier posterior at ``path``; raises
     :class:`PosteriorError` (one line) if it cannot be read, lacks a column or has fewer than
@@ -441,8 +501,9 @@ def start_from_posterior(path: Path, names: Sequence[str], space, walkers: int, 
 
 
 def _posterior_mcmc(settings: PosteriorSettings, names, space, ev, bar, code: str, db: Path, loss_point: float,
-                    progress: bool) -> PosteriorResult:
-    """The emcee posterior (calibration/mcmc.py) on the evaluator ``ev``."""
+                    progress: bool, resume=None) -> PosteriorResult:
+    """The emcee posterior (calibration/mcmc.py) on the evaluator ``ev``; ``resume``: a
+    :class:`calibration.mcmc.ChainState` to carry on."""
     import pandas as pd
 
     from calibration.mcmc import predictive_check, sample
@@ -453,14 +514,16 @@ def _posterior_mcmc(settings: PosteriorSettings, names, space, ev, bar, code: st
     def on_step(i: int) -> None:
         bar.set_description(f"posterior: step {i + 1}/{settings.steps}")
 
-    if settings.start == "prior":
+    if resume is not None:
+        u0 = None
+    elif settings.start == "prior":
         u0 = np.random.default_rng(settings.sampler_seed).random((settings.walkers, len(names)))
     elif settings.start == "posterior":
         u0 = start_from_posterior(Path(settings.start_from), names, space, settings.walkers, settings.sampler_seed)
     else:
         u0 = space.prior_unit()
     chain = sample(log_prob, u0, settings.walkers, settings.steps, settings.burn, settings.thin,
-                   settings.sampler_seed, on_step=on_step)
+                   settings.sampler_seed, on_step=on_step, resume=resume)
     draw_evals = ev.evaluate(list(chain.draws))
     n = len(chain.draws)
     particles = pd.DataFrame({"draw": np.arange(n, dtype=np.int64), "weight": np.full(n, 1.0 / n)})
@@ -470,6 +533,7 @@ def _posterior_mcmc(settings: PosteriorSettings, names, space, ev, bar, code: st
                            ess=float(np.nanmin(chain.ess)), code=code, abc_id=-1, db=Path(db), mc=dict(ev.mc),
                            loss_at_calibrated=loss_point, new_runs=ev.new_runs, cached_runs=ev.cached_runs,
                            chain=chain, check=predictive_check(ev.targets, draw_evals, ev.mc),
+                           resumed_from=0 if resume is None else resume.steps,
                            loss_of_draws=np.array([e.loss for e in draw_evals]))
 
 
@@ -478,8 +542,9 @@ PLOT_NAME = "posterior.png"
 
 
 def write_outputs(result: PosteriorResult, out: Path) -> tuple[Path, Path]:
-    """OUT/posterior.parquet, OUT/posterior.toml, OUT/posterior_check.csv (the predictive check) and
-    OUT/posterior.png (marginal posteriors against the priors).  Every file is written whole under a
+    """OUT/posterior.parquet, OUT/posterior.toml, OUT/posterior_check.csv (the predictive check),
+    OUT/posterior.png (marginal posteriors against the priors) and, for mcmc, OUT/posterior_chain.npz
+    (the chain's end, for ``--continue``).  Every file is written whole under a
     temporary name first, and only when all are written are they renamed into place: a failure
     leaves the previous files as they were (and no temporary file behind)."""
     out = Path(out)
@@ -496,6 +561,8 @@ def write_outputs(result: PosteriorResult, out: Path) -> tuple[Path, Path]:
         writers[out / CHECK_NAME] = lambda tmp: result.check.to_csv(tmp, index=False)
     writers[record] = lambda tmp: tmp.write_text(text, encoding="utf-8")
     writers[out / PLOT_NAME] = lambda tmp: plot_marginals(result, tmp)
+    if result.chain is not None and result.identity is not None:
+        writers[out / CHAIN_NAME] = lambda tmp: save_chain(tmp, result.identity, result.chain.state)
     temps = {path: path.with_name(f".{path.stem}.tmp{path.suffix}") for path in writers}
     try:
         for path, write in writers.items():
@@ -603,6 +670,7 @@ def record_mcmc_toml(result: PosteriorResult) -> str:
         f"wall_seconds_this_invocation = {_toml(round(result.elapsed_s, 1))}",
         f"runs_simulated = {result.new_runs}",
         f"runs_from_cache = {result.cached_runs}",
+        f"continued_from_step = {result.resumed_from}  # 0: sampled from the start in this invocation",
         "",
         "[settings]",
         "method = \"mcmc\"",
@@ -634,12 +702,13 @@ def record_mcmc_toml(result: PosteriorResult) -> str:
         f"loss_of_draws_median = {_toml(round(float(np.median(result.loss_of_draws)), 4))}",
         f"loss_of_draws_min = {_toml(round(float(np.min(result.loss_of_draws)), 4))}",
         "",
-        "[autocorrelation_steps]  # emcee's integrated autocorrelation time per parameter, after burn-in",
+        "[autocorrelation_steps]  # emcee's integrated autocorrelation time per parameter, after burn-in "
+        "(on the kept steps, times thin)",
     ]
     lines += [f"{n} = {_toml(round(float(t), 2))}" for n, t in zip(result.names, c.tau)]
     lines += ["", "[mean_log_prob_by_step]  # the ensemble's mean log density every 25 steps (burn-in check)",
               f"steps = {_toml(list(range(0, s.steps, 25)))}",
-              f"mean_log_prob = {_toml([round(float(np.mean(c.log_prob[i])), 3) for i in range(0, s.steps, 25)])}",
+              f"mean_log_prob = {_toml([round(float(c.mean_log_prob[i]), 3) for i in range(0, s.steps, 25)])}",
               "", "[mc]  # relative Monte Carlo error of the ensemble mean per target, held fixed (calibration/loss.py)"]
     lines += [f"{_toml(k)} = {_toml(round(float(v), 6))}" for k, v in sorted(result.mc.items())]
     return "\n".join(lines) + "\n"
@@ -753,10 +822,13 @@ def announcement(settings: PosteriorSettings, workers: int, on_dask: bool, out: 
     from calibration.calibrate import STARTUP_S, format_duration
 
     particles, runs = planned(settings)
+    if settings.method == "mcmc" and done:  # a continued chain: only the new steps
+        particles, runs = (int(round(x * (settings.steps - done) / settings.steps)) for x in (particles, runs))
     seconds = (STARTUP_S if workers > 1 else 0.0) + runs * per_run_s * PARTICLE_OVERHEAD / max(1, min(workers, len(settings.seeds)))
     where = f"{'a Dask cluster, ' if on_dask else ''}{workers} worker{'s' if workers != 1 else ''}"
     if settings.method == "mcmc":
-        return (f"posterior (emcee): {settings.walkers} walkers x {settings.steps} steps = {particles:,} evaluations "
+        steps = f"{settings.steps} steps" if not done else f"{settings.steps - done} more steps (to {settings.steps})"
+        return (f"posterior (emcee{', continued' if done else ''}): {settings.walkers} walkers x {steps} = {particles:,} evaluations "
                 f"(~{runs:,} model runs at {per_run_s:.3f} s), {format_duration(seconds)} on {where}; "
                 f"it writes {_shown(Path(out) / PARQUET_NAME)}, {_shown(Path(out) / RECORD_NAME)}, "
                 f"{CHECK_NAME} and {PLOT_NAME}")
@@ -794,6 +866,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", choices=("point", "prior", "posterior"), default=d.start,
                    help="mcmc: walkers start around calibrated.toml's point (default), spread over the prior, or "
                         "at draws of an earlier posterior (--start-from)")
+    p.add_argument("--continue", dest="continue_chain", action="store_true",
+                   help=f"mcmc: carry on the chain in --out ({CHAIN_NAME}) to --steps steps in all, with its "
+                        "settings (the same model, targets and calibrated point); the result is the one a single "
+                        "run of that many steps gives")
     p.add_argument("--start-from", type=Path, default=None, metavar="PARQUET",
                    help=f"mcmc, --start posterior: the earlier posterior (default: {PARQUET_NAME} in --out)")
     p.add_argument("--population", type=_positive_int, default=d.population,
@@ -840,12 +916,34 @@ def main(argv: list[str] | None = None) -> int:
         return _bad_input(f"--out {out}: expected a folder (it receives {PARQUET_NAME} and {RECORD_NAME})")
     if args.db.is_dir():
         return _bad_input(f"--db {args.db}: a folder, expected a database file")
+    resume = None
+    if args.continue_chain:
+        given = [o for o in CHAIN_OPTIONS if any(a == o or a.startswith(o + "=") for a in argv)]
+        if given:
+            return _bad_input(f"{given[0]}: --continue takes the chain's own settings; give only --steps and "
+                              "where to run")
+        try:
+            resume = load_chain(out / CHAIN_NAME)
+        except PosteriorError as err:
+            return _bad_input(str(err))
+        ident, state = resume
+        if args.steps <= state.steps:
+            return _bad_input(f"--steps {args.steps}: the chain in {out / CHAIN_NAME} has {state.steps} steps "
+                              "already; --continue needs more")
+        try:
+            settings = PosteriorSettings(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in ident.items()
+                                            if k in PosteriorSettings.__dataclass_fields__}, steps=args.steps)
+        except TypeError as err:
+            return _bad_input(f"--continue: {out / CHAIN_NAME}: settings not understood ({err})")
+        args.walkers, args.burn = settings.walkers, settings.burn
     if args.burn >= args.steps:
         return _bad_input(f"--burn {args.burn}: must be below --steps {args.steps}")
     if args.walkers < 4 or args.walkers % 2:
         return _bad_input(f"--walkers {args.walkers}: an even number of at least 4")
     start_from, start_sha = "", ""
-    if args.start == "posterior":
+    if resume is not None:
+        pass
+    elif args.start == "posterior":
         path = args.start_from or out / PARQUET_NAME
         try:
             start_sha = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -857,12 +955,13 @@ def main(argv: list[str] | None = None) -> int:
         start_from = str(path)
     elif args.start_from is not None:
         return _bad_input(f"--start-from {args.start_from}: only with --start posterior")
-    settings = PosteriorSettings(
-        method=args.method, walkers=args.walkers, steps=args.steps, burn=args.burn, thin=args.thin,
-        start=args.start, start_from=start_from, start_sha256=start_sha,
-        population=args.population, generations=args.generations, scale=args.scale,
-        seeds=tuple(range(args.base_seed, args.base_seed + args.seeds)), noise_seeds=args.noise_seeds,
-        target_rate=args.target_rate, sampler_seed=args.sampler_seed, free=tuple(fp.name for fp in free))
+    if resume is None:
+        settings = PosteriorSettings(
+            method=args.method, walkers=args.walkers, steps=args.steps, burn=args.burn, thin=args.thin,
+            start=args.start, start_from=start_from, start_sha256=start_sha,
+            population=args.population, generations=args.generations, scale=args.scale,
+            seeds=tuple(range(args.base_seed, args.base_seed + args.seeds)), noise_seeds=args.noise_seeds,
+            target_rate=args.target_rate, sampler_seed=args.sampler_seed, free=tuple(fp.name for fp in free))
     executor, code = open_executor(args, out)
     if executor is None:
         return code
@@ -870,9 +969,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         until = max(t.year for t in compared_targets(targets))
         per_run = seconds_per_run(settings.scale, until)
-        print(announcement(settings, executor.workers, bool(args.scheduler), out, args.db, per_run), flush=True)
+        print(announcement(settings, executor.workers, bool(args.scheduler), out, args.db, per_run,
+                           done=0 if resume is None else resume[1].steps), flush=True)
         result = posterior(settings, targets, cache=cache, executor=executor, db=args.db, fresh=args.fresh,
-                           progress=not args.no_progress)
+                           progress=not args.no_progress, resume=resume)
     except KeyboardInterrupt:
         cache.close()
         print(f"interrupted; finished generations are kept in {args.db} and finished runs in "

@@ -200,3 +200,58 @@ def test_mcmc_samples_a_known_gaussian():
     assert np.all(np.abs(res.draws.mean(axis=0) - c) < 0.4 * 0.05)
     assert np.allclose(res.draws.std(axis=0), 0.05, rtol=0.3)
     assert np.all(res.ess > 100)
+
+
+def test_a_chain_continued_is_the_chain_run_at_once():
+    """calibration.mcmc.sample(resume=state): 120 steps, then on to 200, give the draws, acceptance,
+    autocorrelation and end of one 200-step run, bit for bit (toy 2-D Gaussian, fixed seed)."""
+    from calibration.mcmc import sample
+
+    c = np.array([0.3, 0.6])
+
+    def lp(us):
+        return -0.5 * np.sum(((us - c) / 0.05) ** 2, axis=1)
+
+    whole = sample(lp, c + 0.02, walkers=12, steps=200, burn=50, thin=5, seed=7)
+    first = sample(lp, c + 0.02, walkers=12, steps=120, burn=50, thin=5, seed=7)
+    rest = sample(lp, None, walkers=12, steps=200, burn=50, thin=5, seed=7, resume=first.state)
+    assert first.draws.shape[0] < whole.draws.shape[0]
+    np.testing.assert_array_equal(rest.draws, whole.draws)
+    np.testing.assert_array_equal(rest.acceptance, whole.acceptance)
+    np.testing.assert_array_equal(rest.tau, whole.tau)
+    np.testing.assert_array_equal(rest.state.coords, whole.state.coords)
+    np.testing.assert_array_equal(rest.mean_log_prob, whole.mean_log_prob)
+    with pytest.raises(ValueError, match="steps already"):
+        sample(lp, None, walkers=12, steps=120, burn=50, thin=5, seed=7, resume=first.state)
+
+
+def test_cli_continue_extends_the_chain_to_the_longer_run(tmp_path, capsys):
+    """bth posterior --continue --steps 12 on a chain of 8 steps writes the draws of one 12-step run;
+    --continue with nothing to continue, with a setting of its own, or with no more steps is one
+    line, exit 2, and leaves the files as they were."""
+    cache = tmp_path / "cache.jsonl"
+    base = [a for a in MCMC_TINY]
+    assert post.main([*base, "--cache", str(cache), "--out", str(tmp_path / "whole")]) == 0
+    short = [*base[:2], "--steps", "8", *base[4:]]
+    assert post.main([*short, "--cache", str(cache), "--out", str(tmp_path / "parts")]) == 0
+    assert (tmp_path / "parts" / post.CHAIN_NAME).exists()
+    assert post.main(["--continue", "--steps", "12", "--workers", "1", "--no-progress", "--cache", str(cache),
+                      "--out", str(tmp_path / "parts")]) == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "whole" / post.PARQUET_NAME),
+                                  pd.read_parquet(tmp_path / "parts" / post.PARQUET_NAME))
+    rec = tomllib.loads((tmp_path / "parts" / post.RECORD_NAME).read_text(encoding="utf-8"))
+    assert rec["run"]["continued_from_step"] == 8 and rec["settings"]["steps"] == 12
+    whole = tomllib.loads((tmp_path / "whole" / post.RECORD_NAME).read_text(encoding="utf-8"))
+    def same(d):  # NaN (no autocorrelation estimate from so short a chain) compares as a value
+        return {k: ("nan" if isinstance(v, float) and math.isnan(v) else v) for k, v in d.items()}
+
+    assert same(rec["summary"]) == same(whole["summary"]) and rec["settings"] == whole["settings"]
+    before = (tmp_path / "parts" / post.PARQUET_NAME).read_bytes()
+    for args in (["--continue", "--steps", "20", "--out", str(tmp_path / "none")],
+                 ["--continue", "--steps", "20", "--walkers", "8", "--out", str(tmp_path / "parts")],
+                 ["--continue", "--steps", "12", "--out", str(tmp_path / "parts")]):
+        capsys.readouterr()
+        assert post.main([*args, "--workers", "1", "--no-progress", "--cache", str(cache)]) == 2, args
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error:") and "--" in err[0], err
+    assert (tmp_path / "parts" / post.PARQUET_NAME).read_bytes() == before
