@@ -24,11 +24,20 @@ from calibration.targets import TARGETS_FILE, VALIDATION_FILE, TargetError, all_
 from experiments.store import is_run_folder, open_run
 
 
+def run_keys(table: pd.DataFrame) -> list[str]:
+    """The columns that tell one run's rows from another's: ``seed``, and ``draw`` for a run over
+    posterior draws (each (draw, seed) pair is a run)."""
+    return ["draw", "seed"] if "draw" in table.columns else ["seed"]
+
+
 def per_seed_outputs(regions: pd.DataFrame, flows: pd.DataFrame, outputs) -> list[dict[str, float]]:
-    """The targets' outputs of each seed of one scenario's tables (``bth run`` folder format)."""
+    """The targets' outputs of each run of one scenario's tables (``bth run`` folder format): each
+    seed, or each (draw, seed) of a run over posterior draws."""
+    keys = run_keys(regions)
+    flows_by = dict(tuple(flows.groupby(run_keys(flows), sort=True)))
     runs = []
-    for seed in sorted(regions["seed"].unique()):
-        tables = SimpleNamespace(regions=regions[regions["seed"] == seed], flows=flows[flows["seed"] == seed])
+    for key, reg in regions.groupby(keys, sort=True):
+        tables = SimpleNamespace(regions=reg, flows=flows_by.get(key, flows.iloc[:0]))
         runs.append(read_outputs(tables, outputs))
     return runs
 
@@ -60,7 +69,8 @@ def fit_of(run, targets_path: Path | str) -> pd.DataFrame:
     skipped = [dict(target=t.name, compared=t.description, verdict="not in run") for t in targets if t not in inside]
     if skipped:
         table = pd.concat([table, pd.DataFrame(skipped)], ignore_index=True)
-    table.attrs.update(scenario=str(run.regions["scenario"].iloc[0]), seeds=len(runs), last_year=last)
+    draws = int(run.regions["draw"].nunique()) if "draw" in run.regions.columns else 0
+    table.attrs.update(scenario=str(run.regions["scenario"].iloc[0]), seeds=len(runs), last_year=last, draws=draws)
     return table
 
 
@@ -78,9 +88,12 @@ def _one_run_folder(path: Path) -> Path:
 
 def markdown(table: pd.DataFrame, what: str = "targets") -> str:
     """The verdicts as a Markdown table (seed means; 90% interval over the seeds)."""
+    runs, draws = table.attrs.get("seeds"), table.attrs.get("draws", 0)
+    what_runs = (f"{runs} runs ({draws} posterior draws x {runs // max(draws, 1)} seeds: the posterior predictive mean)"
+                 if draws else f"{runs} seeds")
     lines = [
-        f"Scenario '{table.attrs.get('scenario')}', mean over {table.attrs.get('seeds')} seeds "
-        f"(90% interval: 5th-95th percentile of the seeds).",
+        f"Scenario '{table.attrs.get('scenario')}', mean over {what_runs} "
+        f"(90% interval: 5th-95th percentile of the runs).",
         "",
         "| target | compared | target value | tolerance | seed mean | 90% interval | z | verdict |",
         "|---|---|---|---|---|---|---|---|",

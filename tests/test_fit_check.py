@@ -117,3 +117,22 @@ def test_the_shipped_validation_file_is_never_fitted():
     fitted = {t.name for t in load_targets(TARGETS_FILE)}
     shown = {t.name for t in load_targets(VALIDATION_FILE)}
     assert shown and not fitted & shown
+
+
+def test_a_run_over_posterior_draws_is_judged_on_every_draw_and_seed(tmp_path, capsys):
+    """With --draws the tables hold several runs per seed (one per draw): the mean is over every
+    (draw, seed), the posterior predictive mean, not over one draw per seed (the bug of 2026-12-04:
+    the last draw of each seed was read)."""
+    from experiments.api import load_results
+
+    out = tmp_path / "drawn"
+    results = run_ensemble([load_scenario("baseline")], out=out, draws=3, **SETTINGS)
+    assert results.ok
+    r = load_results(out / "baseline").regions
+    rows = r[(r.year == 2022) & (r.region == "Beijing") & (r.metric == "contract_turnover_bn")]
+    assert len(rows) == 6 and rows["draw"].nunique() == 3
+    assert rows.groupby("seed")["value"].nunique().min() == 3  # the draws differ
+    table = check_run(out / "baseline").set_index("target")
+    assert table.loc["beijing_turnover_2022", "sim_mean"] == pytest.approx(float(rows["value"].mean()))
+    assert main([str(out / "baseline"), "--targets", str(target_file(tmp_path, float(rows["value"].mean())))]) == 0
+    assert "6 runs (3 posterior draws x 2 seeds" in capsys.readouterr().out
