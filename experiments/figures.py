@@ -32,7 +32,8 @@ from matplotlib.patches import Patch, Rectangle  # noqa: E402
 from experiments.effects import LEVEL, MATERIAL_PCT  # noqa: E402
 from experiments.outcomes import KEY_METRICS, Outcome  # noqa: E402
 from experiments.plots import (  # noqa: E402
-    DPI, draw_od_matrix, finish, fmt_bn, log_norm_for, od_mean, plain_log_ticks, seed_quantiles, thousands,
+    DPI, describe_runs, draw_od_matrix, finish, fmt_bn, log_norm_for, od_mean, plain_log_ticks, run_count,
+    seed_quantiles, thousands,
 )
 from model.metrics import METRICS  # noqa: E402
 from model.regions import FLOW_REGIONS, REGIONS  # noqa: E402
@@ -380,9 +381,8 @@ def plot_od_baseline(flows: pd.DataFrame, baseline: str, years: list[int], path:
     cb = fig.colorbar(im, ax=list(axes[0]), shrink=0.85, pad=0.02)
     cb.set_label("bn yuan per year (log colour scale)")
     plain_log_ticks(cb)
-    n = f["seed"].nunique()
     fig.suptitle(f"\u201c{baseline}\u201d: technology contracts by seller (row) and buyer (column), bn yuan per "
-                 f"year; mean of {n} seed{'s' if n != 1 else ''}", x=0.01, ha="left", fontsize=12)
+                 f"year; mean of {run_count(f)}", x=0.01, ha="left", fontsize=12)
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return path
@@ -425,19 +425,9 @@ def draw_diff_matrix(ax: plt.Axes, cells: pd.DataFrame, norm: Normalize, ylabels
     return plt.cm.ScalarMappable(norm=norm, cmap=cmap)
 
 
-def describe_runs(runs: int, draws: int, what: str = "runs") -> str:
-    """"N seeds", or "N <what> (K parameter draws x S seeds)" when the runs span K > 0 draws."""
-    if draws > 0:
-        seeds = runs // draws
-        return f"{runs} {what} ({draws} parameter draws x {seeds} seed{'s' if seeds != 1 else ''})"
-    return f"{runs} seed{'s' if runs != 1 else ''}"
-
-
 def runs_per_scenario(rows: pd.DataFrame) -> str:
     """"N seeds per scenario", or "N runs per scenario (K parameter draws x S seeds)" with draws."""
-    s = rows["seed"].nunique()
-    k = rows["draw"].nunique() if "draw" in rows.columns and rows["draw"].notna().any() else 0
-    return describe_runs(k * s if k else s, k) + " per scenario"
+    return run_count(rows) + " per scenario"
 
 
 def plot_od_differences(cells: pd.DataFrame, alternatives: list[str], year: int, colours: dict[str, str],

@@ -238,11 +238,26 @@ def save(fig: Figure, path: Path) -> Path:
 
 # ----------------------------------------------------------------------------- figures of one run
 
+def describe_runs(runs: int, draws: int, what: str = "runs") -> str:
+    """"N seeds", or "N <what> (K parameter draws x S seeds)" when the runs span K > 0 draws."""
+    if draws > 0:
+        seeds = runs // draws
+        return f"{runs} {what} ({draws} parameter draws x {seeds} seed{'s' if seeds != 1 else ''})"
+    return f"{runs} seed{'s' if runs != 1 else ''}"
+
+
+def run_count(rows: pd.DataFrame, what: str = "runs") -> str:
+    """:func:`describe_runs` of a table's rows: its seeds, times its posterior draws if it has them."""
+    s = rows["seed"].nunique()
+    k = int(rows["draw"].nunique()) if "draw" in rows.columns and rows["draw"].notna().any() else 0
+    return describe_runs(k * s if k else s, k, what)
+
+
 def plot_timeseries(regions: pd.DataFrame, path: Path, scenario: str) -> Path:
     """2x3 panels, one per key metric, one fan per region (Beijing, Tianjin, Hebei)."""
     sub = regions[regions["region"].isin(REGIONS) & regions["metric"].isin(KEY_METRICS)]
     q = seed_quantiles(sub, ["metric", "region", "year"])
-    n_seeds = regions["seed"].nunique()
+    runs = run_count(regions)
     fig = new_figure(15, 8.5)
     axes = fig.subplots(2, 3, sharex=True)
     # inches: the title and legend row on top, axis titles, tick labels up to "300,000" + unit
@@ -276,7 +291,7 @@ def plot_timeseries(regions: pd.DataFrame, path: Path, scenario: str) -> Path:
     if handles:
         fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.05 / 15, 1 - 0.36 / h),
                    ncol=3, frameon=False, fontsize=9.5, borderaxespad=0.0)
-    fig.text(0.1 / 15, 0.08 / h, f"{n_seeds} seed{'s' if n_seeds != 1 else ''}; {BAND_NOTE}.",
+    fig.text(0.1 / 15, 0.08 / h, f"{runs}; {BAND_NOTE}.",
              ha="left", va="bottom", fontsize=8.5, color="#444444")
     return save(fig, path)
 
@@ -284,7 +299,7 @@ def plot_timeseries(regions: pd.DataFrame, path: Path, scenario: str) -> Path:
 def plot_od(flows: pd.DataFrame, year: int, path: Path, scenario: str) -> Path:
     """Annotated origin-destination heatmap of the seed-mean contract value in ``year``."""
     m = od_mean(flows, year)
-    n_seeds = flows.loc[flows["year"] == year, "seed"].nunique()
+    runs = run_count(flows.loc[flows["year"] == year])
     fig = new_figure(8, 6.2)
     # inches: title (two lines) on top, column names and axis label below, the colour bar right
     w, h = fig.get_size_inches()
@@ -298,7 +313,7 @@ def plot_od(flows: pd.DataFrame, year: int, path: Path, scenario: str) -> Path:
     cb.set_label("contract value, bn yuan per year (log colour scale)")
     plain_log_ticks(cb)
     ax.set_title(f"Scenario \u201c{scenario}\u201d: technology contracts by origin and destination, {year}\n"
-                 f"mean of {n_seeds} seed{'s' if n_seeds != 1 else ''}, bn yuan", fontsize=11, y=1.0)
+                 f"mean of {runs}, bn yuan", fontsize=11, y=1.0)
     fig.text(0.08 / w, 0.08 / h, "Row = where the selling lab/firm is; column = where the buyer is. "
              "Diagonal (bold) = trade within a region.", ha="left", va="bottom", fontsize=8.5,
              color="#444444")
