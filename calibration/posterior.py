@@ -72,6 +72,7 @@ import logging
 import math
 import sys
 import time
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -381,13 +382,14 @@ def posterior(settings: PosteriorSettings, targets=None, cache=None, executor=No
             noise_seeds = list(range(NOISE_SEED_BASE, NOISE_SEED_BASE + settings.noise_seeds))
             ev.estimate_noise(point, noise_seeds)
             loss_point = ev.evaluate([space.prior_unit()])[0].loss
-            if resume is not None and resume[0].get("mc") != {k: float(v) for k, v in sorted(ev.mc.items())}:
+            mc = {k: float(v) for k, v in sorted(ev.mc.items())}  # the noise the likelihood holds fixed
+            if resume is not None and resume[0].get("mc") != mc:
                 raise PosteriorError(f"--continue: the Monte Carlo noise at the calibrated point is not the one "
                                      f"the chain was sampled with ({CHAIN_NAME}); start a new chain")
             if settings.method == "mcmc":
                 result = _posterior_mcmc(settings, names, space, ev, bar, code, db, loss_point, progress,
                                          None if resume is None else resume[1])
-                result.identity = {**meta, "mc": {k: float(v) for k, v in sorted(ev.mc.items())}}
+                result.identity = {**meta, "mc": mc}
                 result.elapsed_s = time.perf_counter() - t0
                 bar.close()
                 now = current_code_hash()
@@ -453,7 +455,7 @@ def load_chain(path: Path):
                                mean_log_prob=z["mean_log_prob"])
     except FileNotFoundError:
         raise PosteriorError(f"--continue: {path}: no chain to continue (bth posterior writes it with the draws)") from None
-    except (OSError, ValueError, KeyError) as err:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:  # a truncated .npz: BadZipFile
         raise PosteriorError(f"--continue: {path}: not a chain file of bth posterior ({_one_line(str(err))})") from None
     return ident, state
 
@@ -935,15 +937,13 @@ def main(argv: list[str] | None = None) -> int:
                                             if k in PosteriorSettings.__dataclass_fields__}, steps=args.steps)
         except TypeError as err:
             return _bad_input(f"--continue: {out / CHAIN_NAME}: settings not understood ({err})")
-        args.walkers, args.burn = settings.walkers, settings.burn
-    if args.burn >= args.steps:
-        return _bad_input(f"--burn {args.burn}: must be below --steps {args.steps}")
-    if args.walkers < 4 or args.walkers % 2:
-        return _bad_input(f"--walkers {args.walkers}: an even number of at least 4")
+    burn, walkers = (args.burn, args.walkers) if resume is None else (settings.burn, settings.walkers)
+    if burn >= args.steps:
+        return _bad_input(f"--burn {burn}: must be below --steps {args.steps}")
+    if walkers < 4 or walkers % 2:
+        return _bad_input(f"--walkers {walkers}: an even number of at least 4")
     start_from, start_sha = "", ""
-    if resume is not None:
-        pass
-    elif args.start == "posterior":
+    if resume is None and args.start == "posterior":
         path = args.start_from or out / PARQUET_NAME
         try:
             start_sha = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -953,7 +953,7 @@ def main(argv: list[str] | None = None) -> int:
         except PosteriorError as err:
             return _bad_input(str(err))
         start_from = str(path)
-    elif args.start_from is not None:
+    elif resume is None and args.start_from is not None:
         return _bad_input(f"--start-from {args.start_from}: only with --start posterior")
     if resume is None:
         settings = PosteriorSettings(

@@ -30,10 +30,9 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch, Rectangle  # noqa: E402
 
 from experiments.effects import LEVEL, MATERIAL_PCT  # noqa: E402
-from experiments.outcomes import KEY_METRICS, Outcome  # noqa: E402
+from experiments.outcomes import KEY_METRICS, Outcome, describe_runs, run_count  # noqa: E402
 from experiments.plots import (  # noqa: E402
-    DPI, describe_runs, draw_od_matrix, finish, fmt_bn, log_norm_for, od_mean, plain_log_ticks, run_count,
-    seed_quantiles, thousands,
+    DPI, draw_od_matrix, finish, fmt_bn, log_norm_for, od_mean, plain_log_ticks, seed_quantiles, thousands,
 )
 from model.metrics import METRICS  # noqa: E402
 from model.regions import FLOW_REGIONS, REGIONS  # noqa: E402

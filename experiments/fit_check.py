@@ -21,20 +21,15 @@ import pandas as pd
 
 from calibration.report import fit_table, format_number, target_cells
 from calibration.targets import TARGETS_FILE, VALIDATION_FILE, TargetError, all_outputs, compared_targets, load_targets, read_outputs
+from experiments.outcomes import draw_key
 from experiments.store import is_run_folder, open_run
-
-
-def run_keys(table: pd.DataFrame) -> list[str]:
-    """The columns that tell one run's rows from another's: ``seed``, and ``draw`` for a run over
-    posterior draws (each (draw, seed) pair is a run)."""
-    return ["draw", "seed"] if "draw" in table.columns else ["seed"]
 
 
 def per_seed_outputs(regions: pd.DataFrame, flows: pd.DataFrame, outputs) -> list[dict[str, float]]:
     """The targets' outputs of each run of one scenario's tables (``bth run`` folder format): each
     seed, or each (draw, seed) of a run over posterior draws."""
-    keys = run_keys(regions)
-    flows_by = dict(tuple(flows.groupby(run_keys(flows), sort=True)))
+    keys = draw_key(regions) + ["seed"]  # a run: a seed, or a (draw, seed) of a run over posterior draws
+    flows_by = dict(tuple(flows.groupby(draw_key(flows) + ["seed"], sort=True)))
     runs = []
     for key, reg in regions.groupby(keys, sort=True):
         tables = SimpleNamespace(regions=reg, flows=flows_by.get(key, flows.iloc[:0]))
@@ -69,7 +64,7 @@ def fit_of(run, targets_path: Path | str) -> pd.DataFrame:
     skipped = [dict(target=t.name, compared=t.description, verdict="not in run") for t in targets if t not in inside]
     if skipped:
         table = pd.concat([table, pd.DataFrame(skipped)], ignore_index=True)
-    draws = int(run.regions["draw"].nunique()) if "draw" in run.regions.columns else 0
+    draws = int(run.regions["draw"].nunique()) if draw_key(run.regions) else 0
     table.attrs.update(scenario=str(run.regions["scenario"].iloc[0]), seeds=len(runs), last_year=last, draws=draws)
     return table
 

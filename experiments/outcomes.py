@@ -169,3 +169,18 @@ def draw_key(table: pd.DataFrame) -> list[str]:
     """``["draw"]`` if the results carry parameter draws (a ``draw`` column), else ``[]``: a run
     is then identified by seed and draw."""
     return ["draw"] if "draw" in table.columns else []
+
+
+def describe_runs(runs: int, draws: int, what: str = "runs") -> str:
+    """"N seeds", or "N <what> (K parameter draws x S seeds)" when the runs span K > 0 draws."""
+    if draws > 0:
+        seeds = runs // draws
+        return f"{runs} {what} ({draws} parameter draws x {seeds} seed{'s' if seeds != 1 else ''})"
+    return f"{runs} seed{'s' if runs != 1 else ''}"
+
+
+def run_count(rows: pd.DataFrame, what: str = "runs") -> str:
+    """:func:`describe_runs` of a table's rows: its seeds, times its posterior draws if it has them."""
+    s = rows["seed"].nunique()
+    k = int(rows["draw"].nunique()) if draw_key(rows) else 0
+    return describe_runs(k * s if k else s, k, what)

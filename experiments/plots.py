@@ -38,7 +38,7 @@ from matplotlib.colors import LogNorm, to_rgba
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, MultipleLocator
 
-from experiments.outcomes import KEY_METRICS
+from experiments.outcomes import KEY_METRICS, describe_runs, run_count
 from experiments.store import open_run, write_atomically
 from model.metrics import METRICS
 from model.regions import FLOW_REGIONS, REGIONS
@@ -237,21 +237,6 @@ def save(fig: Figure, path: Path) -> Path:
 
 
 # ----------------------------------------------------------------------------- figures of one run
-
-def describe_runs(runs: int, draws: int, what: str = "runs") -> str:
-    """"N seeds", or "N <what> (K parameter draws x S seeds)" when the runs span K > 0 draws."""
-    if draws > 0:
-        seeds = runs // draws
-        return f"{runs} {what} ({draws} parameter draws x {seeds} seed{'s' if seeds != 1 else ''})"
-    return f"{runs} seed{'s' if runs != 1 else ''}"
-
-
-def run_count(rows: pd.DataFrame, what: str = "runs") -> str:
-    """:func:`describe_runs` of a table's rows: its seeds, times its posterior draws if it has them."""
-    s = rows["seed"].nunique()
-    k = int(rows["draw"].nunique()) if "draw" in rows.columns and rows["draw"].notna().any() else 0
-    return describe_runs(k * s if k else s, k, what)
-
 
 def plot_timeseries(regions: pd.DataFrame, path: Path, scenario: str) -> Path:
     """2x3 panels, one per key metric, one fan per region (Beijing, Tianjin, Hebei)."""

@@ -255,3 +255,11 @@ def test_cli_continue_extends_the_chain_to_the_longer_run(tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("error:") and "--" in err[0], err
     assert (tmp_path / "parts" / post.PARQUET_NAME).read_bytes() == before
+    # a damaged chain file (here: cut short) is one line too, not a traceback
+    (tmp_path / "cut").mkdir()
+    (tmp_path / "cut" / post.CHAIN_NAME).write_bytes((tmp_path / "parts" / post.CHAIN_NAME).read_bytes()[:5000])
+    capsys.readouterr()
+    assert post.main(["--continue", "--steps", "20", "--workers", "1", "--no-progress", "--cache", str(cache),
+                      "--out", str(tmp_path / "cut")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and post.CHAIN_NAME in err[0], err
