@@ -296,7 +296,8 @@ class FirmPopulation(mesa.Agent):
         exp(-distance/decay - boundary cost) (the park: park_weight x park_attraction x Hebei's).  A branch is a new firm of its region (drawn as the
         region's entrants, in its parent's sector), linked to its parent (``parent``); it buys,
         receives its parent's technologies (:meth:`transfer_within`), transforms, grows and can
-        exit as any firm."""
+        exit as any firm.  Who moves and where are the real firms' binomial and multinomial counts,
+        shared among the agents (``model/sampling.py``; docs/model.md, 3.3 "Branches")."""
         m, p = self.model, self.model.year_params
         prob = p.at("branch_propensity", year) * p.at("branch_relocation", year) * (1 - m.capacity.congestion)
         candidates, ends = kernels.branch_candidates(self.view("alive"), self.view("parent"), self.view("demand"),

@@ -8,7 +8,7 @@ the agents choose independently, so their count is a binomial (or multinomial) d
 share of it, rounded up or down at random (systematic sampling in random order: Madow 1949), so
 each agent keeps its probability of each choice, the count varies run to run as the real count
 does, and the scale adds at most one agent of rounding a draw.  An assumption of sampling, not of
-behaviour (docs/model.md, 7).
+behaviour (docs/model.md, 3.3 "Branches" and "Stochasticity").
 
 Both steppings call these with the model's numpy ``Generator``; the draws are listed in each
 docstring, in order.
