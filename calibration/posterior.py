@@ -87,7 +87,7 @@ PARQUET_NAME = "posterior.parquet"
 RECORD_NAME = "posterior.toml"
 CHAIN_NAME = "posterior_chain.npz"  # mcmc: the chain's end and kept steps, for --continue
 # the settings --continue takes from the chain (options that may not be given with it)
-CHAIN_OPTIONS = ("--walkers", "--burn", "--thin", "--start", "--start-from", "--scale", "--seeds", "--base-seed",
+CHAIN_OPTIONS = ("--walkers", "--burn", "--thin", "--start", "--start-from", "--fill-missing", "--scale", "--seeds", "--base-seed",
                  "--noise-seeds", "--sampler-seed", "--free", "--method", "--targets")
 META_KEY = "bth_posterior"  # key of the settings in pyabc's meta_info (ABCSMC.json_parameters)
 # abc-smc: acceptance rate assumed for the announcement's estimate (an assumption: the temperature
@@ -128,6 +128,8 @@ class PosteriorSettings:
     # ("prior"), or at draws of an earlier posterior ("posterior": start_from, picked with the sampler seed)
     start_from: str = ""  # mcmc, start "posterior": the earlier posterior.parquet
     start_sha256: str = ""  # ... and its sha256 (recorded, so that the start can be traced to the file)
+    fill_missing: bool = False  # mcmc, start "posterior": free parameters the earlier posterior lacks start
+    # in a ball around the calibrated point (a parameter freed since that posterior was made)
     population: int = 300  # abc-smc: particles per generation
     generations: int = 8  # abc-smc: generations
     scale: float = 0.05
@@ -471,10 +473,11 @@ def check_chain_identity(saved: dict, now: dict) -> None:
                                  f"{now.get(key)!r}; a chain continues only on the same model, targets and settings")
 
 
-def start_draws(path: Path, names: Sequence[str], walkers: int):
+def start_draws(path: Path, names: Sequence[str], walkers: int, fill_missing: bool = False):
     """The distinct points (value columns ``names``) of the earlier posterior at ``path``; raises
-    :class:`PosteriorError` (one line) if it cannot be read, lacks a column or has fewer than
-    ``walkers`` distinct points.  ``bth posterior`` calls it before any model run, to fail early."""
+    :class:`PosteriorError` (one line) if it cannot be read, lacks a column (unless ``fill_missing``:
+    then only the columns it has, at least one) or has fewer than ``walkers`` distinct points.
+    ``bth posterior`` calls it before any model run, to fail early."""
     import pandas as pd
 
     try:
@@ -482,24 +485,36 @@ def start_draws(path: Path, names: Sequence[str], walkers: int):
     except (OSError, ValueError) as err:
         raise PosteriorError(f"--start-from {path}: cannot read it as a posterior ({_one_line(str(err))})") from None
     missing = [n for n in names if n not in draws.columns]
-    if missing:
-        raise PosteriorError(f"--start-from {path}: no column {missing[0]} (a posterior of other free parameters)")
-    draws = draws[list(names)].drop_duplicates()  # a chain repeats a point where a proposal was rejected
+    if missing and (not fill_missing or len(missing) == len(names)):
+        raise PosteriorError(f"--start-from {path}: no column {missing[0]} (a posterior of other free parameters; "
+                             "--fill-missing starts a parameter freed since around the calibrated point)")
+    draws = draws[[n for n in names if n not in missing]].drop_duplicates()  # a chain repeats a point where a proposal was rejected
     if len(draws) < walkers:
         raise PosteriorError(f"--start-from {path}: {len(draws)} distinct draws, fewer than the {walkers} walkers")
     return draws
 
 
-def start_from_posterior(path: Path, names: Sequence[str], space, walkers: int, seed: int) -> np.ndarray:
+def start_from_posterior(path: Path, names: Sequence[str], space, walkers: int, seed: int,
+                         fill_missing: bool = False) -> np.ndarray:
     """``walkers`` starting points (unit coordinates): distinct points among the draws of the earlier
     posterior at ``path`` (:func:`start_draws`), picked at random with ``seed``.  An earlier chain's
     draws are a better start than a ball around the point: the walkers need not first spread out to
-    the posterior's width."""
-    from calibration.mcmc import inside_cube
+    the posterior's width.  With ``fill_missing``, a parameter the earlier posterior lacks starts in
+    the ball around the calibrated point (``space.prior_unit()``, sd ``START_SD``: distinct per
+    walker, so the ensemble's moves can spread it), drawn after the pick with the same generator."""
+    from calibration.mcmc import START_SD, inside_cube
 
-    draws = start_draws(path, names, walkers)
-    rows = np.sort(np.random.default_rng(seed).choice(len(draws), size=walkers, replace=False))
-    return inside_cube(np.array([space.unit({n: float(draws[n].iloc[r]) for n in names}) for r in rows], float))
+    draws = start_draws(path, names, walkers, fill_missing)
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.choice(len(draws), size=walkers, replace=False))
+    point = space.prior_unit()
+    u0 = np.empty((walkers, space.dim))
+    for j, fp in enumerate(space.free):
+        if fp.name in draws.columns:
+            u0[:, j] = [fp.unit(float(v)) for v in draws[fp.name].to_numpy()[rows]]
+        else:  # (fill_missing) around the calibrated point
+            u0[:, j] = point[j] + START_SD * rng.standard_normal(walkers)
+    return inside_cube(u0)
 
 
 def _posterior_mcmc(settings: PosteriorSettings, names, space, ev, bar, code: str, db: Path, loss_point: float,
@@ -521,7 +536,8 @@ def _posterior_mcmc(settings: PosteriorSettings, names, space, ev, bar, code: st
     elif settings.start == "prior":
         u0 = np.random.default_rng(settings.sampler_seed).random((settings.walkers, len(names)))
     elif settings.start == "posterior":
-        u0 = start_from_posterior(Path(settings.start_from), names, space, settings.walkers, settings.sampler_seed)
+        u0 = start_from_posterior(Path(settings.start_from), names, space, settings.walkers, settings.sampler_seed,
+                                  settings.fill_missing)
     else:
         u0 = space.prior_unit()
     chain = sample(log_prob, u0, settings.walkers, settings.steps, settings.burn, settings.thin,
@@ -648,10 +664,13 @@ def start_description(s: PosteriorSettings) -> str:
     """Where the walkers started, in words (the record)."""
     if s.start == "prior":
         return "uniform over the prior (unit cube), sampler seed"
-    if s.start == "posterior":
-        return (f"{s.walkers} distinct draws, picked with the sampler seed, of the earlier posterior "
-                f"{Path(s.start_from).name} (sha256 {s.start_sha256[:16]})")
     from calibration.mcmc import START_SD
+
+    if s.start == "posterior":
+        filled = (f"; the parameters it lacks in a ball of sd {START_SD} (unit cube) around the calibrated point"
+                  if s.fill_missing else "")
+        return (f"{s.walkers} distinct draws, picked with the sampler seed, of the earlier posterior "
+                f"{Path(s.start_from).name} (sha256 {s.start_sha256[:16]}){filled}")
 
     return f"ball of sd {START_SD} (unit cube) around the calibrated point"
 
@@ -874,6 +893,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "run of that many steps gives")
     p.add_argument("--start-from", type=Path, default=None, metavar="PARQUET",
                    help=f"mcmc, --start posterior: the earlier posterior (default: {PARQUET_NAME} in --out)")
+    p.add_argument("--fill-missing", action="store_true",
+                   help="mcmc, --start posterior: free parameters the earlier posterior lacks (freed since) start "
+                        "in a small ball around calibrated.toml's point")
     p.add_argument("--population", type=_positive_int, default=d.population,
                    help=f"abc-smc: particles per generation (default {d.population})")
     p.add_argument("--generations", type=_positive_int, default=d.generations,
@@ -947,18 +969,19 @@ def main(argv: list[str] | None = None) -> int:
         path = args.start_from or out / PARQUET_NAME
         try:
             start_sha = hashlib.sha256(path.read_bytes()).hexdigest()
-            start_draws(path, [fp.name for fp in free], args.walkers)  # before any model run
+            start_draws(path, [fp.name for fp in free], args.walkers, args.fill_missing)  # before any model run
         except OSError as err:
             return _bad_input(f"--start-from {path}: {err.strerror or err}")
         except PosteriorError as err:
             return _bad_input(str(err))
         start_from = str(path)
-    elif resume is None and args.start_from is not None:
-        return _bad_input(f"--start-from {args.start_from}: only with --start posterior")
+    elif resume is None and (args.start_from is not None or args.fill_missing):
+        return _bad_input(f"{'--start-from' if args.start_from is not None else '--fill-missing'}: only with --start posterior")
     if resume is None:
         settings = PosteriorSettings(
             method=args.method, walkers=args.walkers, steps=args.steps, burn=args.burn, thin=args.thin,
             start=args.start, start_from=start_from, start_sha256=start_sha,
+            fill_missing=args.fill_missing and args.start == "posterior",
             population=args.population, generations=args.generations, scale=args.scale,
             seeds=tuple(range(args.base_seed, args.base_seed + args.seeds)), noise_seeds=args.noise_seeds,
             target_rate=args.target_rate, sampler_seed=args.sampler_seed, free=tuple(fp.name for fp in free))

@@ -17,6 +17,7 @@ pytest.importorskip("pyabc")
 
 from calibration import posterior as post  # noqa: E402
 from calibration.runner import current_code_hash  # noqa: E402
+from calibration.mcmc import START_SD  # noqa: E402
 from calibration.space import FREE, Space  # noqa: E402
 from model import Params  # noqa: E402
 
@@ -186,6 +187,17 @@ def test_mcmc_starts_from_an_earlier_posterior(tmp_path, capsys):
     assert len(err) == 1 and FREE_2[0] in err[0]
     assert not (tmp_path / "c").exists() or list((tmp_path / "c").iterdir()) == []
     assert not (tmp_path / "d").exists() or not (tmp_path / "d" / post.PARQUET_NAME).exists()
+    # --fill-missing: a parameter the earlier posterior lacks (freed since) starts around the calibrated
+    # point, one distinct value per walker; the others are still earlier draws
+    u1 = post.start_from_posterior(tmp_path / "other.parquet", FREE_2, space, 8, 1, fill_missing=True)
+    point = space.prior_unit()
+    assert len(np.unique(u1[:, 0])) == 8 and np.all(np.abs(u1[:, 0] - point[0]) < 6 * START_SD)
+    assert np.array_equal(u1[:, 1:], u0[:, 1:])  # the same draws picked for the columns it has
+    with pytest.raises(post.PosteriorError, match=FREE_2[0]):
+        post.start_from_posterior(tmp_path / "other.parquet", FREE_2, space, 8, 1)
+    draws[["draw", "weight"]].to_parquet(tmp_path / "none_of_them.parquet")  # no column of ours: refused anyway
+    with pytest.raises(post.PosteriorError):
+        post.start_from_posterior(tmp_path / "none_of_them.parquet", FREE_2, space, 8, 1, fill_missing=True)
 
 
 def test_mcmc_samples_a_known_gaussian():
