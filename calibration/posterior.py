@@ -89,6 +89,7 @@ CHAIN_NAME = "posterior_chain.npz"  # mcmc: the chain's end and kept steps, for 
 # the settings --continue takes from the chain (options that may not be given with it)
 CHAIN_OPTIONS = ("--walkers", "--burn", "--thin", "--start", "--start-from", "--fill-missing", "--scale", "--seeds", "--base-seed",
                  "--noise-seeds", "--sampler-seed", "--free", "--method", "--targets")
+FILL_HALF_WIDTH = 0.05  # --fill-missing: a freed parameter starts uniform within this (unit cube) of the point
 META_KEY = "bth_posterior"  # key of the settings in pyabc's meta_info (ABCSMC.json_parameters)
 # abc-smc: acceptance rate assumed for the announcement's estimate (an assumption: the temperature
 # scheme aims at --target-rate 0.3; a 100-particle pilot of 2026-12-03 accepted 0.33 and 0.21 in its
@@ -120,7 +121,7 @@ class PosteriorSettings:
     """Everything that determines the posterior (where the runs are made does not)."""
 
     method: str = "mcmc"  # "mcmc" (emcee, calibration/mcmc.py) or "abc-smc" (pyabc, tempered likelihood)
-    walkers: int = 46  # mcmc: walkers (2 per free parameter)
+    walkers: int = 48  # mcmc: walkers (2 per free parameter)
     steps: int = 400  # mcmc: steps of every walker
     burn: int = 150  # mcmc: steps discarded at the start
     thin: int = 10  # mcmc: every thin-th later step is a draw
@@ -499,10 +500,11 @@ def start_from_posterior(path: Path, names: Sequence[str], space, walkers: int, 
     """``walkers`` starting points (unit coordinates): distinct points among the draws of the earlier
     posterior at ``path`` (:func:`start_draws`), picked at random with ``seed``.  An earlier chain's
     draws are a better start than a ball around the point: the walkers need not first spread out to
-    the posterior's width.  With ``fill_missing``, a parameter the earlier posterior lacks starts in
-    the ball around the calibrated point (``space.prior_unit()``, sd ``START_SD``: distinct per
-    walker, so the ensemble's moves can spread it), drawn after the pick with the same generator."""
-    from calibration.mcmc import START_SD, inside_cube
+    the posterior's width.  With ``fill_missing``, a parameter the earlier posterior lacks starts
+    uniformly within ``FILL_HALF_WIDTH`` (unit cube) of the calibrated point (``space.prior_unit()``):
+    one value per walker, spread enough for the ensemble's moves (which scale with the walkers'
+    differences) to explore it, drawn after the pick with the same generator."""
+    from calibration.mcmc import inside_cube
 
     draws = start_draws(path, names, walkers, fill_missing)
     rng = np.random.default_rng(seed)
@@ -513,7 +515,7 @@ def start_from_posterior(path: Path, names: Sequence[str], space, walkers: int, 
         if fp.name in draws.columns:
             u0[:, j] = [fp.unit(float(v)) for v in draws[fp.name].to_numpy()[rows]]
         else:  # (fill_missing) around the calibrated point
-            u0[:, j] = point[j] + START_SD * rng.standard_normal(walkers)
+            u0[:, j] = point[j] + FILL_HALF_WIDTH * (2 * rng.random(walkers) - 1)
     return inside_cube(u0)
 
 
@@ -667,7 +669,7 @@ def start_description(s: PosteriorSettings) -> str:
     from calibration.mcmc import START_SD
 
     if s.start == "posterior":
-        filled = (f"; the parameters it lacks in a ball of sd {START_SD} (unit cube) around the calibrated point"
+        filled = (f"; the parameters it lacks uniform within {FILL_HALF_WIDTH} (unit cube) of the calibrated point"
                   if s.fill_missing else "")
         return (f"{s.walkers} distinct draws, picked with the sampler seed, of the earlier posterior "
                 f"{Path(s.start_from).name} (sha256 {s.start_sha256[:16]}){filled}")
@@ -895,7 +897,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"mcmc, --start posterior: the earlier posterior (default: {PARQUET_NAME} in --out)")
     p.add_argument("--fill-missing", action="store_true",
                    help="mcmc, --start posterior: free parameters the earlier posterior lacks (freed since) start "
-                        "in a small ball around calibrated.toml's point")
+                        f"uniform within {FILL_HALF_WIDTH} (unit cube) of calibrated.toml's point")
     p.add_argument("--population", type=_positive_int, default=d.population,
                    help=f"abc-smc: particles per generation (default {d.population})")
     p.add_argument("--generations", type=_positive_int, default=d.generations,
