@@ -2,12 +2,14 @@
 
     .venv/bin/python scripts/effects_tables.py [results/comparison] [--year 2030]
     .venv/bin/python scripts/effects_tables.py POSTERIOR_COMPARISON --seed-only SEED_COMPARISON
+    .venv/bin/python scripts/effects_tables.py [results/comparison] --other
 
 Each cell: the median effect (scenario minus baseline, paired by draw and seed), the range of 90% of
 the paired runs, and the share of runs in which the effect is positive.  With ``--seed-only``: the
 headline effects (experiments.effects.RANKING_OUTCOMES) of a comparison over seeds alone beside
 those of one over posterior draws x seeds, with the posterior's share of the variance due to the
-parameters.  One line, exit 2, for a missing or unreadable file.
+parameters.  With ``--other``: the "other effects" table of docs/scenarios.md (each scenario's own
+levers' outcomes, ``OTHER``), 2030 and 2035.  One line, exit 2, for a missing or unreadable file.
 """
 
 from __future__ import annotations
@@ -21,6 +23,16 @@ COLUMNS = (("Beijing reported_outflow_tianjin_hebei_bn", "Beijing's outflow to T
            ("Tianjin reported_absorbed_from_beijing_bn", "Tianjin absorbed from Beijing (bn yuan)"),
            ("Hebei branches_in", "branches in Hebei"),
            ("Tianjin branches_in", "branches in Tianjin"))
+
+
+OTHER = (("no-coordination", "Tianjin transformed_output_bn"), ("no-coordination", "Hebei transformed_output_bn"),
+         ("integrated-innovation-center", "Hebei contract_absorbed_bn"),
+         ("integrated-innovation-center", "Hebei contract_turnover_bn"),
+         ("xiongan-hub", "Xiong'an park_firms"), ("xiongan-hub", "Hebei transformed_output_bn"),
+         ("hebei-rd-push", "Hebei contract_turnover_bn"), ("hebei-rd-push", "Hebei contract_absorbed_bn"),
+         ("hebei-rd-push", "Hebei transformed_output_bn"), ("tianjin-manufacturing", "Tianjin transformed_output_bn"),
+         ("beijing-capacity", "Beijing transformed_output_bn"), ("supplier-network", "Tianjin transformed_output_bn"),
+         ("supplier-network", "Hebei transformed_output_bn"))
 
 
 def cell(row) -> str:
@@ -75,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--year", type=int, default=2030)
     p.add_argument("--seed-only", type=Path, default=None, metavar="COMPARISON",
                    help="a comparison over seeds alone: print the headline effects of both side by side")
+    p.add_argument("--other", action="store_true", help="the 'other effects' table (OTHER), 2030 and 2035")
     args = p.parse_args(argv)
     try:
         d = read(args.comparison)
@@ -84,6 +97,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if seed_only is not None:
         side_by_side(d, seed_only, args.year)
+        return 0
+    if args.other:
+        by = d.set_index(["scenario", "outcome", "year"])
+        print("| scenario | outcome | 2030 | 2035 |\n|---|---|---|---|")
+        for scen, outcome in OTHER:
+            cells = [cell(by.loc[(scen, outcome, y)]) if (scen, outcome, y) in by.index else "n/a" for y in (2030, 2035)]
+            print(f"| {scen} | {outcome} | " + " | ".join(cells) + " |")
         return 0
     d = d[d["year"] == args.year]
     print("| scenario | " + " | ".join(label for _, label in COLUMNS) + " |")
