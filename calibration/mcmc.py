@@ -141,12 +141,21 @@ def sample(log_prob_batch: Callable[[np.ndarray], np.ndarray], u0: np.ndarray | 
 
 def _tau(x: np.ndarray) -> float:
     """Integrated autocorrelation time of one parameter's chains (steps x walkers), emcee's estimator
-    (``quiet``: a chain shorter than 50 tau gives a lower bound, which the record says)."""
+    (``quiet``: a chain shorter than 50 tau gives a lower bound, which the record says: its
+    ``chain_over_tau_min``; emcee's own warning, one per parameter, is not repeated on the terminal)."""
+    import logging
+
     import emcee
 
     if x.shape[0] < 2 or not np.isfinite(x).all() or np.ptp(x) == 0:
         return math.nan
-    return float(emcee.autocorr.integrated_time(x[:, :, None], quiet=True)[0])
+    logger = logging.getLogger("emcee")  # emcee.autocorr logs the short-chain warning here
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        return float(emcee.autocorr.integrated_time(x[:, :, None], quiet=True)[0])
+    finally:
+        logger.setLevel(level)
 
 
 def predictive_check(targets: Sequence, evaluations: Sequence, mc: dict[str, float], seed: int = 0):
