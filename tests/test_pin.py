@@ -55,6 +55,14 @@ the previous pins were regions 8c31d643..., flows 0a73c011...); the ``X86_V4`` p
 (regions 7b351556..., flows d00969ef...) belonged to the old model and is dropped, so a machine
 with AVX-512 skips this test until one of its runs pins its path.
 
+Re-pinned on 2026-12-08, on purpose: `sme_registration_hebei` is calibrated (0.96; it was held at 1),
+which scales Hebei's sci-tech SME count and nothing else, so only the regions table changes (the flows
+pin is the same).  No draw was added or reordered.  The ``baseline(X86_V2)`` pin was computed on an
+AVX-512 machine with ``NPY_DISABLE_CPU_FEATURES="X86_V4"`` (NumPy then runs ``power`` and the other
+dispatched functions on the AVX2/C-library path an AVX2-only machine takes); that emulation reproduced
+the previous ``baseline(X86_V2)`` pin exactly with the previous calibration before the new one was
+computed.  The ``X86_V4`` pin is this machine's own path.  The previous regions pin was 49f2f2d2....
+
 Hash: ``sha256`` of the CSV text (``float_format="%.17g"``, round-trip exact) of the baseline's
 regions and flows tables for seeds 0 and 1 at scale 0.02, 2020-2030, seeds concatenated in order.
 """
@@ -72,8 +80,12 @@ from scenarios import load_scenario
 
 PINNED = {  # by the CPU code path of numpy's float64 power (see the module docstring)
     "baseline(X86_V2)": {
-        "regions": "49f2f2d2b8df8e3f95e697c71733ee5c231022d700ce57c72cd6609f33b1219a",
+        "regions": "b2524ca59f4e5421b85717b5e7e2b3197a68a61c885f136018bbdfbb02b4651b",
         "flows": "db4a952a1ba0a5dd14d56b15687164bd4afb0edec2163f5280a9c18f7b60a497",
+    },
+    "X86_V4": {
+        "regions": "11af72408e8df9dc3e2a9c9c389b192f4439b53819680664fa1c720cd8979c51",
+        "flows": "34c8cd60a2298fdc8bbfe416c77c4e9424a23187a34ced44de8a9c53aa9f55cb",
     },
 }
 
