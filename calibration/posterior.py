@@ -130,7 +130,7 @@ class PosteriorSettings:
     start_from: str = ""  # mcmc, start "posterior": the earlier posterior.parquet
     start_sha256: str = ""  # ... and its sha256 (recorded, so that the start can be traced to the file)
     fill_missing: bool = False  # mcmc, start "posterior": free parameters the earlier posterior lacks start
-    # in a ball around the calibrated point (a parameter freed since that posterior was made)
+    # uniform within FILL_HALF_WIDTH of the calibrated point (a parameter freed since that posterior was made)
     population: int = 300  # abc-smc: particles per generation
     generations: int = 8  # abc-smc: generations
     scale: float = 0.05
