@@ -666,13 +666,12 @@ def start_description(s: PosteriorSettings) -> str:
     """Where the walkers started, in words (the record)."""
     if s.start == "prior":
         return "uniform over the prior (unit cube), sampler seed"
-    from calibration.mcmc import START_SD
-
     if s.start == "posterior":
         filled = (f"; the parameters it lacks uniform within {FILL_HALF_WIDTH} (unit cube) of the calibrated point"
                   if s.fill_missing else "")
         return (f"{s.walkers} distinct draws, picked with the sampler seed, of the earlier posterior "
                 f"{Path(s.start_from).name} (sha256 {s.start_sha256[:16]}){filled}")
+    from calibration.mcmc import START_SD
 
     return f"ball of sd {START_SD} (unit cube) around the calibrated point"
 

@@ -197,6 +197,12 @@ def test_mcmc_starts_from_an_earlier_posterior(tmp_path, capsys):
     draws[["draw", "weight"]].to_parquet(tmp_path / "none_of_them.parquet")  # no column of ours: refused anyway
     with pytest.raises(post.PosteriorError):
         post.start_from_posterior(tmp_path / "none_of_them.parquet", FREE_2, space, 8, 1, fill_missing=True)
+    # --fill-missing means nothing without --start posterior: one line, exit 2, nothing written
+    capsys.readouterr()
+    assert post.main([*args, "--fill-missing", "--out", str(tmp_path / "e")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--fill-missing" in err[0]
+    assert not (tmp_path / "e").exists() or not (tmp_path / "e" / post.PARQUET_NAME).exists()
 
 
 def test_mcmc_samples_a_known_gaussian():
